@@ -1,0 +1,126 @@
+import { ApiError } from './errors.ts';
+
+/**
+ * Faults the emulator injects, for tests and benchmarks. All are off unless asked for.
+ * - latencyMs: a fixed delay, or [min, max] for a uniform random one, before each request is handled.
+ * - throttle: EC2's token buckets per account and Region (true for AWS's documented rates).
+ * - failureRate: the share of requests answered with 500 InternalError; `failureWhen` says whether
+ *   the failure comes before the action (nothing changed) or after it (the change happened, the
+ *   caller does not know): the case ClientTokens exist for. Default: either, at random.
+ */
+export interface Faults {
+  latencyMs?: number | [number, number];
+  throttle?: boolean | Partial<Record<BucketName, BucketRate>>;
+  failureRate?: number;
+  failureWhen?: 'before' | 'after' | 'either';
+  /** Seed for the failure and latency draws, so a run can be repeated. */
+  seed?: number;
+}
+
+export type BucketName = 'describe' | 'describeUnfiltered' | 'mutating' | 'tags' | 'runInstances';
+export interface BucketRate {
+  burst: number;
+  perSecond: number;
+}
+
+/** EC2's documented request token buckets (ec2/latest/devguide/ec2-api-throttling.html). */
+export const EC2_RATES: Record<BucketName, BucketRate> = {
+  describe: { burst: 100, perSecond: 20 },
+  describeUnfiltered: { burst: 50, perSecond: 10 },
+  mutating: { burst: 50, perSecond: 5 },
+  tags: { burst: 100, perSecond: 10 },
+  runInstances: { burst: 5, perSecond: 2 },
+};
+
+/** Which bucket an EC2 action draws from. */
+export function bucketOf(action: string, unfilteredUnpaged: boolean): BucketName {
+  if (action === 'CreateTags' || action === 'DeleteTags') return 'tags';
+  if (action === 'RunInstances') return 'runInstances';
+  if (action.startsWith('Describe')) {
+    const big = action === 'DescribeInstances' || action === 'DescribeNetworkInterfaces';
+    return big && unfilteredUnpaged ? 'describeUnfiltered' : 'describe';
+  }
+  return 'mutating';
+}
+
+class Bucket {
+  private tokens: number;
+  private last = performance.now();
+  constructor(private readonly rate: BucketRate) {
+    this.tokens = rate.burst;
+  }
+  take(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.last) / 1000) * this.rate.perSecond);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+/** A small seeded generator (mulberry32) so fault runs can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class FaultInjector {
+  private faults: Faults = {};
+  private buckets = new Map<string, Bucket>();
+  private rand: () => number = Math.random;
+
+  constructor(faults: Faults = {}) {
+    this.set(faults);
+  }
+
+  /** Replaces the faults in force; the token buckets start full again. */
+  set(faults: Faults): void {
+    this.faults = { ...faults };
+    this.buckets.clear();
+    this.rand = faults.seed === undefined ? Math.random : random(faults.seed);
+  }
+
+  get current(): Faults {
+    return { ...this.faults };
+  }
+
+  async delay(): Promise<void> {
+    const latency = this.faults.latencyMs;
+    if (latency === undefined) return;
+    const ms = typeof latency === 'number' ? latency : latency[0] + this.rand() * (latency[1] - latency[0]);
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /** Throws RequestLimitExceeded when the action's bucket for this account and Region is empty. */
+  throttle(scope: string, bucket: BucketName): void {
+    const throttle = this.faults.throttle;
+    if (!throttle) return;
+    const key = `${scope}/${bucket}`;
+    let b = this.buckets.get(key);
+    if (!b) {
+      const rate = (throttle === true ? undefined : throttle[bucket]) ?? EC2_RATES[bucket];
+      b = new Bucket(rate);
+      this.buckets.set(key, b);
+    }
+    if (!b.take()) throw new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+  }
+
+  /** Decides whether this request fails, and when. */
+  failure(): 'before' | 'after' | undefined {
+    const rate = this.faults.failureRate ?? 0;
+    if (rate <= 0 || this.rand() >= rate) return undefined;
+    const when = this.faults.failureWhen ?? 'either';
+    if (when !== 'either') return when;
+    return this.rand() < 0.5 ? 'before' : 'after';
+  }
+}
+
+export const internalError = () =>
+  new ApiError('InternalError', 'An internal error has occurred. Please try again.', 500);
