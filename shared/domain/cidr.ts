@@ -30,12 +30,13 @@ function parseV6(text: string): bigint | undefined {
   if (!/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
-  const groups = (half: string | undefined): number[] | undefined => {
+  // A dotted IPv4 tail (`::ffff:1.2.3.4`) may only end the whole address (RFC 4291 2.2).
+  const groups = (half: string | undefined, last: boolean): number[] | undefined => {
     if (!half) return [];
     const out: number[] = [];
     const parts = half.split(':');
     for (const [i, part] of parts.entries()) {
-      if (i === parts.length - 1 && part.includes('.')) {
+      if (last && i === parts.length - 1 && part.includes('.')) {
         const v4 = parseV4(part);
         if (v4 === undefined) return undefined;
         out.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
@@ -46,8 +47,8 @@ function parseV6(text: string): bigint | undefined {
     }
     return out;
   };
-  const head = groups(halves[0]);
-  const tail = groups(halves[1]);
+  const head = groups(halves[0], halves.length === 1);
+  const tail = groups(halves[1], true);
   if (!head || !tail) return undefined;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
@@ -72,7 +73,7 @@ export function parseCidr(text: string, strict = false): Cidr | undefined {
   if (slash < 0) return undefined;
   const address = parseAddress(text.slice(0, slash));
   const prefixText = text.slice(slash + 1);
-  if (!address || !/^\d{1,3}$/.test(prefixText)) return undefined;
+  if (!address || !/^(0|[1-9]\d{0,2})$/.test(prefixText)) return undefined;
   const prefix = Number(prefixText);
   const bits = bitsOf(address.family);
   if (prefix > bits) return undefined;
