@@ -75,8 +75,8 @@ export interface MirrorTarget extends Resource {
   description?: string;
 }
 
-export interface FilterRule {
-  readonly id: string;
+/** A filter rule is a Resource too: DescribeTrafficMirrorFilterRules pages by its order, and it takes tags. */
+export interface FilterRule extends Resource {
   readonly filterId: string;
   direction: 'ingress' | 'egress';
   ruleNumber: number;
@@ -84,8 +84,8 @@ export interface FilterRule {
   protocol?: number;
   sourceCidrBlock: string;
   destinationCidrBlock: string;
-  sourcePortRange?: { from?: number; to?: number };
-  destinationPortRange?: { from?: number; to?: number };
+  sourcePortRange?: { from: number; to: number };
+  destinationPortRange?: { from: number; to: number };
   description?: string;
 }
 
@@ -114,9 +114,14 @@ export interface TokenRecord {
   response: Record<string, unknown>;
 }
 
+/**
+ * Order of creation, shared by all accounts: a Describe call that lists resources of several
+ * accounts (shared targets, sessions on the caller's target) pages them by this number.
+ */
+let lastSeq = 0;
+
 /** The EC2 state of one account in one Region. Handlers run synchronously on it, so each is atomic. */
 export class RegionState {
-  private seq = 0;
   readonly vpcs = new Map<string, Vpc>();
   readonly subnets = new Map<string, Subnet>();
   readonly securityGroups = new Map<string, SecurityGroup>();
@@ -134,7 +139,7 @@ export class RegionState {
   ) {}
 
   nextSeq(): number {
-    return ++this.seq;
+    return ++lastSeq;
   }
 
   /** A resource with its id, order and tags filled in. */
