@@ -3,7 +3,8 @@ import { ApiError } from './errors.ts';
 /**
  * Faults the emulator injects, for tests and benchmarks. All are off unless asked for.
  * - latencyMs: a fixed delay, or [min, max] for a uniform random one, before each request is handled.
- * - throttle: EC2's token buckets per account and Region (true for AWS's documented rates).
+ * - throttle: EC2's token buckets per account and Region: `true` for AWS's documented rates, or
+ *   some buckets' rates overridden (the others keep AWS's rates).
  * - failureRate: the share of requests answered with 500 InternalError; `failureWhen` says whether
  *   the failure comes before the action (nothing changed) or after it (the change happened, the
  *   caller does not know): the case ClientTokens exist for. Default: either, at random.
@@ -24,7 +25,7 @@ export interface BucketRate {
 }
 
 /** EC2's documented request token buckets (ec2/latest/devguide/ec2-api-throttling.html). */
-export const EC2_RATES: Record<BucketName, BucketRate> = {
+export const EC2_RATES: Readonly<Record<BucketName, BucketRate>> = {
   describe: { burst: 100, perSecond: 20 },
   describeUnfiltered: { burst: 50, perSecond: 10 },
   mutating: { burst: 50, perSecond: 5 },
@@ -32,7 +33,10 @@ export const EC2_RATES: Record<BucketName, BucketRate> = {
   runInstances: { burst: 5, perSecond: 2 },
 };
 
-/** Which bucket an EC2 action draws from. */
+/**
+ * Which bucket an EC2 action draws from. `unfilteredUnpaged`: the request names no filter, page
+ * size or ids, which for DescribeInstances and DescribeNetworkInterfaces is the costlier bucket.
+ */
 export function bucketOf(action: string, unfilteredUnpaged: boolean): BucketName {
   if (action === 'CreateTags' || action === 'DeleteTags') return 'tags';
   if (action === 'RunInstances') return 'runInstances';
@@ -43,15 +47,24 @@ export function bucketOf(action: string, unfilteredUnpaged: boolean): BucketName
   return 'mutating';
 }
 
+/** A clock in milliseconds; `performance.now` unless a test wants to hold time still. */
+export type Clock = () => number;
+
+/** A token bucket that refills continuously: `perSecond` tokens a second, never above `burst`. */
 class Bucket {
   private tokens: number;
-  private last = performance.now();
-  constructor(private readonly rate: BucketRate) {
+  private last: number;
+  constructor(
+    private readonly rate: BucketRate,
+    private readonly clock: Clock,
+  ) {
     this.tokens = rate.burst;
+    this.last = clock();
   }
   take(): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.last) / 1000) * this.rate.perSecond);
+    const now = this.clock();
+    const refill = (Math.max(0, now - this.last) / 1000) * this.rate.perSecond;
+    this.tokens = Math.min(this.rate.burst, this.tokens + refill);
     this.last = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;
@@ -71,30 +84,62 @@ function random(seed: number): () => number {
   };
 }
 
+/** Checks a Faults value, so a typo in a test or a CLI flag fails loudly instead of injecting nothing. */
+export function checkFaults(faults: Faults): void {
+  const { latencyMs, failureRate, throttle, seed } = faults;
+  if (latencyMs !== undefined) {
+    const [min, max] = typeof latencyMs === 'number' ? [latencyMs, latencyMs] : latencyMs;
+    if (!(Number.isFinite(min) && Number.isFinite(max) && min >= 0 && max >= min)) {
+      throw new RangeError(`latencyMs must be a number >= 0 or [min, max] with 0 <= min <= max`);
+    }
+  }
+  if (failureRate !== undefined && !(failureRate >= 0 && failureRate <= 1)) {
+    throw new RangeError(`failureRate must be between 0 and 1, got ${failureRate}`);
+  }
+  if (seed !== undefined && !Number.isInteger(seed)) throw new RangeError(`seed must be an integer`);
+  if (typeof throttle === 'object') {
+    for (const [name, rate] of Object.entries(throttle)) {
+      if (!Object.hasOwn(EC2_RATES, name)) throw new RangeError(`unknown throttle bucket '${name}'`);
+      if (!rate || !(rate.burst >= 1 && rate.perSecond >= 0)) {
+        throw new RangeError(`throttle bucket '${name}' needs burst >= 1 and perSecond >= 0`);
+      }
+    }
+  }
+}
+
 export class FaultInjector {
   private faults: Faults = {};
   private buckets = new Map<string, Bucket>();
-  private rand: () => number = Math.random;
+  /** Separate streams, so turning latency on does not change which requests fail. */
+  private failureRandom: () => number = Math.random;
+  private latencyRandom: () => number = Math.random;
 
-  constructor(faults: Faults = {}) {
+  constructor(
+    faults: Faults = {},
+    private readonly clock: Clock = () => performance.now(),
+  ) {
     this.set(faults);
   }
 
-  /** Replaces the faults in force; the token buckets start full again. */
+  /** Replaces the faults in force; the token buckets start full again and a seed starts over. */
   set(faults: Faults): void {
-    this.faults = { ...faults };
+    checkFaults(faults);
+    this.faults = structuredClone(faults);
     this.buckets.clear();
-    this.rand = faults.seed === undefined ? Math.random : random(faults.seed);
+    const { seed } = faults;
+    this.failureRandom = seed === undefined ? Math.random : random(seed);
+    this.latencyRandom = seed === undefined ? Math.random : random(seed ^ 0x5bd1e995);
   }
 
   get current(): Faults {
-    return { ...this.faults };
+    return structuredClone(this.faults);
   }
 
   async delay(): Promise<void> {
     const latency = this.faults.latencyMs;
     if (latency === undefined) return;
-    const ms = typeof latency === 'number' ? latency : latency[0] + this.rand() * (latency[1] - latency[0]);
+    const ms =
+      typeof latency === 'number' ? latency : latency[0] + this.latencyRandom() * (latency[1] - latency[0]);
     if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
@@ -106,7 +151,7 @@ export class FaultInjector {
     let b = this.buckets.get(key);
     if (!b) {
       const rate = (throttle === true ? undefined : throttle[bucket]) ?? EC2_RATES[bucket];
-      b = new Bucket(rate);
+      b = new Bucket(rate, this.clock);
       this.buckets.set(key, b);
     }
     if (!b.take()) throw new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
@@ -115,10 +160,10 @@ export class FaultInjector {
   /** Decides whether this request fails, and when. */
   failure(): 'before' | 'after' | undefined {
     const rate = this.faults.failureRate ?? 0;
-    if (rate <= 0 || this.rand() >= rate) return undefined;
+    if (rate <= 0 || this.failureRandom() >= rate) return undefined;
     const when = this.faults.failureWhen ?? 'either';
     if (when !== 'either') return when;
-    return this.rand() < 0.5 ? 'before' : 'after';
+    return this.failureRandom() < 0.5 ? 'before' : 'after';
   }
 }
 

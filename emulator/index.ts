@@ -1,2 +1,17 @@
-export type { Faults } from './faults.ts';
-export { type Emulator, type EmulatorOptions, startEmulator } from './server.ts';
+export {
+  type BucketName,
+  type BucketRate,
+  type Clock,
+  checkFaults,
+  EC2_RATES,
+  type FaultInjector,
+  type Faults,
+} from './faults.ts';
+export {
+  DEFAULT_ACCOUNT,
+  DEFAULT_REGION,
+  type Emulator,
+  type EmulatorOptions,
+  MAX_BODY_BYTES,
+  startEmulator,
+} from './server.ts';

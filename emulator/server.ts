@@ -3,19 +3,25 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ec2Actions } from './ec2/index.ts';
 import { ApiError } from './errors.ts';
-import { bucketOf, FaultInjector, type Faults, internalError } from './faults.ts';
-import { parseForm } from './query.ts';
+import { bucketOf, type Clock, FaultInjector, type Faults, internalError } from './faults.ts';
+import { type Params, parseForm } from './query.ts';
 import { World } from './state.ts';
 import { ec2Error, ec2Response } from './xml.ts';
 
 export const DEFAULT_ACCOUNT = '123456789012';
 export const DEFAULT_REGION = 'us-east-1';
-const MAX_BODY = 1024 * 1024;
+export const EC2_VERSION = '2016-11-15';
+/** Largest request body read; EC2 documents none, and the largest real ones (user data) are far below. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Past this much, an oversized body is no longer drained but the connection is cut. */
+const MAX_DRAIN_BYTES = 64 * MAX_BODY_BYTES;
 
 export interface EmulatorOptions {
   port?: number;
   host?: string;
   faults?: Faults;
+  /** The token buckets' clock in milliseconds; tests hold it still to count a burst exactly. */
+  clock?: Clock;
 }
 
 export interface Emulator {
@@ -27,53 +33,72 @@ export interface Emulator {
 }
 
 /**
- * The caller's account and Region, from the SigV4 Authorization header (the signature is not
- * checked): an access key id of twelve digits selects that account, any other the default.
+ * The caller's account and Region, from the SigV4 credential (the signature is not checked):
+ * the Authorization header, or `X-Amz-Credential` of a presigned GET. An access key id of twelve
+ * digits selects that account, any other the default.
  */
-export function caller(req: IncomingMessage): { account: string; region: string } {
+export function caller(req: IncomingMessage, p: Params): { account: string; region: string } {
   const auth = req.headers.authorization ?? '';
-  const match = /Credential=([^/,\s]+)\/\d{8}\/([^/]+)\//.exec(auth);
-  const key = match?.[1] ?? '';
-  return { account: /^\d{12}$/.test(key) ? key : DEFAULT_ACCOUNT, region: match?.[2] ?? DEFAULT_REGION };
+  const scope = /Credential=([^,\s]+)/.exec(auth)?.[1] ?? p.str('X-Amz-Credential') ?? '';
+  const [key = '', , region] = scope.split('/');
+  return {
+    account: /^\d{12}$/.test(key) ? key : DEFAULT_ACCOUNT,
+    region: region && /^[a-z0-9-]{1,32}$/.test(region) ? region : DEFAULT_REGION,
+  };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new ApiError('RequestEntityTooLarge', `The request body exceeds ${MAX_BODY} bytes`, 413));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+class BodyTooLarge extends ApiError {
+  constructor(readonly drained: boolean) {
+    super('RequestEntityTooLarge', `The request body exceeds ${MAX_BODY_BYTES} bytes`, 413);
+  }
+}
+
+/**
+ * The whole body. An oversized one is read to its end and dropped, so that the client, still
+ * sending, is not cut off before it can read the 413; past MAX_DRAIN_BYTES the connection is cut.
+ */
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    else if (size > MAX_DRAIN_BYTES) throw new BodyTooLarge(false);
+  }
+  if (size > MAX_BODY_BYTES) throw new BodyTooLarge(true);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The Query parameters: the URL's for GET; for POST the URL's then the form body's, as EC2 reads both. */
+function queryOf(req: IncomingMessage, body: string): string {
+  const url = req.url ?? '/';
+  const mark = url.indexOf('?');
+  const search = mark >= 0 ? url.slice(mark + 1) : '';
+  if (req.method === 'GET') return search;
+  if (!search) return body;
+  return body ? `${search}&${body}` : search;
 }
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const world = new World();
-  const faults = new FaultInjector(options.faults);
+  const faults = new FaultInjector(options.faults, options.clock);
 
-  async function handleEc2(req: IncomingMessage, body: string, requestId: string): Promise<string> {
-    const p = parseForm(body);
+  /** One EC2 Query request, checked in the order EC2 appears to check it. */
+  function handleEc2(req: IncomingMessage, p: Params, requestId: string): string {
     const action = p.str('Action');
     if (!action) throw new ApiError('MissingAction', 'The request must contain the parameter Action', 400);
+    const version = p.str('Version');
+    if (!version) throw new ApiError('MissingParameter', 'The request must contain the parameter Version');
+    if (version !== EC2_VERSION) {
+      throw new ApiError(
+        'NoSuchVersion',
+        `The requested version (${version}) of service AmazonEC2 does not exist`,
+      );
+    }
     const handler = Object.hasOwn(ec2Actions, action) ? ec2Actions[action] : undefined;
     if (!handler)
       throw new ApiError('InvalidAction', `The action ${action} is not valid for this web service.`, 400);
-    const version = p.str('Version');
-    if (version !== '2016-11-15') {
-      throw new ApiError(
-        'InvalidParameterValue',
-        `Version '${version ?? ''}' is not supported; use 2016-11-15`,
-      );
-    }
-    const { account, region } = caller(req);
+    const { account, region } = caller(req, p);
     const unfiltered =
       !p.has('Filter') && !p.has('MaxResults') && !p.has('InstanceId') && !p.has('NetworkInterfaceId');
     faults.throttle(`${account}/${region}`, bucketOf(action, unfiltered));
@@ -91,18 +116,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     try {
       const body = await readBody(req);
       await faults.delay();
-      if (req.method !== 'POST')
-        throw new ApiError('InvalidAction', `Method ${req.method ?? ''} is not supported`, 400);
-      const xml = await handleEc2(req, body, requestId);
+      if (req.method !== 'POST' && req.method !== 'GET') {
+        throw new ApiError(
+          'InvalidHttpRequest',
+          `The HTTP request is invalid. Reason: method ${req.method ?? ''} is not supported; use POST or GET`,
+        );
+      }
+      const xml = handleEc2(req, parseForm(queryOf(req, body)), requestId);
       res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8' });
       res.end(xml);
     } catch (error) {
+      if (error instanceof BodyTooLarge && !error.drained) {
+        req.destroy();
+        return;
+      }
+      if (!(error instanceof ApiError)) {
+        if (req.destroyed || res.destroyed) return; // the client went away mid-request
+        console.error('emulator: unexpected error', error);
+      }
       const api =
         error instanceof ApiError
           ? error
           : new ApiError('InternalError', `The emulator failed: ${(error as Error).message}`, 500);
-      if (!(error instanceof ApiError)) console.error('emulator: unexpected error', error);
-      if (!res.headersSent) {
+      if (!res.headersSent && !res.destroyed) {
         res.writeHead(api.status, { 'content-type': 'text/xml;charset=UTF-8' });
         res.end(ec2Error(api.code, api.message, requestId));
       }
@@ -113,10 +149,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     void handle(req, res);
   });
   server.keepAliveTimeout = 5_000;
+  // A client that stops sending mid-request is cut off instead of holding a socket forever.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => resolve());
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const { port } = server.address() as AddressInfo;
   return {

@@ -10,7 +10,13 @@ const ESCAPES: Record<string, string> = {
   '"': '&quot;',
   "'": '&apos;',
 };
-export const escapeXml = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+/**
+ * Escapes markup, and replaces what XML 1.0 cannot carry at all (control characters, lone
+ * surrogates, U+FFFE/FFFF; not even as character references) with U+FFFD, so that a value a
+ * client sent never makes a response unreadable.
+ */
+const UNSAFE = /[&<>"']|[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+export const escapeXml = (text: string) => text.replace(UNSAFE, (c) => ESCAPES[c] ?? '\uFFFD');
 
 export type XmlValue =
   | string

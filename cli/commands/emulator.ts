@@ -1,0 +1,117 @@
+import {
+  checkFaults,
+  DEFAULT_ACCOUNT,
+  DEFAULT_REGION,
+  type Faults,
+  startEmulator,
+} from '../../emulator/index.ts';
+import { type Command, parseFlags, UsageError, untilShutdown } from '../command.ts';
+
+const HELP = `Usage: mirrorops emulator [options]
+
+Serves a local EC2 endpoint (Query protocol, API version 2016-11-15) that the AWS SDK and CLI
+reach through AWS_ENDPOINT_URL. Prints its URL on stdout once it accepts requests; stops on
+Ctrl-C (SIGINT) or SIGTERM.
+
+Options:
+  --port N              port to listen on (default 4566; 0 picks a free one)
+  --host H              address to listen on (default 127.0.0.1)
+  --throttle            answer 503 RequestLimitExceeded past EC2's token-bucket rates
+  --latency MS|MIN-MAX  delay each request by MS, or by a random MIN..MAX, milliseconds
+  --failure-rate R      answer this share (0..1) of requests with 500 InternalError
+  --seed N              seed for the random latency and failures, to repeat a run
+  -h, --help            show this help`;
+
+const flags = {
+  port: { type: 'string', default: '4566' },
+  host: { type: 'string', default: '127.0.0.1' },
+  throttle: { type: 'boolean', default: false },
+  latency: { type: 'string' },
+  'failure-rate': { type: 'string' },
+  seed: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function integer(flag: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new UsageError(`--${flag} must be an integer from ${min} to ${max}, got '${raw}'`);
+  }
+  return value;
+}
+
+/** The faults the flags ask for; none unless a flag is given. */
+export function faultsFromFlags(values: {
+  throttle: boolean;
+  latency?: string | undefined;
+  'failure-rate'?: string | undefined;
+  seed?: string | undefined;
+}): Faults {
+  const faults: Faults = {};
+  if (values.throttle) faults.throttle = true;
+  if (values.latency !== undefined) {
+    const match = /^(\d+)(?:-(\d+))?$/.exec(values.latency);
+    const [min, max] = [Number(match?.[1]), Number(match?.[2] ?? match?.[1])];
+    if (!match || max < min) {
+      throw new UsageError(`--latency must be MS or MIN-MAX milliseconds, got '${values.latency}'`);
+    }
+    faults.latencyMs = min === max ? min : [min, max];
+  }
+  const rate = values['failure-rate'];
+  if (rate !== undefined) {
+    const value = Number(rate);
+    if (rate.trim() === '' || !(value >= 0 && value <= 1)) {
+      throw new UsageError(`--failure-rate must be a number from 0 to 1, got '${rate}'`);
+    }
+    faults.failureRate = value;
+  }
+  if (values.seed !== undefined) faults.seed = integer('seed', values.seed, 0, 2 ** 32 - 1);
+  checkFaults(faults);
+  return faults;
+}
+
+function describeFaults(faults: Faults): string | undefined {
+  const parts = [
+    faults.throttle && "throttling at EC2's rates",
+    faults.latencyMs !== undefined && `latency ${[faults.latencyMs].flat().join('-')} ms`,
+    faults.failureRate && `failure rate ${faults.failureRate}`,
+    faults.seed !== undefined && `seed ${faults.seed}`,
+  ].filter((part): part is string => typeof part === 'string');
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
+export const emulatorCommand: Command = {
+  summary: 'serve the local EC2 endpoint (Traffic Mirroring included) until stopped',
+  async run(args, io, shutdown) {
+    const { values } = parseFlags(args, flags);
+    if (values.help) {
+      io.out(HELP);
+      return 0;
+    }
+    const port = integer('port', values.port, 0, 65535);
+    const faults = faultsFromFlags(values);
+    const emulator = await startEmulator({ port, host: values.host, faults }).catch((error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new Error(`port ${port} on ${values.host} is already in use`);
+      if (code === 'EACCES') throw new Error(`not allowed to listen on port ${port} on ${values.host}`);
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+        throw new Error(`cannot listen on ${values.host}: no such local address`);
+      }
+      throw error;
+    });
+    io.out(emulator.url);
+    io.err(
+      [
+        'Use it from the AWS CLI or an SDK in another shell:',
+        `  export AWS_ENDPOINT_URL=${emulator.url} AWS_REGION=${DEFAULT_REGION} AWS_ACCESS_KEY_ID=${DEFAULT_ACCOUNT} AWS_SECRET_ACCESS_KEY=test`,
+        `The access key id picks the account (twelve digits; anything else is ${DEFAULT_ACCOUNT}).`,
+        ...[describeFaults(faults)].filter((line) => line !== undefined).map((line) => `Faults: ${line}.`),
+        'Ctrl-C stops it.',
+      ].join('\n'),
+    );
+    const reason = await untilShutdown(shutdown);
+    await emulator.stop();
+    io.err(`mirrorops emulator: stopped (${reason})`);
+    return 0;
+  },
+};
