@@ -1,0 +1,77 @@
+import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+
+/** What mirrorops tells the audit bus. `source` is always `mirrorops`. */
+export type AuditType =
+  | 'Mirror Session Started'
+  | 'Mirror Session Extended'
+  | 'Mirror Session Stopped'
+  | 'Mirror Request Rejected';
+
+export interface AuditDetail {
+  account: string;
+  region: string;
+  instanceId?: string;
+  networkInterfaceId?: string;
+  sessionId?: string;
+  sessionNumber?: number;
+  reason?: string;
+  findingId?: string;
+  intent?: string;
+  expiresAt?: string;
+  targetId?: string;
+  filterId?: string;
+  /** Why: the rejection or stop reason in words. */
+  message?: string;
+}
+
+export interface AuditEvent {
+  type: AuditType;
+  detail: AuditDetail;
+}
+
+export interface AuditSink {
+  /** Publishes; never throws. Returns how many events could not be delivered. */
+  publish(events: readonly AuditEvent[]): Promise<number>;
+}
+
+const BATCH = 10; // PutEvents takes at most 10 entries
+
+/**
+ * Audit events on an EventBridge bus. A failing audit call never undoes or blocks mirroring:
+ * failures are logged and counted, not thrown.
+ */
+export function eventBridgeAudit(
+  client: EventBridgeClient,
+  busName: string,
+  log: (message: string, extra: object) => void = (message, extra) => console.error(message, extra),
+): AuditSink {
+  return {
+    async publish(events) {
+      let failed = 0;
+      const batches: AuditEvent[][] = [];
+      for (let i = 0; i < events.length; i += BATCH) batches.push(events.slice(i, i + BATCH));
+      await Promise.all(
+        batches.map(async (batch) => {
+          try {
+            const out = await client.send(
+              new PutEventsCommand({
+                Entries: batch.map((e) => ({
+                  Source: 'mirrorops',
+                  DetailType: e.type,
+                  Detail: JSON.stringify(e.detail),
+                  EventBusName: busName,
+                  Resources: [],
+                })),
+              }),
+            );
+            failed += out.FailedEntryCount ?? 0;
+          } catch (error) {
+            failed += batch.length;
+            log('audit events not delivered', { error: (error as Error).message, count: batch.length });
+          }
+        }),
+      );
+      return failed;
+    },
+  };
+}

@@ -1,0 +1,265 @@
+import {
+  CreateTagsCommand,
+  CreateTrafficMirrorFilterCommand,
+  CreateTrafficMirrorFilterRuleCommand,
+  CreateTrafficMirrorSessionCommand,
+  DeleteTrafficMirrorFilterCommand,
+  DeleteTrafficMirrorSessionCommand,
+  DescribeInstancesCommand,
+  DescribeVpcsCommand,
+  type EC2Client,
+  ModifyTrafficMirrorFilterNetworkServicesCommand,
+  ModifyTrafficMirrorSessionCommand,
+  paginateDescribeTrafficMirrorFilters,
+  paginateDescribeTrafficMirrorSessions,
+  type Tag,
+  type TrafficMirrorFilter,
+  type TrafficMirrorSession,
+} from '@aws-sdk/client-ec2';
+import type { RuleSpec } from '../domain/scope.ts';
+import { isManaged, type Tags } from '../domain/tags.ts';
+
+/**
+ * The only module that talks to EC2. It reads state into plain views and performs single,
+ * idempotent actions; it decides nothing. One gateway per EC2 client (account and Region).
+ */
+export interface SessionView {
+  id: string;
+  eniId: string;
+  number: number;
+  filterId: string;
+  targetId: string;
+  tags: Tags;
+}
+
+export interface FilterView {
+  id: string;
+  tags: Tags;
+  rules: Pick<RuleSpec, 'direction' | 'ruleNumber' | 'action' | 'sourceCidrBlock' | 'destinationCidrBlock'>[];
+  networkServices: string[];
+}
+
+export interface InstanceView {
+  id: string;
+  type: string;
+  state: string;
+  vpcId?: string;
+  enis: { id: string; vpcId?: string }[];
+  tags: Tags;
+}
+
+export interface NewSession {
+  eniId: string;
+  targetId: string;
+  filterId: string;
+  number: number;
+  packetLength?: number;
+  description: string;
+  tags: Tags;
+  token: string;
+}
+
+export interface Ec2Gateway {
+  instance(id: string): Promise<InstanceView | undefined>;
+  vpcCidr(vpcId: string): Promise<string | undefined>;
+  sessionsOn(eniIds: readonly string[]): Promise<SessionView[]>;
+  sessionsById(ids: readonly string[]): Promise<SessionView[]>;
+  filtersByHash(hash: string): Promise<FilterView[]>;
+  filtersById(ids: readonly string[]): Promise<FilterView[]>;
+  createFilter(hash: string, tags: Tags, token: string): Promise<string>;
+  addRule(filterId: string, rule: FilterView['rules'][number], token: string): Promise<void>;
+  enableDns(filterId: string): Promise<void>;
+  createSession(session: NewSession): Promise<string>;
+  modifySession(id: string, change: { filterId?: string; number?: number }): Promise<void>;
+  tag(ids: readonly string[], tags: Tags): Promise<void>;
+  deleteSession(id: string): Promise<void>;
+  deleteFilter(id: string): Promise<void>;
+  /** Every session of the account and Region, page by page. */
+  sessionPages(): AsyncIterable<SessionView[]>;
+  /** Every filter carrying mirrorops:managed=true, page by page. */
+  managedFilterPages(): AsyncIterable<FilterView[]>;
+}
+
+/** The filter description carries the content hash: DescribeTrafficMirrorFilters can filter on it. */
+export const filterDescription = (hash: string) => `mirrorops ${hash}`;
+
+const toTags = (tags: Tags): Tag[] => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+const fromTags = (tags: Tag[] | undefined): Tags =>
+  Object.fromEntries((tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : [])));
+
+function sessionView(s: TrafficMirrorSession): SessionView {
+  return {
+    id: s.TrafficMirrorSessionId ?? '',
+    eniId: s.NetworkInterfaceId ?? '',
+    number: s.SessionNumber ?? 0,
+    filterId: s.TrafficMirrorFilterId ?? '',
+    targetId: s.TrafficMirrorTargetId ?? '',
+    tags: fromTags(s.Tags),
+  };
+}
+
+function filterView(f: TrafficMirrorFilter): FilterView {
+  const rules = [...(f.IngressFilterRules ?? []), ...(f.EgressFilterRules ?? [])].map((r) => ({
+    direction: r.TrafficDirection === 'egress' ? ('egress' as const) : ('ingress' as const),
+    ruleNumber: r.RuleNumber ?? 0,
+    action: r.RuleAction === 'reject' ? ('reject' as const) : ('accept' as const),
+    sourceCidrBlock: r.SourceCidrBlock ?? '',
+    destinationCidrBlock: r.DestinationCidrBlock ?? '',
+  }));
+  return { id: f.TrafficMirrorFilterId ?? '', tags: fromTags(f.Tags), rules, networkServices: f.NetworkServices ?? [] };
+}
+
+export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
+  async function filters(input: { ids?: readonly string[]; description?: string }): Promise<FilterView[]> {
+    const out: FilterView[] = [];
+    const pages = paginateDescribeTrafficMirrorFilters(
+      { client: ec2, pageSize: 1000 },
+      {
+        ...(input.ids ? { TrafficMirrorFilterIds: [...input.ids] } : {}),
+        ...(input.description ? { Filters: [{ Name: 'description', Values: [input.description] }] } : {}),
+      },
+    );
+    for await (const page of pages) out.push(...(page.TrafficMirrorFilters ?? []).map(filterView));
+    return out;
+  }
+
+  return {
+    async instance(id) {
+      const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] })).catch((error: Error) => {
+        if (error.name === 'InvalidInstanceID.NotFound') return undefined;
+        throw error;
+      });
+      const i = out?.Reservations?.[0]?.Instances?.[0];
+      if (!i?.InstanceId) return undefined;
+      return {
+        id: i.InstanceId,
+        type: i.InstanceType ?? '',
+        state: i.State?.Name ?? '',
+        ...(i.VpcId ? { vpcId: i.VpcId } : {}),
+        enis: (i.NetworkInterfaces ?? [])
+          .sort((a, b) => (a.Attachment?.DeviceIndex ?? 0) - (b.Attachment?.DeviceIndex ?? 0))
+          .flatMap((n) => (n.NetworkInterfaceId ? [{ id: n.NetworkInterfaceId, ...(n.VpcId ? { vpcId: n.VpcId } : {}) }] : [])),
+        tags: fromTags(i.Tags),
+      };
+    },
+
+    async vpcCidr(vpcId) {
+      const out = await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
+      return out.Vpcs?.[0]?.CidrBlock;
+    },
+
+    async sessionsOn(eniIds) {
+      if (eniIds.length === 0) return [];
+      const out: SessionView[] = [];
+      const pages = paginateDescribeTrafficMirrorSessions(
+        { client: ec2, pageSize: 1000 },
+        { Filters: [{ Name: 'network-interface-id', Values: [...eniIds] }] },
+      );
+      for await (const page of pages) out.push(...(page.TrafficMirrorSessions ?? []).map(sessionView));
+      return out;
+    },
+
+    async sessionsById(ids) {
+      if (ids.length === 0) return [];
+      const out: SessionView[] = [];
+      const pages = paginateDescribeTrafficMirrorSessions(
+        { client: ec2, pageSize: 1000 },
+        { Filters: [{ Name: 'traffic-mirror-session-id', Values: [...ids] }] },
+      );
+      for await (const page of pages) out.push(...(page.TrafficMirrorSessions ?? []).map(sessionView));
+      return out;
+    },
+
+    filtersByHash: (hash) => filters({ description: filterDescription(hash) }),
+    filtersById: (ids) => (ids.length === 0 ? Promise.resolve([]) : filters({ ids })),
+
+    async createFilter(hash, tags, token) {
+      const out = await ec2.send(
+        new CreateTrafficMirrorFilterCommand({
+          Description: filterDescription(hash),
+          TagSpecifications: [{ ResourceType: 'traffic-mirror-filter', Tags: toTags(tags) }],
+          ClientToken: token,
+        }),
+      );
+      const id = out.TrafficMirrorFilter?.TrafficMirrorFilterId;
+      if (!id) throw new Error('CreateTrafficMirrorFilter returned no filter id');
+      return id;
+    },
+
+    async addRule(filterId, rule, token) {
+      await ec2.send(
+        new CreateTrafficMirrorFilterRuleCommand({
+          TrafficMirrorFilterId: filterId,
+          TrafficDirection: rule.direction,
+          RuleNumber: rule.ruleNumber,
+          RuleAction: rule.action,
+          SourceCidrBlock: rule.sourceCidrBlock,
+          DestinationCidrBlock: rule.destinationCidrBlock,
+          ClientToken: token,
+        }),
+      );
+    },
+
+    async enableDns(filterId) {
+      await ec2.send(
+        new ModifyTrafficMirrorFilterNetworkServicesCommand({
+          TrafficMirrorFilterId: filterId,
+          AddNetworkServices: ['amazon-dns'],
+        }),
+      );
+    },
+
+    async createSession(s) {
+      const out = await ec2.send(
+        new CreateTrafficMirrorSessionCommand({
+          NetworkInterfaceId: s.eniId,
+          TrafficMirrorTargetId: s.targetId,
+          TrafficMirrorFilterId: s.filterId,
+          SessionNumber: s.number,
+          ...(s.packetLength ? { PacketLength: s.packetLength } : {}),
+          Description: s.description,
+          TagSpecifications: [{ ResourceType: 'traffic-mirror-session', Tags: toTags(s.tags) }],
+          ClientToken: s.token,
+        }),
+      );
+      const id = out.TrafficMirrorSession?.TrafficMirrorSessionId;
+      if (!id) throw new Error('CreateTrafficMirrorSession returned no session id');
+      return id;
+    },
+
+    async modifySession(id, change) {
+      await ec2.send(
+        new ModifyTrafficMirrorSessionCommand({
+          TrafficMirrorSessionId: id,
+          ...(change.filterId ? { TrafficMirrorFilterId: change.filterId } : {}),
+          ...(change.number ? { SessionNumber: change.number } : {}),
+        }),
+      );
+    },
+
+    async tag(ids, tags) {
+      await ec2.send(new CreateTagsCommand({ Resources: [...ids], Tags: toTags(tags) }));
+    },
+
+    async deleteSession(id) {
+      await ec2.send(new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: id }));
+    },
+
+    async deleteFilter(id) {
+      await ec2.send(new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: id }));
+    },
+
+    async *sessionPages() {
+      for await (const page of paginateDescribeTrafficMirrorSessions({ client: ec2, pageSize: 1000 }, {})) {
+        yield (page.TrafficMirrorSessions ?? []).map(sessionView);
+      }
+    },
+
+    async *managedFilterPages() {
+      for await (const page of paginateDescribeTrafficMirrorFilters({ client: ec2, pageSize: 1000 }, {})) {
+        yield (page.TrafficMirrorFilters ?? []).map(filterView).filter((f) => isManaged(f.tags));
+      }
+    },
+  };
+}
+

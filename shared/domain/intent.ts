@@ -1,0 +1,29 @@
+import type { Scope } from './scope.ts';
+import type { Reason } from './slots.ts';
+
+/**
+ * A request to mirror one instance, whatever asked for it: everything the use case needs,
+ * already validated. Built by shared/events/*, consumed by shared/mirror.ts.
+ */
+export interface MirrorIntent {
+  account: string;
+  region: string;
+  reason: Reason;
+  /** The idempotency key (the finding id, the tag event id...). */
+  key: string;
+  instanceId: string;
+  /** ENIs the event named; when empty, the instance is described to find them. */
+  networkInterfaceIds: string[];
+  /** The instance type if the event says it, to skip unsupported sources before any call. */
+  instanceType?: string;
+  vpcId?: string;
+  severity?: number;
+  scope: Scope;
+  /** Add the instance's VPC resolver (VPC base + 2) to the scope: DNS findings. */
+  includeResolver: boolean;
+  /** The event's own time: expiry counts from it, so a redelivered event computes the same expiry. */
+  startAt: Date;
+  lifetimeMs: number;
+  findingId?: string;
+  findingType?: string;
+}

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import type { Config } from '../runtime/config.ts';
+import { FULL_SCOPE, type Scope } from '../domain/scope.ts';
+import type { MirrorIntent } from '../domain/intent.ts';
+import { lifetimeForSeverity } from '../domain/expiry.ts';
+import { EventValidationError, parseOrThrow } from './validation.ts';
+
+/**
+ * The parts of a GuardDuty finding event mirrorops reads (EventBridge `GuardDuty Finding`,
+ * guardduty_findings_eventbridge.html). Unknown fields are ignored; the ones read are checked.
+ */
+const ipv4 = z.ipv4();
+const account = z.string().regex(/^\d{12}$/, 'must be a 12-digit account id');
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS Region name');
+
+const RemoteIp = z.object({ ipAddressV4: ipv4.optional() }).optional();
+
+const Action = z.object({
+  actionType: z.string().optional(),
+  networkConnectionAction: z
+    .object({
+      connectionDirection: z.string().optional(),
+      protocol: z.string().optional(),
+      remoteIpDetails: RemoteIp,
+    })
+    .optional(),
+  portProbeAction: z
+    .object({ portProbeDetails: z.array(z.object({ remoteIpDetails: RemoteIp })).max(1000).optional() })
+    .optional(),
+  dnsRequestAction: z.object({ domain: z.string().optional() }).optional(),
+});
+
+const Finding = z.object({
+  id: z.string().min(1).max(256),
+  type: z.string().min(1),
+  severity: z.number().min(0).max(10),
+  accountId: account,
+  region,
+  updatedAt: z.iso.datetime({ offset: true }),
+  resource: z.object({
+    resourceType: z.string(),
+    instanceDetails: z
+      .object({
+        instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id'),
+        instanceType: z.string().optional(),
+        networkInterfaces: z
+          .array(
+            z.object({
+              networkInterfaceId: z.string().regex(/^eni-[0-9a-f]{8,17}$/, 'must be an ENI id').optional(),
+              vpcId: z.string().optional(),
+              subnetId: z.string().optional(),
+              privateIpAddress: z.string().optional(),
+            }),
+          )
+          .max(64)
+          .optional(),
+      })
+      .optional(),
+  }),
+  service: z
+    .object({
+      action: Action.optional(),
+      count: z.number().int().nonnegative().optional(),
+      archived: z.boolean().optional(),
+    })
+    .optional(),
+});
+
+export const GuardDutyFindingEvent = z.object({
+  source: z.literal('aws.guardduty'),
+  'detail-type': z.literal('GuardDuty Finding'),
+  detail: Finding,
+});
+
+export type GuardDutyFinding = z.infer<typeof Finding>;
+
+export type FindingOutcome = { kind: 'mirror'; intent: MirrorIntent } | { kind: 'ignore'; reason: string };
+
+/** What the finding says to mirror: the remote address, the probers, DNS, or everything. */
+export function scopeOf(finding: GuardDutyFinding, policy: Config['scope']): { scope: Scope; resolver: boolean } {
+  const action = finding.service?.action;
+  if (policy === 'full' || !action) return { scope: FULL_SCOPE, resolver: false };
+  switch (action.actionType) {
+    case 'NETWORK_CONNECTION': {
+      const remote = action.networkConnectionAction?.remoteIpDetails?.ipAddressV4;
+      return remote ? { scope: { remotes: [remote], dns: false }, resolver: false } : { scope: FULL_SCOPE, resolver: false };
+    }
+    case 'PORT_PROBE': {
+      const remotes = (action.portProbeAction?.portProbeDetails ?? [])
+        .map((d) => d.remoteIpDetails?.ipAddressV4)
+        .filter((ip): ip is string => ip !== undefined);
+      return remotes.length > 0 ? { scope: { remotes, dns: false }, resolver: false } : { scope: FULL_SCOPE, resolver: false };
+    }
+    case 'DNS_REQUEST':
+      return { scope: { remotes: [], dns: true }, resolver: true };
+    default:
+      return { scope: FULL_SCOPE, resolver: false };
+  }
+}
+
+/** A GuardDuty finding event -> a mirror intent, or why it is not one. Throws EventValidationError. */
+export function findingToIntent(event: unknown, config: Config): FindingOutcome {
+  const { detail: finding } = parseOrThrow(GuardDutyFindingEvent, 'GuardDuty Finding', event);
+  if (finding.resource.resourceType !== 'Instance') {
+    return { kind: 'ignore', reason: `resource type ${finding.resource.resourceType} is not an EC2 instance` };
+  }
+  const instance = finding.resource.instanceDetails;
+  if (!instance) {
+    throw new EventValidationError('GuardDuty Finding', [
+      { path: 'detail.resource.instanceDetails', message: 'Required for a finding on an Instance' },
+    ]);
+  }
+  if (finding.service?.archived) return { kind: 'ignore', reason: `finding ${finding.id} is archived` };
+  if (finding.severity < config.minSeverity) {
+    return { kind: 'ignore', reason: `severity ${finding.severity} is below ${config.minSeverity}` };
+  }
+  const { scope, resolver } = scopeOf(finding, config.scope);
+  const enis = instance.networkInterfaces ?? [];
+  return {
+    kind: 'mirror',
+    intent: {
+      account: finding.accountId,
+      region: finding.region,
+      reason: 'guardduty',
+      key: finding.id,
+      instanceId: instance.instanceId,
+      networkInterfaceIds: enis.every((e) => e.networkInterfaceId)
+        ? enis.map((e) => e.networkInterfaceId as string)
+        : [],
+      ...(instance.instanceType ? { instanceType: instance.instanceType } : {}),
+      ...(enis[0]?.vpcId ? { vpcId: enis[0].vpcId } : {}),
+      severity: finding.severity,
+      scope,
+      includeResolver: resolver,
+      startAt: new Date(finding.updatedAt),
+      lifetimeMs: lifetimeForSeverity(config.expiry, finding.severity),
+      findingId: finding.id,
+      findingType: finding.type,
+    },
+  };
+}

@@ -1,0 +1,618 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { AuditEvent, AuditSink } from './aws/audit.ts';
+import type { Ec2Gateway, FilterView, SessionView } from './aws/ec2.ts';
+import { formatAddress, parseCidr } from './domain/cidr.ts';
+import { sourceSupport } from './domain/eligibility.ts';
+import { expiryFrom, isExpired } from './domain/expiry.ts';
+import type { MirrorIntent } from './domain/intent.ts';
+import {
+  compileFilter,
+  covers,
+  type FilterSpec,
+  filterHash,
+  type Scope,
+  scopeOfFilter,
+  unionScope,
+} from './domain/scope.ts';
+import { decideSlot, preferredNumber, type Reason, REASONS } from './domain/slots.ts';
+import { isManaged, TAG, type Tags } from './domain/tags.ts';
+import { type Config, targetFor } from './runtime/config.ts';
+import type { Logger } from './runtime/log.ts';
+import { Pace } from './runtime/pace.ts';
+
+/** What the use cases need, passed in so tests give the real gateway pointed at the emulator. */
+export interface MirrorDeps {
+  account: string;
+  region: string;
+  ec2: Ec2Gateway;
+  audit: AuditSink;
+  config: Config;
+  now: () => Date;
+  log: Logger;
+}
+
+export type EniOutcome =
+  | { eniId: string; status: 'started'; sessionId: string; sessionNumber: number; expiresAt: string; replaced?: string }
+  | { eniId: string; status: 'extended'; sessionId: string; sessionNumber: number; expiresAt: string; widened: boolean }
+  | { eniId: string; status: 'skipped' | 'rejected'; reason: string };
+
+export interface ApplyResult {
+  instanceId: string;
+  intent: string;
+  expiresAt: string;
+  filterId?: string;
+  outcomes: EniOutcome[];
+  /** Set when the whole request was turned down (no instance, expired...), with why. */
+  rejected?: string;
+}
+
+const ATTEMPTS = 4;
+
+/** Errors that mean "this ENI cannot be a source", answered as a skip with AWS's words. */
+const NOT_A_SOURCE = new Set(['NetworkInterfaceNotSupported', 'InterfaceInUseByTrafficMirrorTarget']);
+/** Errors that mean another request changed the ENI's sessions between our read and our write. */
+const RACE = new Set(['TrafficMirrorSessionsPerInterfaceLimitExceeded', 'IdempotentParameterMismatch']);
+
+const errorName = (error: unknown) => (error instanceof Error ? error.name : '');
+const sha = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
+const numberTaken = (error: unknown) =>
+  errorName(error) === 'InvalidParameterValue' && /session number/i.test((error as Error).message);
+
+/**
+ * Mirrors the instance an intent names: one session per ENI for the intent's reason, through the
+ * filter its scope compiles to, until its expiry.
+ *
+ * The critical path is three round trips when nothing exists yet: read (sessions on the ENIs and
+ * the filter by content hash, in parallel) -> create the filter -> its rules and the sessions, in
+ * parallel (a session may point at a filter whose rules are still being written). A repeat is two:
+ * read -> tag. Every create carries a ClientToken derived from what it creates, so a redelivered
+ * event creates nothing twice; an ENI that already has this reason's session is extended (expiry,
+ * scope, priority), never given a second one.
+ */
+export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<ApplyResult> {
+  const { ec2, config } = deps;
+  const expiresAt = expiryFrom(config.expiry, intent.startAt, intent.lifetimeMs).toISOString();
+  const base = { instanceId: intent.instanceId, intent: intent.key, expiresAt };
+
+  // Round 1: what is there. Each read starts as soon as what it depends on is known.
+  const needInstance = intent.networkInterfaceIds.length === 0 || !intent.instanceType;
+  const instanceP = needInstance ? ec2.instance(intent.instanceId) : Promise.resolve(undefined);
+  const enisP = instanceP.then((instance) =>
+    intent.networkInterfaceIds.length > 0
+      ? intent.networkInterfaceIds.map((id) => ({ id, vpcId: intent.vpcId ?? instance?.vpcId }))
+      : (instance?.enis.map((e) => ({ id: e.id, vpcId: e.vpcId ?? instance.vpcId })) ?? []),
+  );
+  const sessionsP = enisP.then((enis) => ec2.sessionsOn(enis.map((e) => e.id)));
+  const scopeP: Promise<Scope> = intent.includeResolver
+    ? instanceP.then(async (instance) => {
+        const vpcId = intent.vpcId ?? instance?.vpcId;
+        const cidr = vpcId ? await ec2.vpcCidr(vpcId) : undefined;
+        return withResolver(intent.scope, cidr);
+      })
+    : Promise.resolve(intent.scope);
+  const specP = scopeP.then(compileFilter);
+  const foundP = specP.then((spec) => ec2.filtersByHash(filterHash(spec)));
+  const [instance, enis, sessions, scope, spec, found] = await Promise.all([
+    instanceP,
+    enisP,
+    sessionsP,
+    scopeP,
+    specP,
+    foundP,
+  ]);
+
+  if (needInstance && !instance) {
+    return reject(deps, intent, base, [], `instance ${intent.instanceId} was not found in ${intent.account}`);
+  }
+  if (instance && (instance.state === 'terminated' || instance.state === 'shutting-down')) {
+    return reject(deps, intent, base, [], `instance ${intent.instanceId} is ${instance.state}`);
+  }
+  if (Date.parse(expiresAt) <= deps.now().getTime()) {
+    return reject(deps, intent, base, [], `the request expired at ${expiresAt} before it was applied`);
+  }
+  if (enis.length === 0) return reject(deps, intent, base, [], `instance ${intent.instanceId} has no network interfaces`);
+
+  const instanceType = intent.instanceType ?? instance?.type;
+  const support = instanceType ? sourceSupport(instanceType) : { ok: true as const };
+  const filters = new FilterCache(deps, found);
+  const desired: Desired = { intent, scope, spec, hash: filterHash(spec), expiresAt };
+
+  const outcomes = await Promise.all(
+    enis.map(async (eni): Promise<EniOutcome> => {
+      if (!support.ok) return { eniId: eni.id, status: 'skipped', reason: support.reason };
+      const targetId = targetFor(config, eni.vpcId);
+      const onEni = sessions.filter((s) => s.eniId === eni.id);
+      return mirrorEni(deps, desired, filters, eni.id, targetId, onEni);
+    }),
+  );
+
+  const events = outcomes.flatMap((o) => auditEvents(intent, o, expiresAt));
+  if (events.length > 0) await deps.audit.publish(events);
+  const filterId = filters.idFor(desired.hash);
+  return { ...base, ...(filterId ? { filterId } : {}), outcomes };
+}
+
+interface Desired {
+  intent: MirrorIntent;
+  scope: Scope;
+  spec: FilterSpec;
+  hash: string;
+  expiresAt: string;
+}
+
+/** The resolver of a VPC is its base address plus two (vpc-dns.html). */
+function withResolver(scope: Scope, vpcCidr: string | undefined): Scope {
+  const cidr = vpcCidr ? parseCidr(vpcCidr) : undefined;
+  if (!cidr || cidr.family !== 4) return scope;
+  return { ...scope, remotes: [...scope.remotes, `${formatAddress(4, cidr.base + 2n)}/32`] };
+}
+
+const managedReason = (s: SessionView): Reason | undefined => {
+  const reason = s.tags[TAG.reason] as Reason | undefined;
+  return isManaged(s.tags) && reason && REASONS.includes(reason) ? reason : undefined;
+};
+
+/** This reason's sessions of this instance on the ENI, lowest number first (the one kept). */
+const ownSessions = (onEni: readonly SessionView[], intent: MirrorIntent) =>
+  onEni
+    .filter((s) => managedReason(s) === intent.reason && s.tags[TAG.instance] === intent.instanceId)
+    .sort((a, b) => a.number - b.number || (a.id < b.id ? -1 : 1));
+
+async function mirrorEni(
+  deps: MirrorDeps,
+  desired: Desired,
+  filters: FilterCache,
+  eniId: string,
+  targetId: string,
+  initial: SessionView[],
+): Promise<EniOutcome> {
+  let onEni = initial;
+  let freshToken = false;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [own, ...duplicates] = ownSessions(onEni, desired.intent);
+      if (own) return await extend(deps, desired, filters, own, duplicates, onEni);
+      return await start(deps, desired, filters, eniId, targetId, onEni, freshToken);
+    } catch (error) {
+      const name = errorName(error);
+      if (NOT_A_SOURCE.has(name)) return { eniId, status: 'skipped', reason: `${name}: ${(error as Error).message}` };
+      if (name === 'InvalidTrafficMirrorTargetId.NotFound') {
+        return { eniId, status: 'rejected', reason: `target ${targetId} is not reachable from account ${desired.intent.account}` };
+      }
+      if (name === 'InvalidNetworkInterfaceID.NotFound') {
+        return { eniId, status: 'skipped', reason: `network interface ${eniId} no longer exists` };
+      }
+      const retryable = RACE.has(name) || numberTaken(error) || name === 'InvalidTrafficMirrorFilterId.NotFound';
+      if (!retryable || attempt >= ATTEMPTS) throw error;
+      deps.log.info('re-reading after a concurrent change', { eniId, error: name, attempt });
+      if (name === 'InvalidTrafficMirrorFilterId.NotFound') filters.forget(desired.hash);
+      // A token whose first use no longer matches what is there now must not be replayed.
+      if (name === 'IdempotentParameterMismatch') freshToken = true;
+      onEni = await deps.ec2.sessionsOn([eniId]);
+    }
+  }
+}
+
+async function start(
+  deps: MirrorDeps,
+  desired: Desired,
+  filters: FilterCache,
+  eniId: string,
+  targetId: string,
+  onEni: SessionView[],
+  freshToken: boolean,
+): Promise<EniOutcome> {
+  const { intent } = desired;
+  const preferred = preferredNumber(intent.reason, intent.severity);
+  const decision = decideSlot(
+    onEni.map((s) => {
+      const reason = managedReason(s);
+      return { sessionId: s.id, sessionNumber: s.number, ...(reason ? { managedReason: reason } : {}) };
+    }),
+    intent.reason,
+    preferred,
+  );
+  if (decision.kind === 'reject') return { eniId, status: 'rejected', reason: decision.reason };
+  const filter = await filters.ensure(desired.hash, desired.spec);
+  if (decision.kind === 'replace') await deps.ec2.deleteSession(decision.evict.sessionId);
+  const tags: Tags = {
+    [TAG.managed]: 'true',
+    [TAG.reason]: intent.reason,
+    [TAG.expiresAt]: desired.expiresAt,
+    [TAG.intent]: intent.key.slice(0, 256),
+    [TAG.instance]: intent.instanceId,
+    [TAG.filterHash]: desired.hash,
+    ...(intent.severity === undefined ? {} : { [TAG.severity]: String(intent.severity) }),
+  };
+  // Racing requests that read the same sessions compute the same token: one creates, the others
+  // get IdempotentParameterMismatch (or the same session) and come back to extend it instead.
+  const state = onEni.map((s) => s.id).sort().join(',');
+  const token = freshToken
+    ? `mos-${randomUUID()}`
+    : `mos-${sha(`${eniId}|${intent.reason}|${state}|${desired.expiresAt.slice(0, 13)}`, 40)}`;
+  const sessionId = await deps.ec2.createSession({
+    eniId,
+    targetId,
+    filterId: filter.id,
+    number: decision.sessionNumber,
+    ...(deps.config.packetLength ? { packetLength: deps.config.packetLength } : {}),
+    description: `mirrorops ${intent.reason} ${intent.instanceId}`,
+    tags,
+    token,
+  });
+  await filter.ready;
+  return {
+    eniId,
+    status: 'started',
+    sessionId,
+    sessionNumber: decision.sessionNumber,
+    expiresAt: desired.expiresAt,
+    ...(decision.kind === 'replace' ? { replaced: decision.evict.sessionId } : {}),
+  };
+}
+
+/**
+ * The ENI already has this reason's session: push its expiry out, widen its filter to cover the
+ * new scope, raise its priority for a more severe finding. Duplicates left by racing requests are
+ * folded into it and removed.
+ */
+async function extend(
+  deps: MirrorDeps,
+  desired: Desired,
+  filters: FilterCache,
+  own: SessionView,
+  duplicates: SessionView[],
+  onEni: SessionView[],
+): Promise<EniOutcome> {
+  const { intent } = desired;
+  const expiries = [own, ...duplicates].map((s) => s.tags[TAG.expiresAt] ?? '').filter((t) => !Number.isNaN(Date.parse(t)));
+  const expiresAt = [desired.expiresAt, ...expiries].reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+
+  // Scope: the kept session's filter must cover this request and every duplicate's filter.
+  let hash = own.tags[TAG.filterHash];
+  let widened = false;
+  const needed = [desired.hash, ...duplicates.map((d) => d.tags[TAG.filterHash])];
+  if (needed.some((h) => h !== hash)) {
+    const current = new Map(
+      (await deps.ec2.filtersById([own.filterId, ...duplicates.map((d) => d.filterId)])).map((f) => [f.id, f]),
+    );
+    const ownFilter = current.get(own.filterId);
+    if (!ownFilter || duplicates.length > 0 || !covers(ownFilter, desired.scope)) {
+      const scope = [own, ...duplicates].reduce((acc, s) => {
+        const f = current.get(s.filterId);
+        return f ? unionScope(acc, scopeOfFilter(f)) : acc;
+      }, desired.scope);
+      const spec = compileFilter(scope);
+      const newHash = filterHash(spec);
+      if (newHash !== hash) {
+        const filter = await filters.ensure(newHash, spec);
+        await filter.ready;
+        await deps.ec2.modifySession(own.id, { filterId: filter.id });
+        hash = newHash;
+        widened = true;
+      }
+    }
+  }
+
+  // Priority: a more severe finding moves the session to a lower number, if that number is free.
+  const severity = Math.max(intent.severity ?? 0, ...[own, ...duplicates].map((s) => Number(s.tags[TAG.severity] ?? 0)));
+  let number = own.number;
+  const wanted = preferredNumber(intent.reason, severity);
+  if (wanted < own.number) {
+    const taken = new Set(onEni.filter((s) => s.id !== own.id && !duplicates.includes(s)).map((s) => s.number));
+    for (let n = wanted; n < own.number; n++) {
+      if (!taken.has(n)) {
+        // Remove duplicates first: one of them may hold the number we move to.
+        await Promise.all(duplicates.map((d) => deps.ec2.deleteSession(d.id)));
+        duplicates = [];
+        await deps.ec2.modifySession(own.id, { number: n });
+        number = n;
+        break;
+      }
+    }
+  }
+  await Promise.all(duplicates.map((d) => deps.ec2.deleteSession(d.id)));
+
+  const tags: Tags = {
+    [TAG.expiresAt]: expiresAt,
+    [TAG.intent]: intent.key.slice(0, 256),
+    ...(hash ? { [TAG.filterHash]: hash } : {}),
+    ...(severity > 0 ? { [TAG.severity]: String(severity) } : {}),
+  };
+  if (Object.entries(tags).some(([k, v]) => own.tags[k] !== v)) await deps.ec2.tag([own.id], tags);
+  return { eniId: own.eniId, status: 'extended', sessionId: own.id, sessionNumber: number, expiresAt, widened };
+}
+
+/**
+ * Filters by content hash for one request: found ones are reused (and completed if a crash left
+ * rules missing); a missing one is created once, however many ENIs need it.
+ */
+class FilterCache {
+  private readonly known = new Map<string, FilterView>();
+  private readonly pending = new Map<string, Promise<{ id: string; ready: Promise<void> }>>();
+
+  constructor(
+    private readonly deps: MirrorDeps,
+    found: FilterView[],
+  ) {
+    const [first] = [...found].sort((a, b) => (a.id < b.id ? -1 : 1));
+    if (first) {
+      const hash = first.tags[TAG.filterHash];
+      if (hash) this.known.set(hash, first);
+    }
+  }
+
+  idFor(hash: string): string | undefined {
+    return this.known.get(hash)?.id;
+  }
+
+  forget(hash: string): void {
+    this.known.delete(hash);
+    this.pending.delete(hash);
+  }
+
+  ensure(hash: string, spec: FilterSpec): Promise<{ id: string; ready: Promise<void> }> {
+    let p = this.pending.get(hash);
+    if (!p) {
+      p = this.build(hash, spec);
+      this.pending.set(hash, p);
+      // A failed build is not cached: the next ENI or attempt tries again.
+      p.catch(() => this.pending.delete(hash));
+    }
+    return p;
+  }
+
+  private async build(hash: string, spec: FilterSpec): Promise<{ id: string; ready: Promise<void> }> {
+    const { ec2, now } = this.deps;
+    let filter = this.known.get(hash);
+    if (!filter) {
+      const created = now();
+      const tags: Tags = {
+        [TAG.managed]: 'true',
+        [TAG.filterHash]: hash,
+        [TAG.createdAt]: created.toISOString(),
+      };
+      let id: string;
+      try {
+        id = await ec2.createFilter(hash, tags, `mof-${hash}-${Math.floor(created.getTime() / 60_000)}`);
+      } catch (error) {
+        if (errorName(error) !== 'IdempotentParameterMismatch') throw error;
+        // Another request created this filter in the same minute: use it.
+        const [existing] = (await ec2.filtersByHash(hash)).sort((a, b) => (a.id < b.id ? -1 : 1));
+        id = existing ? existing.id : await ec2.createFilter(hash, tags, `mof-${hash}-${randomUUID().slice(0, 8)}`);
+        if (existing) filter = existing;
+      }
+      filter ??= { id, tags, rules: [], networkServices: [] };
+      this.known.set(hash, filter);
+    }
+    const have = filter;
+    const missing = spec.rules.filter(
+      (want) =>
+        !have.rules.some(
+          (r) =>
+            r.direction === want.direction &&
+            r.ruleNumber === want.ruleNumber &&
+            r.sourceCidrBlock === want.sourceCidrBlock &&
+            r.destinationCidrBlock === want.destinationCidrBlock,
+        ),
+    );
+    const work: Promise<void>[] = missing.map((rule) =>
+      ec2
+        .addRule(have.id, rule, `mor-${sha(`${have.id}|${rule.direction}|${rule.ruleNumber}`, 40)}`)
+        .catch((error: unknown) => {
+          // Written by a racing request between our read and our write: the rule is there.
+          if (errorName(error) !== 'TrafficMirrorFilterRuleAlreadyExists') throw error;
+        }),
+    );
+    if (spec.networkServices.length > 0 && !have.networkServices.includes('amazon-dns')) {
+      work.push(ec2.enableDns(have.id));
+    }
+    const ready = Promise.all(work).then(() => undefined);
+    ready.catch(() => undefined); // awaited by the session paths; never an unhandled rejection
+    return { id: have.id, ready };
+  }
+}
+
+function auditEvents(intent: MirrorIntent, o: EniOutcome, expiresAt: string): AuditEvent[] {
+  const common = {
+    account: intent.account,
+    region: intent.region,
+    instanceId: intent.instanceId,
+    networkInterfaceId: o.eniId,
+    reason: intent.reason,
+    intent: intent.key,
+    ...(intent.findingId ? { findingId: intent.findingId } : {}),
+  };
+  switch (o.status) {
+    case 'started': {
+      const events: AuditEvent[] = [
+        {
+          type: 'Mirror Session Started',
+          detail: { ...common, sessionId: o.sessionId, sessionNumber: o.sessionNumber, expiresAt: o.expiresAt },
+        },
+      ];
+      if (o.replaced) {
+        events.push({
+          type: 'Mirror Session Stopped',
+          detail: {
+            ...common,
+            sessionId: o.replaced,
+            message: `replaced by ${o.sessionId} (${intent.reason}, session number ${o.sessionNumber})`,
+          },
+        });
+      }
+      return events;
+    }
+    case 'extended':
+      return [
+        {
+          type: 'Mirror Session Extended',
+          detail: {
+            ...common,
+            sessionId: o.sessionId,
+            sessionNumber: o.sessionNumber,
+            expiresAt: o.expiresAt,
+            message: o.widened ? 'scope widened' : 'expiry extended',
+          },
+        },
+      ];
+    default:
+      return [{ type: 'Mirror Request Rejected', detail: { ...common, expiresAt, message: `${o.status}: ${o.reason}` } }];
+  }
+}
+
+async function reject(
+  deps: MirrorDeps,
+  intent: MirrorIntent,
+  base: Omit<ApplyResult, 'outcomes'>,
+  outcomes: EniOutcome[],
+  message: string,
+): Promise<ApplyResult> {
+  await deps.audit.publish([
+    {
+      type: 'Mirror Request Rejected',
+      detail: {
+        account: intent.account,
+        region: intent.region,
+        instanceId: intent.instanceId,
+        reason: intent.reason,
+        intent: intent.key,
+        ...(intent.findingId ? { findingId: intent.findingId } : {}),
+        message,
+      },
+    },
+  ]);
+  return { ...base, outcomes, rejected: message };
+}
+
+export interface SweepResult {
+  /** Managed sessions found past their expiry. */
+  expired: number;
+  deleted: string[];
+  /** Expired sessions left for the next run because time ran out. */
+  deferred: number;
+  /** Sessions whose expiry moved after they were listed (extended meanwhile): kept. */
+  kept: number;
+  filtersDeleted: string[];
+  failures: { id: string; error: string }[];
+}
+
+export interface SweepOptions {
+  /** Milliseconds left in this invocation; the sweep stops starting work when it nears zero. */
+  remainingMs: () => number;
+  /** Stop this long before the deadline, for the last calls to finish. */
+  marginMs?: number;
+}
+
+const SWEEP_BATCH = 50;
+const SWEEP_CONCURRENCY = 8;
+
+/**
+ * Removes managed sessions past `mirrorops:expires-at`, then managed filters that no session uses
+ * and that are older than the grace period (a filter being set up for a session is left alone).
+ * Nothing without `mirrorops:managed=true` is touched. Deletions are paced to the configured
+ * rate; when time runs short the rest waits for the next run, and nothing is lost: state is
+ * only the tags, read again each time. Each batch is read again just before it is deleted, so a
+ * session extended since the listing is kept.
+ */
+export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<SweepResult> {
+  const { ec2, config, now } = deps;
+  const margin = options.marginMs ?? 5_000;
+  const timeLeft = () => options.remainingMs() > margin;
+  const pace = new Pace(config.sweepRatePerSecond, Math.max(1, Math.ceil(config.sweepRatePerSecond)));
+  const result: SweepResult = { expired: 0, deleted: [], deferred: 0, kept: 0, filtersDeleted: [], failures: [] };
+
+  const expired: SessionView[] = [];
+  const filterUse = new Map<string, number>();
+  const at = now();
+  for await (const page of ec2.sessionPages()) {
+    for (const s of page) {
+      filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 0) + 1);
+      if (isManaged(s.tags) && isExpired(s.tags[TAG.expiresAt], at)) expired.push(s);
+    }
+  }
+  result.expired = expired.length;
+
+  const stopped: AuditEvent[] = [];
+  for (let i = 0; i < expired.length; i += SWEEP_BATCH) {
+    if (!timeLeft()) {
+      result.deferred = expired.length - i;
+      break;
+    }
+    const batch = expired.slice(i, i + SWEEP_BATCH);
+    const fresh = new Map((await ec2.sessionsById(batch.map((s) => s.id))).map((s) => [s.id, s]));
+    const due = batch.filter((s) => {
+      const current = fresh.get(s.id);
+      if (!current) return false; // already gone
+      if (!isExpired(current.tags[TAG.expiresAt], at)) {
+        result.kept++;
+        return false;
+      }
+      return true;
+    });
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length && timeLeft()) {
+        const s = due[next++] as SessionView;
+        await pace.take();
+        try {
+          await ec2.deleteSession(s.id);
+        } catch (error) {
+          if (errorName(error) !== 'InvalidTrafficMirrorSessionId.NotFound') {
+            result.failures.push({ id: s.id, error: `${errorName(error)}: ${(error as Error).message}` });
+            continue;
+          }
+        }
+        result.deleted.push(s.id);
+        filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 1) - 1);
+        stopped.push({
+          type: 'Mirror Session Stopped',
+          detail: {
+            account: deps.account,
+            region: deps.region,
+            ...(s.tags[TAG.instance] ? { instanceId: s.tags[TAG.instance] } : {}),
+            networkInterfaceId: s.eniId,
+            sessionId: s.id,
+            sessionNumber: s.number,
+            ...(s.tags[TAG.reason] ? { reason: s.tags[TAG.reason] } : {}),
+            ...(s.tags[TAG.intent] ? { intent: s.tags[TAG.intent] } : {}),
+            ...(s.tags[TAG.expiresAt] ? { expiresAt: s.tags[TAG.expiresAt] } : {}),
+            message: 'expired',
+          },
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));
+    const unfinished = due.length - next;
+    if (unfinished > 0) {
+      result.deferred = unfinished + (expired.length - i - batch.length);
+      break;
+    }
+  }
+
+  // Filters: managed, unused, and past the grace period.
+  if (timeLeft()) {
+    for await (const page of ec2.managedFilterPages()) {
+      for (const f of page) {
+        if (!timeLeft()) break;
+        if ((filterUse.get(f.id) ?? 0) > 0) continue;
+        const created = Date.parse(f.tags[TAG.createdAt] ?? '');
+        if (!Number.isNaN(created) && at.getTime() - created < config.filterGraceMs) continue;
+        await pace.take();
+        try {
+          await ec2.deleteFilter(f.id);
+          result.filtersDeleted.push(f.id);
+        } catch (error) {
+          const name = errorName(error);
+          if (name === 'InvalidTrafficMirrorFilterId.NotFound') continue;
+          // A session started using it after we listed: it stays.
+          if (name === 'TrafficMirrorFilterInUse') continue;
+          result.failures.push({ id: f.id, error: `${name}: ${(error as Error).message}` });
+        }
+      }
+    }
+  }
+
+  if (stopped.length > 0) await deps.audit.publish(stopped);
+  return result;
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.ts';
+import { DEFAULT_EXPIRY, type ExpiryPolicy } from '../domain/expiry.ts';
+
+/**
+ * Every setting mirrorops reads, checked once at cold start. A bad value fails the cold start
+ * with a message naming the variable; nothing else reads process.env.
+ */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `'${text}' is not a duration such as 30m, 6h or 2d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const severity = (fallback: number) => z.coerce.number().min(0).max(10).default(fallback);
+
+function region() {
+  return z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS Region name such as us-east-1');
+}
+
+const targetId = z.string().regex(/^tmt-[0-9a-f]{8,17}$/, 'must be a traffic mirror target id (tmt-...)');
+
+const jsonOf = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx): z.infer<T> | undefined => {
+      if (text === undefined || text.trim() === '') return undefined;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+      const parsed = schema.safeParse(value);
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: z.prettifyError(parsed.error).replaceAll('\n', '; ') });
+        return z.NEVER;
+      }
+      return parsed.data;
+    });
+
+export const EnvSchema = z.object({
+  AWS_REGION: region().default('us-east-1'),
+  MIRROROPS_DLQ_URL: z.url().optional(),
+  MIRROROPS_TARGET_ID: targetId,
+  MIRROROPS_TARGETS_BY_VPC: jsonOf(z.record(z.string().regex(/^vpc-[0-9a-f]+$/), targetId)),
+  MIRROROPS_MIN_SEVERITY: severity(4),
+  MIRROROPS_SCOPE: z.enum(['finding', 'full']).default('finding'),
+  MIRROROPS_EXPIRY_HIGH: duration('24h'),
+  MIRROROPS_EXPIRY_MEDIUM: duration('6h'),
+  MIRROROPS_EXPIRY_LOW: duration('1h'),
+  MIRROROPS_EXPIRY_DEFAULT: duration('24h'),
+  MIRROROPS_MAX_EXPIRY: duration('7d'),
+  MIRROROPS_FILTER_GRACE: duration('10m'),
+  MIRROROPS_SWEEP_RATE: z.coerce.number().positive().max(100).default(5),
+  MIRROROPS_AUDIT_BUS: z.string().min(1).default('default'),
+  MIRROROPS_PACKET_LENGTH: z.coerce.number().int().min(1).max(8500).optional(),
+});
+
+export interface Config {
+  region: string;
+  deadLetterQueueUrl: string | undefined;
+  targetId: string;
+  targetsByVpc: Record<string, string>;
+  minSeverity: number;
+  scope: 'finding' | 'full';
+  expiry: ExpiryPolicy;
+  filterGraceMs: number;
+  sweepRatePerSecond: number;
+  auditBus: string;
+  packetLength: number | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and checks the environment; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    region: e.AWS_REGION,
+    deadLetterQueueUrl: e.MIRROROPS_DLQ_URL,
+    targetId: e.MIRROROPS_TARGET_ID,
+    targetsByVpc: e.MIRROROPS_TARGETS_BY_VPC ?? {},
+    minSeverity: e.MIRROROPS_MIN_SEVERITY,
+    scope: e.MIRROROPS_SCOPE,
+    expiry: {
+      bySeverity: [
+        { minSeverity: 7, ms: e.MIRROROPS_EXPIRY_HIGH },
+        { minSeverity: 4, ms: e.MIRROROPS_EXPIRY_MEDIUM },
+        { minSeverity: 0, ms: e.MIRROROPS_EXPIRY_LOW },
+      ],
+      defaultMs: e.MIRROROPS_EXPIRY_DEFAULT ?? DEFAULT_EXPIRY.defaultMs,
+      maxMs: e.MIRROROPS_MAX_EXPIRY,
+    },
+    filterGraceMs: e.MIRROROPS_FILTER_GRACE,
+    sweepRatePerSecond: e.MIRROROPS_SWEEP_RATE,
+    auditBus: e.MIRROROPS_AUDIT_BUS,
+    packetLength: e.MIRROROPS_PACKET_LENGTH,
+  };
+}
+
+/** The target for an ENI's VPC: the per-VPC override, else the default. */
+export const targetFor = (config: Config, vpcId: string | undefined) =>
+  (vpcId && config.targetsByVpc[vpcId]) || config.targetId;
