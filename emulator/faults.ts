@@ -16,6 +16,8 @@ export interface Faults {
   failureWhen?: 'before' | 'after' | 'either';
   /** Seed for the failure and latency draws, so a run can be repeated. */
   seed?: number;
+  /** Actions that always fail with 500 InternalError before acting (e.g. `PutEvents`, an outage of one service). */
+  failActions?: string[];
 }
 
 export type BucketName = 'describe' | 'describeUnfiltered' | 'mutating' | 'tags' | 'runInstances';
@@ -50,24 +52,26 @@ export function bucketOf(action: string, unfilteredUnpaged: boolean): BucketName
 /** A clock in milliseconds; `performance.now` unless a test wants to hold time still. */
 export type Clock = () => number;
 
-/** A token bucket that refills continuously: `perSecond` tokens a second, never above `burst`. */
+/**
+ * A token bucket that refills continuously, `perSecond` tokens a second up to `burst`, kept as
+ * the time the bucket will be full again (the generic cell rate algorithm): the same answers as
+ * counting tokens, but in whole milliseconds for EC2's rates, so a held clock counts exactly.
+ */
 class Bucket {
-  private tokens: number;
-  private last: number;
+  private readonly interval: number;
+  private fullAt: number;
   constructor(
     private readonly rate: BucketRate,
     private readonly clock: Clock,
   ) {
-    this.tokens = rate.burst;
-    this.last = clock();
+    this.interval = 1000 / rate.perSecond;
+    this.fullAt = clock();
   }
   take(): boolean {
     const now = this.clock();
-    const refill = (Math.max(0, now - this.last) / 1000) * this.rate.perSecond;
-    this.tokens = Math.min(this.rate.burst, this.tokens + refill);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    const fullAt = Math.max(this.fullAt, now);
+    if (fullAt - now > (this.rate.burst - 1) * this.interval) return false;
+    this.fullAt = fullAt + this.interval;
     return true;
   }
 }
@@ -97,11 +101,14 @@ export function checkFaults(faults: Faults): void {
     throw new RangeError(`failureRate must be between 0 and 1, got ${failureRate}`);
   }
   if (seed !== undefined && !Number.isInteger(seed)) throw new RangeError(`seed must be an integer`);
+  if (faults.failActions !== undefined && !faults.failActions.every((a) => /^[A-Z][A-Za-z0-9]+$/.test(a))) {
+    throw new RangeError(`failActions must be action names such as PutEvents`);
+  }
   if (typeof throttle === 'object') {
     for (const [name, rate] of Object.entries(throttle)) {
       if (!Object.hasOwn(EC2_RATES, name)) throw new RangeError(`unknown throttle bucket '${name}'`);
-      if (!rate || !(rate.burst >= 1 && rate.perSecond >= 0)) {
-        throw new RangeError(`throttle bucket '${name}' needs burst >= 1 and perSecond >= 0`);
+      if (!rate || !(Number.isInteger(rate.burst) && rate.burst >= 1 && rate.perSecond > 0)) {
+        throw new RangeError(`throttle bucket '${name}' needs an integer burst >= 1 and perSecond > 0`);
       }
     }
   }
@@ -158,7 +165,8 @@ export class FaultInjector {
   }
 
   /** Decides whether this request fails, and when. */
-  failure(): 'before' | 'after' | undefined {
+  failure(action?: string): 'before' | 'after' | undefined {
+    if (action !== undefined && this.faults.failActions?.includes(action)) return 'before';
     const rate = this.faults.failureRate ?? 0;
     if (rate <= 0 || this.failureRandom() >= rate) return undefined;
     const when = this.faults.failureWhen ?? 'either';

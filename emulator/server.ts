@@ -5,6 +5,9 @@ import { ec2Actions } from './ec2/index.ts';
 import { ApiError } from './errors.ts';
 import { bucketOf, type Clock, FaultInjector, type Faults, internalError } from './faults.ts';
 import { type Params, parseForm } from './query.ts';
+import { eventsService } from './services/events.ts';
+import { type JsonService, jsonError, parseJsonBody } from './services/json.ts';
+import { sqsService } from './services/sqs.ts';
 import { World } from './state.ts';
 import { ec2Error, ec2Response } from './xml.ts';
 
@@ -79,6 +82,8 @@ function queryOf(req: IncomingMessage, body: string): string {
   return body ? `${search}&${body}` : search;
 }
 
+const JSON_SERVICES: JsonService[] = [eventsService, sqsService];
+
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const world = new World();
   const faults = new FaultInjector(options.faults, options.clock);
@@ -102,12 +107,55 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const unfiltered =
       !p.has('Filter') && !p.has('MaxResults') && !p.has('InstanceId') && !p.has('NetworkInterfaceId');
     faults.throttle(`${account}/${region}`, bucketOf(action, unfiltered));
-    const failure = faults.failure();
+    const failure = faults.failure(action);
     if (failure === 'before') throw internalError();
     const state = world.state(account, region);
     const result = handler({ action, account, region, state, world, p });
     if (failure === 'after') throw internalError();
     return ec2Response(action, requestId, result);
+  }
+
+  /** One request of a JSON-protocol service (`X-Amz-Target: Prefix.Operation`). */
+  function handleJson(req: IncomingMessage, target: string, body: string, res: ServerResponse): void {
+    const dot = target.lastIndexOf('.');
+    const service = JSON_SERVICES.find((s) => s.prefix === target.slice(0, dot));
+    try {
+      const operation = service?.operations[target.slice(dot + 1)];
+      if (!service || !operation || !Object.hasOwn(service.operations, target.slice(dot + 1))) {
+        throw new ApiError('UnknownOperationException', `Unknown operation ${target}`);
+      }
+      const input = parseJsonBody(body);
+      const { account, region } = caller(req, parseForm(''));
+      const failure = faults.failure(target.slice(dot + 1));
+      if (failure === 'before') throw internalError();
+      const output = operation({ account, region, world, input });
+      if (failure === 'after') throw internalError();
+      res.writeHead(200, { 'content-type': service.contentType });
+      res.end(JSON.stringify(output));
+    } catch (error) {
+      const api =
+        error instanceof ApiError ? error : new ApiError('InternalFailure', (error as Error).message, 500);
+      res.writeHead(api.status, {
+        'content-type': service?.contentType ?? 'application/x-amz-json-1.1',
+        'x-amzn-errortype': api.code,
+      });
+      res.end(jsonError(service, api));
+    }
+  }
+
+  /** The emulator's own read-only views, for the demo and the CLI: `GET /_emulator/events`. */
+  function handleInspect(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    if (url.pathname !== '/_emulator/events') {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: `no such view ${url.pathname}` }));
+      return;
+    }
+    const bus = url.searchParams.get('bus');
+    const source = url.searchParams.get('source');
+    const events = world.events.filter((e) => (!bus || e.bus === bus) && (!source || e.source === source));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(events));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -116,6 +164,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     try {
       const body = await readBody(req);
       await faults.delay();
+      const target = req.headers['x-amz-target'];
+      if (typeof target === 'string') return handleJson(req, target, body, res);
+      if (req.method === 'GET' && req.url?.startsWith('/_emulator/')) return handleInspect(req, res);
       if (req.method !== 'POST' && req.method !== 'GET') {
         throw new ApiError(
           'InvalidHttpRequest',

@@ -1,3 +1,5 @@
+import type { StoredEvent } from './services/events.ts';
+import type { Queue } from './services/sqs.ts';
 import { randomBytes, randomInt } from 'node:crypto';
 
 /** Every resource the emulator keeps: an id, an order of creation (for paging), and tags. */
@@ -178,6 +180,10 @@ export interface TargetShares {
 /** All accounts and Regions the emulator has seen. */
 export class World {
   private readonly regions = new Map<string, RegionState>();
+  /** Every event put on any bus (EventBridge PutEvents), oldest first. */
+  readonly events: StoredEvent[] = [];
+  /** SQS queues by URL. */
+  readonly queues = new Map<string, Queue>();
   /** `region/targetId` -> accounts it is shared with. Filled by the RAM emulation. */
   readonly sharedTargets = new Map<string, Set<string>>();
 

@@ -13,7 +13,11 @@ export const handler = mirroropsHandler(
     const outcome = findingToIntent(event, config);
     if (outcome.kind === 'ignore') return { status: 'ignored', reason: outcome.reason };
     const { intent } = outcome;
-    context.log.append({ account: intent.account, instanceId: intent.instanceId, findingId: intent.findingId });
+    context.log.append({
+      account: intent.account,
+      instanceId: intent.instanceId,
+      findingId: intent.findingId,
+    });
     return apply(intent, mirrorDeps(config, intent.account, intent.region, context.log));
   },
   { deadLetters: deadLettersFor(config) },

@@ -14,7 +14,7 @@ import {
   scopeOfFilter,
   unionScope,
 } from './domain/scope.ts';
-import { decideSlot, preferredNumber, type Reason, REASONS } from './domain/slots.ts';
+import { decideSlot, preferredNumber, REASONS, type Reason } from './domain/slots.ts';
 import { isManaged, TAG, type Tags } from './domain/tags.ts';
 import { type Config, targetFor } from './runtime/config.ts';
 import type { Logger } from './runtime/log.ts';
@@ -32,8 +32,22 @@ export interface MirrorDeps {
 }
 
 export type EniOutcome =
-  | { eniId: string; status: 'started'; sessionId: string; sessionNumber: number; expiresAt: string; replaced?: string }
-  | { eniId: string; status: 'extended'; sessionId: string; sessionNumber: number; expiresAt: string; widened: boolean }
+  | {
+      eniId: string;
+      status: 'started';
+      sessionId: string;
+      sessionNumber: number;
+      expiresAt: string;
+      replaced?: string;
+    }
+  | {
+      eniId: string;
+      status: 'extended';
+      sessionId: string;
+      sessionNumber: number;
+      expiresAt: string;
+      widened: boolean;
+    }
   | { eniId: string; status: 'skipped' | 'rejected'; reason: string };
 
 export interface ApplyResult {
@@ -54,7 +68,8 @@ const NOT_A_SOURCE = new Set(['NetworkInterfaceNotSupported', 'InterfaceInUseByT
 const RACE = new Set(['TrafficMirrorSessionsPerInterfaceLimitExceeded', 'IdempotentParameterMismatch']);
 
 const errorName = (error: unknown) => (error instanceof Error ? error.name : '');
-const sha = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
+const sha = (text: string, length: number) =>
+  createHash('sha256').update(text).digest('hex').slice(0, length);
 const numberTaken = (error: unknown) =>
   errorName(error) === 'InvalidParameterValue' && /session number/i.test((error as Error).message);
 
@@ -110,7 +125,8 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   if (Date.parse(expiresAt) <= deps.now().getTime()) {
     return reject(deps, intent, base, [], `the request expired at ${expiresAt} before it was applied`);
   }
-  if (enis.length === 0) return reject(deps, intent, base, [], `instance ${intent.instanceId} has no network interfaces`);
+  if (enis.length === 0)
+    return reject(deps, intent, base, [], `instance ${intent.instanceId} has no network interfaces`);
 
   const instanceType = intent.instanceType ?? instance?.type;
   const support = instanceType ? sourceSupport(instanceType) : { ok: true as const };
@@ -175,14 +191,20 @@ async function mirrorEni(
       return await start(deps, desired, filters, eniId, targetId, onEni, freshToken);
     } catch (error) {
       const name = errorName(error);
-      if (NOT_A_SOURCE.has(name)) return { eniId, status: 'skipped', reason: `${name}: ${(error as Error).message}` };
+      if (NOT_A_SOURCE.has(name))
+        return { eniId, status: 'skipped', reason: `${name}: ${(error as Error).message}` };
       if (name === 'InvalidTrafficMirrorTargetId.NotFound') {
-        return { eniId, status: 'rejected', reason: `target ${targetId} is not reachable from account ${desired.intent.account}` };
+        return {
+          eniId,
+          status: 'rejected',
+          reason: `target ${targetId} is not reachable from account ${desired.intent.account}`,
+        };
       }
       if (name === 'InvalidNetworkInterfaceID.NotFound') {
         return { eniId, status: 'skipped', reason: `network interface ${eniId} no longer exists` };
       }
-      const retryable = RACE.has(name) || numberTaken(error) || name === 'InvalidTrafficMirrorFilterId.NotFound';
+      const retryable =
+        RACE.has(name) || numberTaken(error) || name === 'InvalidTrafficMirrorFilterId.NotFound';
       if (!retryable || attempt >= ATTEMPTS) throw error;
       deps.log.info('re-reading after a concurrent change', { eniId, error: name, attempt });
       if (name === 'InvalidTrafficMirrorFilterId.NotFound') filters.forget(desired.hash);
@@ -226,7 +248,10 @@ async function start(
   };
   // Racing requests that read the same sessions compute the same token: one creates, the others
   // get IdempotentParameterMismatch (or the same session) and come back to extend it instead.
-  const state = onEni.map((s) => s.id).sort().join(',');
+  const state = onEni
+    .map((s) => s.id)
+    .sort()
+    .join(',');
   const token = freshToken
     ? `mos-${randomUUID()}`
     : `mos-${sha(`${eniId}|${intent.reason}|${state}|${desired.expiresAt.slice(0, 13)}`, 40)}`;
@@ -265,8 +290,12 @@ async function extend(
   onEni: SessionView[],
 ): Promise<EniOutcome> {
   const { intent } = desired;
-  const expiries = [own, ...duplicates].map((s) => s.tags[TAG.expiresAt] ?? '').filter((t) => !Number.isNaN(Date.parse(t)));
-  const expiresAt = [desired.expiresAt, ...expiries].reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+  const expiries = [own, ...duplicates]
+    .map((s) => s.tags[TAG.expiresAt] ?? '')
+    .filter((t) => !Number.isNaN(Date.parse(t)));
+  const expiresAt = [desired.expiresAt, ...expiries].reduce((a, b) =>
+    Date.parse(a) >= Date.parse(b) ? a : b,
+  );
 
   // Scope: the kept session's filter must cover this request and every duplicate's filter.
   let hash = own.tags[TAG.filterHash];
@@ -274,7 +303,10 @@ async function extend(
   const needed = [desired.hash, ...duplicates.map((d) => d.tags[TAG.filterHash])];
   if (needed.some((h) => h !== hash)) {
     const current = new Map(
-      (await deps.ec2.filtersById([own.filterId, ...duplicates.map((d) => d.filterId)])).map((f) => [f.id, f]),
+      (await deps.ec2.filtersById([own.filterId, ...duplicates.map((d) => d.filterId)])).map((f) => [
+        f.id,
+        f,
+      ]),
     );
     const ownFilter = current.get(own.filterId);
     if (!ownFilter || duplicates.length > 0 || !covers(ownFilter, desired.scope)) {
@@ -295,11 +327,16 @@ async function extend(
   }
 
   // Priority: a more severe finding moves the session to a lower number, if that number is free.
-  const severity = Math.max(intent.severity ?? 0, ...[own, ...duplicates].map((s) => Number(s.tags[TAG.severity] ?? 0)));
+  const severity = Math.max(
+    intent.severity ?? 0,
+    ...[own, ...duplicates].map((s) => Number(s.tags[TAG.severity] ?? 0)),
+  );
   let number = own.number;
   const wanted = preferredNumber(intent.reason, severity);
   if (wanted < own.number) {
-    const taken = new Set(onEni.filter((s) => s.id !== own.id && !duplicates.includes(s)).map((s) => s.number));
+    const taken = new Set(
+      onEni.filter((s) => s.id !== own.id && !duplicates.includes(s)).map((s) => s.number),
+    );
     for (let n = wanted; n < own.number; n++) {
       if (!taken.has(n)) {
         // Remove duplicates first: one of them may hold the number we move to.
@@ -320,7 +357,14 @@ async function extend(
     ...(severity > 0 ? { [TAG.severity]: String(severity) } : {}),
   };
   if (Object.entries(tags).some(([k, v]) => own.tags[k] !== v)) await deps.ec2.tag([own.id], tags);
-  return { eniId: own.eniId, status: 'extended', sessionId: own.id, sessionNumber: number, expiresAt, widened };
+  return {
+    eniId: own.eniId,
+    status: 'extended',
+    sessionId: own.id,
+    sessionNumber: number,
+    expiresAt,
+    widened,
+  };
 }
 
 /**
@@ -379,7 +423,9 @@ class FilterCache {
         if (errorName(error) !== 'IdempotentParameterMismatch') throw error;
         // Another request created this filter in the same minute: use it.
         const [existing] = (await ec2.filtersByHash(hash)).sort((a, b) => (a.id < b.id ? -1 : 1));
-        id = existing ? existing.id : await ec2.createFilter(hash, tags, `mof-${hash}-${randomUUID().slice(0, 8)}`);
+        id = existing
+          ? existing.id
+          : await ec2.createFilter(hash, tags, `mof-${hash}-${randomUUID().slice(0, 8)}`);
         if (existing) filter = existing;
       }
       filter ??= { id, tags, rules: [], networkServices: [] };
@@ -428,7 +474,12 @@ function auditEvents(intent: MirrorIntent, o: EniOutcome, expiresAt: string): Au
       const events: AuditEvent[] = [
         {
           type: 'Mirror Session Started',
-          detail: { ...common, sessionId: o.sessionId, sessionNumber: o.sessionNumber, expiresAt: o.expiresAt },
+          detail: {
+            ...common,
+            sessionId: o.sessionId,
+            sessionNumber: o.sessionNumber,
+            expiresAt: o.expiresAt,
+          },
         },
       ];
       if (o.replaced) {
@@ -457,7 +508,12 @@ function auditEvents(intent: MirrorIntent, o: EniOutcome, expiresAt: string): Au
         },
       ];
     default:
-      return [{ type: 'Mirror Request Rejected', detail: { ...common, expiresAt, message: `${o.status}: ${o.reason}` } }];
+      return [
+        {
+          type: 'Mirror Request Rejected',
+          detail: { ...common, expiresAt, message: `${o.status}: ${o.reason}` },
+        },
+      ];
   }
 }
 
@@ -520,7 +576,14 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
   const margin = options.marginMs ?? 5_000;
   const timeLeft = () => options.remainingMs() > margin;
   const pace = new Pace(config.sweepRatePerSecond, Math.max(1, Math.ceil(config.sweepRatePerSecond)));
-  const result: SweepResult = { expired: 0, deleted: [], deferred: 0, kept: 0, filtersDeleted: [], failures: [] };
+  const result: SweepResult = {
+    expired: 0,
+    deleted: [],
+    deferred: 0,
+    kept: 0,
+    filtersDeleted: [],
+    failures: [],
+  };
 
   const expired: SessionView[] = [];
   const filterUse = new Map<string, number>();

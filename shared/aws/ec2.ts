@@ -106,7 +106,12 @@ function filterView(f: TrafficMirrorFilter): FilterView {
     sourceCidrBlock: r.SourceCidrBlock ?? '',
     destinationCidrBlock: r.DestinationCidrBlock ?? '',
   }));
-  return { id: f.TrafficMirrorFilterId ?? '', tags: fromTags(f.Tags), rules, networkServices: f.NetworkServices ?? [] };
+  return {
+    id: f.TrafficMirrorFilterId ?? '',
+    tags: fromTags(f.Tags),
+    rules,
+    networkServices: f.NetworkServices ?? [],
+  };
 }
 
 export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
@@ -125,10 +130,12 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
 
   return {
     async instance(id) {
-      const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] })).catch((error: Error) => {
-        if (error.name === 'InvalidInstanceID.NotFound') return undefined;
-        throw error;
-      });
+      const out = await ec2
+        .send(new DescribeInstancesCommand({ InstanceIds: [id] }))
+        .catch((error: Error) => {
+          if (error.name === 'InvalidInstanceID.NotFound') return undefined;
+          throw error;
+        });
       const i = out?.Reservations?.[0]?.Instances?.[0];
       if (!i?.InstanceId) return undefined;
       return {
@@ -138,7 +145,11 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
         ...(i.VpcId ? { vpcId: i.VpcId } : {}),
         enis: (i.NetworkInterfaces ?? [])
           .sort((a, b) => (a.Attachment?.DeviceIndex ?? 0) - (b.Attachment?.DeviceIndex ?? 0))
-          .flatMap((n) => (n.NetworkInterfaceId ? [{ id: n.NetworkInterfaceId, ...(n.VpcId ? { vpcId: n.VpcId } : {}) }] : [])),
+          .flatMap((n) =>
+            n.NetworkInterfaceId
+              ? [{ id: n.NetworkInterfaceId, ...(n.VpcId ? { vpcId: n.VpcId } : {}) }]
+              : [],
+          ),
         tags: fromTags(i.Tags),
       };
     },
@@ -262,4 +273,3 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
     },
   };
 }
-

@@ -53,8 +53,20 @@ export function compileFilter(scope: Scope): FilterSpec {
     const remote = formatCidr(block);
     const any = ANY[block.family];
     const ruleNumber = (i + 1) * 10;
-    rules.push({ direction: 'ingress', ruleNumber, action: 'accept', sourceCidrBlock: remote, destinationCidrBlock: any });
-    rules.push({ direction: 'egress', ruleNumber, action: 'accept', sourceCidrBlock: any, destinationCidrBlock: remote });
+    rules.push({
+      direction: 'ingress',
+      ruleNumber,
+      action: 'accept',
+      sourceCidrBlock: remote,
+      destinationCidrBlock: any,
+    });
+    rules.push({
+      direction: 'egress',
+      ruleNumber,
+      action: 'accept',
+      sourceCidrBlock: any,
+      destinationCidrBlock: remote,
+    });
   });
   return { rules, networkServices: scope.dns ? ['amazon-dns'] : [] };
 }

@@ -69,11 +69,19 @@ export function decideSlot(holders: readonly SlotHolder[], reason: Reason, prefe
   }
   const taken = new Set(holders.filter((h) => h !== evict).map((h) => h.sessionNumber));
   const number = nearestFree(taken, preferred, low, high);
-  if (number === undefined) return { kind: 'reject', reason: `no free session number in the ${reason} band ${low}-${high}` };
-  return evict ? { kind: 'replace', sessionNumber: number, evict } : { kind: 'create', sessionNumber: number };
+  if (number === undefined)
+    return { kind: 'reject', reason: `no free session number in the ${reason} band ${low}-${high}` };
+  return evict
+    ? { kind: 'replace', sessionNumber: number, evict }
+    : { kind: 'create', sessionNumber: number };
 }
 
-function nearestFree(taken: ReadonlySet<number>, preferred: number, low: number, high: number): number | undefined {
+function nearestFree(
+  taken: ReadonlySet<number>,
+  preferred: number,
+  low: number,
+  high: number,
+): number | undefined {
   for (let distance = 0; distance <= high - low; distance++) {
     for (const candidate of [preferred - distance, preferred + distance]) {
       if (candidate >= low && candidate <= high && !taken.has(candidate)) return candidate;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Config } from '../runtime/config.ts';
-import { FULL_SCOPE, type Scope } from '../domain/scope.ts';
-import type { MirrorIntent } from '../domain/intent.ts';
 import { lifetimeForSeverity } from '../domain/expiry.ts';
+import type { MirrorIntent } from '../domain/intent.ts';
+import { FULL_SCOPE, type Scope } from '../domain/scope.ts';
+import type { Config } from '../runtime/config.ts';
 import { EventValidationError, parseOrThrow } from './validation.ts';
 
 /**
@@ -25,7 +25,12 @@ const Action = z.object({
     })
     .optional(),
   portProbeAction: z
-    .object({ portProbeDetails: z.array(z.object({ remoteIpDetails: RemoteIp })).max(1000).optional() })
+    .object({
+      portProbeDetails: z
+        .array(z.object({ remoteIpDetails: RemoteIp }))
+        .max(1000)
+        .optional(),
+    })
     .optional(),
   dnsRequestAction: z.object({ domain: z.string().optional() }).optional(),
 });
@@ -46,7 +51,10 @@ const Finding = z.object({
         networkInterfaces: z
           .array(
             z.object({
-              networkInterfaceId: z.string().regex(/^eni-[0-9a-f]{8,17}$/, 'must be an ENI id').optional(),
+              networkInterfaceId: z
+                .string()
+                .regex(/^eni-[0-9a-f]{8,17}$/, 'must be an ENI id')
+                .optional(),
               vpcId: z.string().optional(),
               subnetId: z.string().optional(),
               privateIpAddress: z.string().optional(),
@@ -77,19 +85,26 @@ export type GuardDutyFinding = z.infer<typeof Finding>;
 export type FindingOutcome = { kind: 'mirror'; intent: MirrorIntent } | { kind: 'ignore'; reason: string };
 
 /** What the finding says to mirror: the remote address, the probers, DNS, or everything. */
-export function scopeOf(finding: GuardDutyFinding, policy: Config['scope']): { scope: Scope; resolver: boolean } {
+export function scopeOf(
+  finding: GuardDutyFinding,
+  policy: Config['scope'],
+): { scope: Scope; resolver: boolean } {
   const action = finding.service?.action;
   if (policy === 'full' || !action) return { scope: FULL_SCOPE, resolver: false };
   switch (action.actionType) {
     case 'NETWORK_CONNECTION': {
       const remote = action.networkConnectionAction?.remoteIpDetails?.ipAddressV4;
-      return remote ? { scope: { remotes: [remote], dns: false }, resolver: false } : { scope: FULL_SCOPE, resolver: false };
+      return remote
+        ? { scope: { remotes: [remote], dns: false }, resolver: false }
+        : { scope: FULL_SCOPE, resolver: false };
     }
     case 'PORT_PROBE': {
       const remotes = (action.portProbeAction?.portProbeDetails ?? [])
         .map((d) => d.remoteIpDetails?.ipAddressV4)
         .filter((ip): ip is string => ip !== undefined);
-      return remotes.length > 0 ? { scope: { remotes, dns: false }, resolver: false } : { scope: FULL_SCOPE, resolver: false };
+      return remotes.length > 0
+        ? { scope: { remotes, dns: false }, resolver: false }
+        : { scope: FULL_SCOPE, resolver: false };
     }
     case 'DNS_REQUEST':
       return { scope: { remotes: [], dns: true }, resolver: true };
@@ -102,7 +117,10 @@ export function scopeOf(finding: GuardDutyFinding, policy: Config['scope']): { s
 export function findingToIntent(event: unknown, config: Config): FindingOutcome {
   const { detail: finding } = parseOrThrow(GuardDutyFindingEvent, 'GuardDuty Finding', event);
   if (finding.resource.resourceType !== 'Instance') {
-    return { kind: 'ignore', reason: `resource type ${finding.resource.resourceType} is not an EC2 instance` };
+    return {
+      kind: 'ignore',
+      reason: `resource type ${finding.resource.resourceType} is not an EC2 instance`,
+    };
   }
   const instance = finding.resource.instanceDetails;
   if (!instance) {

@@ -8,10 +8,18 @@ export interface Logger {
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 /** JSON lines on stdout/stderr with persistent keys (request id, account, instance...). */
-export function jsonLogger(keys: Record<string, unknown> = {}): Logger & { append(extra: Record<string, unknown>): void } {
+export function jsonLogger(
+  keys: Record<string, unknown> = {},
+): Logger & { append(extra: Record<string, unknown>): void } {
   const persistent = { ...keys };
   const write = (level: string, message: string, extra?: object) => {
-    const line = JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...persistent, ...extra });
+    const line = JSON.stringify({
+      level,
+      message,
+      timestamp: new Date().toISOString(),
+      ...persistent,
+      ...extra,
+    });
     if (level === 'error' || level === 'warn') process.stderr.write(`${line}\n`);
     else process.stdout.write(`${line}\n`);
   };

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { ApiError } from '../errors.ts';
+import { arr, type JsonService, str } from './json.ts';
+
+/** An event as EventBridge delivers it to a target, kept for tests, the demo and the CLI to read. */
+export interface StoredEvent {
+  version: '0';
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: unknown;
+  /** Not part of the envelope: the bus it was put on. */
+  bus: string;
+}
+
+const MAX_ENTRY_BYTES = 256 * 1024;
+
+/**
+ * EventBridge PutEvents on any bus name (the emulator keeps no bus list). Entries are checked as
+ * EventBridge checks them: a bad entry fails alone, with its ErrorCode, and the others go through.
+ */
+export const eventsService: JsonService = {
+  prefix: 'AWSEvents',
+  contentType: 'application/x-amz-json-1.1',
+  operations: {
+    PutEvents({ account, region, world, input }) {
+      const entries = arr(input, 'Entries');
+      if (entries.length < 1 || entries.length > 10) {
+        throw new ApiError('ValidationException', `Entries must hold 1 to 10 entries, not ${entries.length}`);
+      }
+      let failed = 0;
+      const results = entries.map((raw) => {
+        const entry = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+        const source = str(entry, 'Source');
+        const detailType = str(entry, 'DetailType');
+        const detailText = str(entry, 'Detail');
+        const problem = !source
+          ? 'Parameter Source is not valid. Reason: Source is a required argument.'
+          : !detailType
+            ? 'Parameter DetailType is not valid. Reason: DetailType is a required argument.'
+            : !detailText
+              ? 'Parameter Detail is not valid. Reason: Detail is a required argument.'
+              : Buffer.byteLength(JSON.stringify(entry)) > MAX_ENTRY_BYTES
+                ? 'Entry exceeds the 256 KB limit.'
+                : undefined;
+        let detail: unknown;
+        if (!problem) {
+          try {
+            detail = JSON.parse(detailText as string);
+          } catch {
+            detail = undefined;
+          }
+        }
+        if (problem || typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+          failed++;
+          return { ErrorCode: 'InvalidArgument', ErrorMessage: problem ?? 'Detail is malformed.' };
+        }
+        const id = randomUUID();
+        const bus = str(entry, 'EventBusName') ?? 'default';
+        world.events.push({
+          version: '0',
+          id,
+          'detail-type': detailType as string,
+          source: source as string,
+          account,
+          time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          region,
+          resources: arr(entry, 'Resources').filter((r): r is string => typeof r === 'string'),
+          detail,
+          bus: bus.includes(':event-bus/') ? bus.slice(bus.lastIndexOf('/') + 1) : bus,
+        });
+        return { EventId: id };
+      });
+      return { FailedEntryCount: failed, Entries: results };
+    },
+  },
+};

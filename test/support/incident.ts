@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import {
+  AttachNetworkInterfaceCommand,
+  CreateNetworkInterfaceCommand,
+  CreateTrafficMirrorTargetCommand,
+  DescribeTrafficMirrorFiltersCommand,
+  DescribeTrafficMirrorSessionsCommand,
+  type EC2Client,
+  type TrafficMirrorFilter,
+  type TrafficMirrorSession,
+} from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { eventBridgeAudit } from '../../shared/aws/audit.ts';
+import { ec2Gateway } from '../../shared/aws/ec2.ts';
+import type { MirrorDeps } from '../../shared/mirror.ts';
+import { type Config, loadConfig } from '../../shared/runtime/config.ts';
+import { silentLogger } from '../../shared/runtime/log.ts';
+import { ec2For } from './emulator.ts';
+import { freshClient } from './mirroring.ts';
+import { createNetwork, launch, must, type Network } from './topology.ts';
+
+/** An audit event as the emulator kept it. */
+export interface SeenEvent {
+  'detail-type': string;
+  source: string;
+  bus: string;
+  detail: Record<string, unknown>;
+}
+
+export interface Incident {
+  url: string;
+  account: string;
+  ec2: EC2Client;
+  network: Network;
+  targetId: string;
+  config: Config;
+  deps: (overrides?: Partial<MirrorDeps>) => MirrorDeps;
+  /** An instance with `enis` interfaces (the primary and enis-1 attached ones). */
+  instance(enis?: number, instanceType?: string): Promise<{ instanceId: string; eniIds: string[] }>;
+  sessions(): Promise<TrafficMirrorSession[]>;
+  filters(): Promise<TrafficMirrorFilter[]>;
+  auditEvents(): Promise<SeenEvent[]>;
+}
+
+const BUS = 'mirrorops-audit-test';
+
+/**
+ * A fresh account on the emulator with a VPC, a subnet, an ENI target and the use cases'
+ * dependencies wired to it through the real SDK clients (EC2 and EventBridge over HTTP).
+ */
+export async function incident(url: string, env: Record<string, string> = {}): Promise<Incident> {
+  const { ec2, account } = freshClient(url);
+  const network = await createNetwork(ec2, { cidr: '10.0.0.0/16', subnetCidr: '10.0.0.0/20' });
+  const appliance = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: network.subnetId }));
+  const target = await ec2.send(
+    new CreateTrafficMirrorTargetCommand({
+      NetworkInterfaceId: must(appliance.NetworkInterface?.NetworkInterfaceId, 'appliance ENI'),
+      Description: 'security team capture appliance',
+    }),
+  );
+  const targetId = must(target.TrafficMirrorTarget?.TrafficMirrorTargetId, 'target id');
+  const config = loadConfig({ MIRROROPS_TARGET_ID: targetId, MIRROROPS_AUDIT_BUS: BUS, ...env });
+  const events = new EventBridgeClient({
+    endpoint: url,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: { accessKeyId: account, secretAccessKey: 'test' },
+  });
+  const deps = (overrides: Partial<MirrorDeps> = {}): MirrorDeps => ({
+    account,
+    region: 'us-east-1',
+    ec2: ec2Gateway(ec2),
+    audit: eventBridgeAudit(events, BUS, () => undefined),
+    config,
+    now: () => new Date(),
+    log: silentLogger,
+    ...overrides,
+  });
+  return {
+    url,
+    account,
+    ec2,
+    network,
+    targetId,
+    config,
+    deps,
+    async instance(enis = 1, instanceType = 'm5.large') {
+      const launched = await launch(ec2, network.subnetId, instanceType);
+      const eniIds = [launched.eniId];
+      for (let i = 1; i < enis; i++) {
+        const eni = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: network.subnetId }));
+        const eniId = must(eni.NetworkInterface?.NetworkInterfaceId, 'ENI id');
+        await ec2.send(
+          new AttachNetworkInterfaceCommand({
+            NetworkInterfaceId: eniId,
+            InstanceId: launched.instanceId,
+            DeviceIndex: i,
+          }),
+        );
+        eniIds.push(eniId);
+      }
+      return { instanceId: launched.instanceId, eniIds };
+    },
+    async sessions() {
+      return (await ec2.send(new DescribeTrafficMirrorSessionsCommand({}))).TrafficMirrorSessions ?? [];
+    },
+    async filters() {
+      return (await ec2.send(new DescribeTrafficMirrorFiltersCommand({}))).TrafficMirrorFilters ?? [];
+    },
+    async auditEvents() {
+      const response = await fetch(`${url}/_emulator/events?bus=${BUS}`);
+      const all = (await response.json()) as (SeenEvent & { account: string })[];
+      return all.filter((e) => e.account === account);
+    },
+  };
+}
+
+const fixtures = new URL('../../events/', import.meta.url);
+
+/** A sample event from events/, cloned, for the test to change. */
+export function sampleEvent<T = Record<string, unknown>>(path: string): T {
+  return structuredClone(JSON.parse(readFileSync(new URL(path, fixtures), 'utf8')) as T);
+}
+
+/** A GuardDuty finding fixture pointed at a real instance and its ENIs in the test's account. */
+export function findingFor(
+  fixture: string,
+  world: Pick<Incident, 'account' | 'network'>,
+  instance: { instanceId: string; eniIds: string[] },
+  change: (detail: GuardDutyDetail) => void = () => undefined,
+): Record<string, unknown> {
+  const event = sampleEvent<{ account: string; detail: GuardDutyDetail }>(`guardduty/${fixture}.json`);
+  const detail = event.detail;
+  event.account = world.account;
+  detail.accountId = world.account;
+  detail.resource.instanceDetails.instanceId = instance.instanceId;
+  detail.resource.instanceDetails.networkInterfaces = instance.eniIds.map((networkInterfaceId, i) => ({
+    networkInterfaceId,
+    vpcId: world.network.vpcId,
+    subnetId: world.network.subnetId,
+    privateIpAddress: `10.0.0.${10 + i}`,
+  }));
+  detail.updatedAt = new Date().toISOString();
+  change(detail);
+  return event;
+}
+
+export interface GuardDutyDetail {
+  id: string;
+  accountId: string;
+  severity: number;
+  updatedAt: string;
+  type: string;
+  resource: {
+    resourceType: string;
+    instanceDetails: {
+      instanceId: string;
+      instanceType?: string;
+      networkInterfaces: {
+        networkInterfaceId?: string;
+        vpcId?: string;
+        subnetId?: string;
+        privateIpAddress?: string;
+      }[];
+    };
+  };
+  service: { count?: number; action?: Record<string, unknown> };
+}
+
+export { ec2For };
