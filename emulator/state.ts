@@ -1,6 +1,6 @@
+import { randomBytes, randomInt } from 'node:crypto';
 import type { StoredEvent } from './services/events.ts';
 import type { Queue } from './services/sqs.ts';
-import { randomBytes, randomInt } from 'node:crypto';
 
 /** Every resource the emulator keeps: an id, an order of creation (for paging), and tags. */
 export interface Resource {
