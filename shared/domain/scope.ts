@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { aggregate } from './aggregate.ts';
+import { aggregate, canonical } from './aggregate.ts';
 import { type Cidr, contains, formatCidr, parseCidr } from './cidr.ts';
 
 /**
@@ -71,14 +71,42 @@ export function compileFilter(scope: Scope): FilterSpec {
   return { rules, networkServices: scope.dns ? ['amazon-dns'] : [] };
 }
 
-/** The scope a filter mirrors, read back from its rules (the inverse of compileFilter). */
+/** A rule as read back from EC2 (DescribeTrafficMirrorFilters) or as compiled. */
+export type RuleView = Pick<RuleSpec, 'direction' | 'action' | 'sourceCidrBlock' | 'destinationCidrBlock'>;
+
+/**
+ * The scope a filter mirrors, read back from its rules: the inverse of compileFilter.
+ *
+ * A remote block counts only when the filter accepts it in both directions (ingress from it to
+ * the family's any-block, egress from any-block to it), as compileFilter writes it. Rules are
+ * created one call each after the filter (CreateTrafficMirrorFilterRule), so a filter read while
+ * its rules are being written, or after a crash between them, may have one direction only; it
+ * must not pass for one that mirrors the conversation. Reject rules are not read: mirrorops writes
+ * none, and an accept narrowed to one local address is not counted either, so a foreign or
+ * hand-edited filter reads as mirroring less than it may, never more.
+ */
 export function scopeOfFilter(filter: {
-  rules: readonly Pick<RuleSpec, 'direction' | 'action' | 'sourceCidrBlock'>[];
+  rules: readonly RuleView[];
   networkServices: readonly string[];
 }): Scope {
-  const remotes = filter.rules
-    .filter((rule) => rule.direction === 'ingress' && rule.action === 'accept')
-    .map((rule) => rule.sourceCidrBlock);
+  const accepted = (direction: RuleSpec['direction']) => {
+    const remotes = new Map<string, string>();
+    for (const rule of filter.rules) {
+      if (rule.direction !== direction || rule.action !== 'accept') continue;
+      const [remoteText, localText] =
+        direction === 'ingress'
+          ? [rule.sourceCidrBlock, rule.destinationCidrBlock]
+          : [rule.destinationCidrBlock, rule.sourceCidrBlock];
+      const remote = parseCidr(remoteText);
+      const local = parseCidr(localText);
+      if (!remote || !local || local.family !== remote.family || local.prefix !== 0) continue;
+      const text = formatCidr(remote);
+      remotes.set(text, text);
+    }
+    return remotes;
+  };
+  const egress = accepted('egress');
+  const remotes = [...accepted('ingress').keys()].filter((text) => egress.has(text));
   return { remotes, dns: filter.networkServices.includes('amazon-dns') };
 }
 
@@ -88,11 +116,15 @@ export const unionScope = (a: Scope, b: Scope): Scope => ({
   dns: a.dns || b.dns,
 });
 
-/** Whether everything `inner` mirrors is already mirrored by `outer`'s filter. */
+/**
+ * Whether everything `inner` mirrors is already mirrored by `outer`'s filter: each wanted block
+ * lies inside the blocks the filter accepts both ways (taken together, so two halves cover the
+ * whole), and DNS is mirrored if wanted.
+ */
 export function covers(outer: Parameters<typeof scopeOfFilter>[0], inner: Scope): boolean {
   const have = scopeOfFilter(outer);
   if (inner.dns && !have.dns) return false;
-  const blocks = cidrs(have.remotes);
+  const blocks = canonical(cidrs(have.remotes));
   return cidrs(inner.remotes).every((want) => blocks.some((block) => contains(block, want)));
 }
 
