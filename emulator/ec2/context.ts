@@ -36,6 +36,7 @@ export function idempotent(ctx: Ctx, create: () => Record<string, XmlValue>): Re
   const request = ctx.p.canonical(['Action', 'Version', 'ClientToken', 'DryRun']);
   const seen = ctx.state.tokens.get(key);
   if (seen) {
+    dryRun(ctx);
     if (seen.request !== request) {
       throw new ApiError(
         'IdempotentParameterMismatch',
@@ -60,11 +61,19 @@ export function tagsFor(ctx: Ctx, resourceType: string): Map<string, string> {
     if (type !== resourceType) {
       throw invalid(`'${type}' is not a valid taggable resource type for this operation.`);
     }
-    for (const tag of spec.list('Tag')) tags.set(checkTagKey(tag.required('Key')), tag.str('Value') ?? '');
+    for (const tag of spec.list('Tag'))
+      tags.set(checkTagKey(tag.required('Key')), checkTagValue(tag.str('Value')));
   }
   if (tags.size > 50)
     throw new ApiError('TagLimitExceeded', 'The maximum number of tags per resource is 50.');
   return tags;
+}
+
+/** A tag value: up to 255 characters; absent is the empty string. */
+export function checkTagValue(value: string | undefined): string {
+  if (value !== undefined && value.length > 255)
+    throw invalid(`Tag value exceeds the maximum length of 255 characters: ${value.slice(0, 20)}...`);
+  return value ?? '';
 }
 
 export function checkTagKey(key: string): string {
@@ -90,31 +99,46 @@ export interface DescribeSpec<R extends { id: string; seq: number }> {
   /** Unknown ids are an error (EC2 does this for most Describe calls with ids). */
   strictIds?: boolean;
   maxResults?: [number, number];
+  /**
+   * False where EC2 documents that MaxResults and the id list cannot be combined
+   * (DescribeInstances, DescribeNetworkInterfaces): InvalidParameterCombination.
+   */
+  maxResultsWithIds?: boolean;
 }
 
-/** Glob matching as EC2 filter values allow: `*` any run, `?` one character. */
-function matches(pattern: string, value: string): boolean {
-  if (!pattern.includes('*') && !pattern.includes('?')) return pattern === value;
-  const re = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-    's',
-  );
-  return re.test(value);
+/**
+ * A filter value as EC2 reads it: `*` any run, `?` one character or none, and a backslash makes
+ * the next character literal (`\*`, `\?`, `\\`). Compiled once per request.
+ */
+function matcher(pattern: string): (value: string) => boolean {
+  if (!/[*?\\]/.test(pattern)) return (value) => value === pattern;
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === '\\' && i + 1 < pattern.length) source += escapeRegExp(pattern[++i] as string);
+    else if (c === '*') source += '.*';
+    else if (c === '?') source += '.?';
+    else source += escapeRegExp(c);
+  }
+  const re = new RegExp(`^${source}$`, 's');
+  return (value) => re.test(value);
 }
 
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Where a page ended: the action, the query it answered, and the last item's order (and id, for ties). */
 interface PageToken {
   a: string;
   q: string;
   s: number;
+  i: string;
 }
 
 /**
- * A Describe call: ids, filters (names, `tag:KEY`, `tag-key`, wildcards; values of one filter are
- * OR-ed, filters AND-ed) and paging. The NextToken remembers the order number of the last item
- * given, so resources created or deleted between pages neither repeat nor hide the others.
+ * A Describe call: ids, filters (names, `tag:KEY`, `tag-key`, `tag-value`, wildcards; values of
+ * one filter are OR-ed, filters AND-ed), DryRun and paging. Items come in order of creation (ties,
+ * which only derived rows such as DescribeTags' have, by id); the NextToken remembers where the
+ * page ended, so resources created or deleted between pages neither repeat nor hide the others.
  */
 export function describe<R extends Resource>(
   ctx: Ctx,
@@ -124,57 +148,65 @@ export function describe<R extends Resource>(
   const { p } = ctx;
   const ids = p.strings(spec.idsParam);
   const maxResults = p.int('MaxResults', spec.maxResults ?? [5, 1000]);
-  const filters = p.list('Filter').map((f) => {
+  if (spec.maxResultsWithIds === false && maxResults !== undefined && ids.length > 0) {
+    throw new ApiError(
+      'InvalidParameterCombination',
+      `The parameter ${spec.idsParam} cannot be used with the parameter MaxResults`,
+    );
+  }
+  const filters = p.list('Filter').map((f): ((r: R) => boolean) => {
     const name = f.required('Name');
-    const values = f.strings('Value');
+    const patterns = f.strings('Value').map(matcher);
+    const any = (values: Iterable<string>) => {
+      for (const value of values) if (patterns.some((match) => match(value))) return true;
+      return false;
+    };
     if (name.startsWith('tag:')) {
       const key = name.slice(4);
-      return (r: R) => {
-        const v = r.tags.get(key);
-        return v !== undefined && values.some((pattern) => matches(pattern, v));
+      return (r) => {
+        const value = r.tags.get(key);
+        return value !== undefined && any([value]);
       };
     }
-    if (name === 'tag-key')
-      return (r: R) => [...r.tags.keys()].some((k) => values.some((pattern) => matches(pattern, k)));
-    if (name === 'tag-value') {
-      return (r: R) => [...r.tags.values()].some((v) => values.some((pattern) => matches(pattern, v)));
-    }
-    const read = spec.filters[name];
+    if (name === 'tag-key') return (r) => any(r.tags.keys());
+    if (name === 'tag-value') return (r) => any(r.tags.values());
+    const read = Object.hasOwn(spec.filters, name) ? spec.filters[name] : undefined;
     if (!read) throw invalid(`The filter '${name}' is invalid`);
-    return (r: R) => {
+    return (r) => {
       const field = read(r);
       if (field === undefined) return false;
-      const list = Array.isArray(field) ? field : [field];
-      return list.some((v) => values.some((pattern) => matches(pattern, String(v))));
+      return any((Array.isArray(field) ? field : [field]).map(String));
     };
   });
   const query = p.canonical(['Action', 'Version', 'NextToken', 'MaxResults', 'DryRun']);
-  let after = 0;
+  let after: { s: number; i: string } | undefined;
   const nextToken = p.str('NextToken');
   if (nextToken !== undefined) {
     const token = decodeToken(nextToken);
     if (!token || token.a !== ctx.action || token.q !== query) {
       throw new ApiError('InvalidNextToken', `The token '${nextToken}' is invalid for this request.`);
     }
-    after = token.s;
+    after = token;
   }
   const idSet = new Set(ids);
   const all = [...items];
   if (spec.strictIds !== false && ids.length > 0) {
     const known = new Set(all.map((r) => r.id));
-    const unknown = ids.filter((id) => !known.has(id));
+    const unknown = [...idSet].filter((id) => !known.has(id));
     if (unknown.length > 0) {
       throw new ApiError(spec.notFoundCode, `The ${spec.what} ID '${unknown.join("', '")}' does not exist`);
     }
   }
+  dryRun(ctx);
+  const isAfter = (r: R) => !after || r.seq > after.s || (r.seq === after.s && r.id > after.i);
   const selected = all
-    .filter((r) => r.seq > after && (idSet.size === 0 || idSet.has(r.id)) && filters.every((f) => f(r)))
-    .sort((a, b) => a.seq - b.seq);
+    .filter((r) => isAfter(r) && (idSet.size === 0 || idSet.has(r.id)) && filters.every((f) => f(r)))
+    .sort((a, b) => a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (maxResults === undefined || selected.length <= maxResults)
     return { page: selected, nextToken: undefined };
   const page = selected.slice(0, maxResults);
   const last = page[page.length - 1] as R;
-  return { page, nextToken: encodeToken({ a: ctx.action, q: query, s: last.seq }) };
+  return { page, nextToken: encodeToken({ a: ctx.action, q: query, s: last.seq, i: last.id }) };
 }
 
 const encodeToken = (token: PageToken) => Buffer.from(JSON.stringify(token)).toString('base64url');
@@ -182,7 +214,12 @@ const encodeToken = (token: PageToken) => Buffer.from(JSON.stringify(token)).toS
 function decodeToken(raw: string): PageToken | undefined {
   try {
     const token = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<PageToken>;
-    if (typeof token.a === 'string' && typeof token.q === 'string' && typeof token.s === 'number') {
+    if (
+      typeof token.a === 'string' &&
+      typeof token.q === 'string' &&
+      typeof token.s === 'number' &&
+      typeof token.i === 'string'
+    ) {
       return token as PageToken;
     }
   } catch {
