@@ -23,11 +23,13 @@ export const bandOf = (reason: Reason): [number, number] => BANDS[reason];
 
 /**
  * The session number a request asks for. GuardDuty: severity 9 and above (critical) gets 1,
- * 8.x gets 2, down to 9 for severities below 2. Other reasons take the first number of their band.
+ * 8.x gets 2, down to 9 for severities below 2 (severity bands: guardduty_findings-severity.html).
+ * An unknown severity ranks lowest; an infinite one highest, so a higher severity never gets a
+ * higher number. Other reasons take the first number of their band.
  */
 export function preferredNumber(reason: Reason, severity?: number): number {
   if (reason !== 'guardduty') return BANDS[reason][0];
-  const s = Number.isFinite(severity) ? (severity as number) : 0;
+  const s = severity === undefined || Number.isNaN(severity) ? 0 : severity;
   return Math.min(9, Math.max(1, 10 - Math.floor(s)));
 }
 
@@ -50,12 +52,16 @@ export type SlotDecision =
  * - No free slot: the managed session with the highest number (lowest priority) gives way, if its
  *   number is higher than what is asked for. Sessions mirrorops did not create are never touched.
  * - Otherwise a rejection that says why.
+ * A `preferred` outside the reason's band is read as the nearest end of it (a tag request cannot
+ * outrank incidents by asking for 1), and a fractional one as the next whole number.
+ * The new session never ends up with a higher number than the one it displaces.
  */
 export function decideSlot(holders: readonly SlotHolder[], reason: Reason, preferred: number): SlotDecision {
   const [low, high] = BANDS[reason];
+  const wanted = Number.isNaN(preferred) ? high : Math.min(high, Math.max(low, Math.ceil(preferred)));
   let evict: SlotHolder | undefined;
   if (holders.length >= SESSIONS_PER_ENI) {
-    const managed = holders.filter((h) => h.managedReason !== undefined && h.sessionNumber > preferred);
+    const managed = holders.filter((h) => h.managedReason !== undefined && h.sessionNumber > wanted);
     evict = managed.sort((a, b) => b.sessionNumber - a.sessionNumber)[0];
     if (!evict) {
       const unmanaged = holders.filter((h) => h.managedReason === undefined).length;
@@ -68,7 +74,7 @@ export function decideSlot(holders: readonly SlotHolder[], reason: Reason, prefe
     }
   }
   const taken = new Set(holders.filter((h) => h !== evict).map((h) => h.sessionNumber));
-  const number = nearestFree(taken, preferred, low, high);
+  const number = nearestFree(taken, wanted, low, high);
   if (number === undefined)
     return { kind: 'reject', reason: `no free session number in the ${reason} band ${low}-${high}` };
   return evict
