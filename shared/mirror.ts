@@ -2,18 +2,20 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditSink } from './aws/audit.ts';
 import type { Ec2Gateway, FilterView, SessionView } from './aws/ec2.ts';
 import { formatAddress, parseCidr } from './domain/cidr.ts';
+import {
+  CLAIM_PREFIX,
+  type Claim,
+  claimKey,
+  claimsOf,
+  decodeClaim,
+  encodeClaim,
+  mergeClaims,
+  sessionExpiry,
+} from './domain/claims.ts';
 import { sourceSupport } from './domain/eligibility.ts';
 import { expiryFrom, isExpired } from './domain/expiry.ts';
 import type { MirrorIntent } from './domain/intent.ts';
-import {
-  compileFilter,
-  covers,
-  type FilterSpec,
-  filterHash,
-  type Scope,
-  scopeOfFilter,
-  unionScope,
-} from './domain/scope.ts';
+import { compileFilter, type FilterSpec, filterHash, type Scope } from './domain/scope.ts';
 import { decideSlot, preferredNumber, REASONS, type Reason } from './domain/slots.ts';
 import { isManaged, TAG, type Tags } from './domain/tags.ts';
 import { type Config, targetFor } from './runtime/config.ts';
@@ -60,12 +62,17 @@ export interface ApplyResult {
   rejected?: string;
 }
 
-const ATTEMPTS = 4;
+const ATTEMPTS = 8;
 
 /** Errors that mean "this ENI cannot be a source", answered as a skip with AWS's words. */
 const NOT_A_SOURCE = new Set(['NetworkInterfaceNotSupported', 'InterfaceInUseByTrafficMirrorTarget']);
 /** Errors that mean another request changed the ENI's sessions between our read and our write. */
-const RACE = new Set(['TrafficMirrorSessionsPerInterfaceLimitExceeded', 'IdempotentParameterMismatch']);
+const RACE = new Set([
+  'TrafficMirrorSessionsPerInterfaceLimitExceeded',
+  'IdempotentParameterMismatch',
+  // A session we read was removed by a concurrent request folding duplicates together.
+  'InvalidTrafficMirrorSessionId.NotFound',
+]);
 
 const errorName = (error: unknown) => (error instanceof Error ? error.name : '');
 const sha = (text: string, length: number) =>
@@ -159,7 +166,7 @@ interface Desired {
 /** The resolver of a VPC is its base address plus two (vpc-dns.html). */
 function withResolver(scope: Scope, vpcCidr: string | undefined): Scope {
   const cidr = vpcCidr ? parseCidr(vpcCidr) : undefined;
-  if (!cidr || cidr.family !== 4) return scope;
+  if (cidr?.family !== 4) return scope;
   return { ...scope, remotes: [...scope.remotes, `${formatAddress(4, cidr.base + 2n)}/32`] };
 }
 
@@ -186,8 +193,8 @@ async function mirrorEni(
   let freshToken = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      const [own, ...duplicates] = ownSessions(onEni, desired.intent);
-      if (own) return await extend(deps, desired, filters, own, duplicates, onEni);
+      if (ownSessions(onEni, desired.intent).length > 0)
+        return await extend(deps, desired, filters, eniId, onEni);
       return await start(deps, desired, filters, eniId, targetId, onEni, freshToken);
     } catch (error) {
       const name = errorName(error);
@@ -245,6 +252,11 @@ async function start(
     [TAG.instance]: intent.instanceId,
     [TAG.filterHash]: desired.hash,
     ...(intent.severity === undefined ? {} : { [TAG.severity]: String(intent.severity) }),
+    [claimKey(intent.key)]: encodeClaim({
+      ...(intent.severity === undefined ? {} : { severity: intent.severity }),
+      expiresAt: desired.expiresAt,
+      scope: desired.scope,
+    }),
   };
   // Racing requests that read the same sessions compute the same token: one creates, the others
   // get IdempotentParameterMismatch (or the same session) and come back to extend it instead.
@@ -277,94 +289,107 @@ async function start(
 }
 
 /**
- * The ENI already has this reason's session: push its expiry out, widen its filter to cover the
- * new scope, raise its priority for a more severe finding. Duplicates left by racing requests are
- * folded into it and removed.
+ * The ENI already has this reason's session: add this request's claim to it (expiry, severity,
+ * scope: see domain/claims.ts), then bring the session's expiry, number and filter in line with
+ * all its claims. Duplicates left by racing requests hand their claims over and are removed.
+ * Whenever the number or filter changes, the session is read again until a round changes nothing,
+ * so a racing request's write cannot leave the session short of any claim. A plain repeat is one
+ * CreateTags.
  */
 async function extend(
   deps: MirrorDeps,
   desired: Desired,
   filters: FilterCache,
-  own: SessionView,
-  duplicates: SessionView[],
-  onEni: SessionView[],
+  eniId: string,
+  initial: SessionView[],
 ): Promise<EniOutcome> {
   const { intent } = desired;
-  const expiries = [own, ...duplicates]
-    .map((s) => s.tags[TAG.expiresAt] ?? '')
-    .filter((t) => !Number.isNaN(Date.parse(t)));
-  const expiresAt = [desired.expiresAt, ...expiries].reduce((a, b) =>
-    Date.parse(a) >= Date.parse(b) ? a : b,
-  );
-
-  // Scope: the kept session's filter must cover this request and every duplicate's filter.
-  let hash = own.tags[TAG.filterHash];
+  const key = claimKey(intent.key);
+  const mine: Claim = {
+    ...(intent.severity === undefined ? {} : { severity: intent.severity }),
+    expiresAt: desired.expiresAt,
+    scope: desired.scope,
+  };
+  let onEni = initial;
   let widened = false;
-  const needed = [desired.hash, ...duplicates.map((d) => d.tags[TAG.filterHash])];
-  if (needed.some((h) => h !== hash)) {
-    const current = new Map(
-      (await deps.ec2.filtersById([own.filterId, ...duplicates.map((d) => d.filterId)])).map((f) => [
-        f.id,
-        f,
-      ]),
-    );
-    const ownFilter = current.get(own.filterId);
-    if (!ownFilter || duplicates.length > 0 || !covers(ownFilter, desired.scope)) {
-      const scope = [own, ...duplicates].reduce((acc, s) => {
-        const f = current.get(s.filterId);
-        return f ? unionScope(acc, scopeOfFilter(f)) : acc;
-      }, desired.scope);
-      const spec = compileFilter(scope);
-      const newHash = filterHash(spec);
-      if (newHash !== hash) {
-        const filter = await filters.ensure(newHash, spec);
-        await filter.ready;
-        await deps.ec2.modifySession(own.id, { filterId: filter.id });
-        hash = newHash;
-        widened = true;
-      }
+  for (let round = 1; ; round++) {
+    const [own, ...duplicates] = ownSessions(onEni, intent);
+    if (!own) throw raceError(`the ${intent.reason} session on ${eniId} went away`);
+    // A late or repeated delivery of the same request keeps what its claim already holds.
+    const earlier = own.tags[key] === undefined ? undefined : decodeClaim(own.tags[key]);
+    const claim = encodeClaim(earlier ? (mergeClaims([earlier, mine]) ?? mine) : mine);
+    const handedOver: Record<string, string> = {};
+    for (const dup of duplicates) {
+      for (const [k, v] of Object.entries(dup.tags)) if (k.startsWith(CLAIM_PREFIX)) handedOver[k] = v;
     }
-  }
+    const tags = { ...handedOver, ...own.tags, [key]: claim };
+    const merged = mergeClaims(claimsOf(tags));
+    if (!merged) throw new Error(`session ${own.id} has no readable claim`);
+    const spec = compileFilter(merged.scope);
+    const hash = filterHash(spec);
+    const number = preferredNumber(intent.reason, merged.severity);
 
-  // Priority: a more severe finding moves the session to a lower number, if that number is free.
-  const severity = Math.max(
-    intent.severity ?? 0,
-    ...[own, ...duplicates].map((s) => Number(s.tags[TAG.severity] ?? 0)),
-  );
-  let number = own.number;
-  const wanted = preferredNumber(intent.reason, severity);
-  if (wanted < own.number) {
-    const taken = new Set(
-      onEni.filter((s) => s.id !== own.id && !duplicates.includes(s)).map((s) => s.number),
-    );
-    for (let n = wanted; n < own.number; n++) {
-      if (!taken.has(n)) {
-        // Remove duplicates first: one of them may hold the number we move to.
-        await Promise.all(duplicates.map((d) => deps.ec2.deleteSession(d.id)));
-        duplicates = [];
+    const write: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...handedOver, [key]: claim })) if (own.tags[k] !== v) write[k] = v;
+    if (own.tags[TAG.expiresAt] !== merged.expiresAt) write[TAG.expiresAt] = merged.expiresAt;
+    if (merged.severity !== undefined && own.tags[TAG.severity] !== String(merged.severity)) {
+      write[TAG.severity] = String(merged.severity);
+    }
+    if (own.tags[TAG.intent] !== intent.key.slice(0, 256)) write[TAG.intent] = intent.key.slice(0, 256);
+
+    let changed = false;
+    const knownId = filters.idFor(hash);
+    if (own.tags[TAG.filterHash] !== hash || (knownId !== undefined && knownId !== own.filterId)) {
+      const filter = await filters.ensure(hash, spec);
+      await filter.ready;
+      if (filter.id !== own.filterId) {
+        await deps.ec2.modifySession(own.id, { filterId: filter.id });
+        widened = true;
+        changed = true;
+      }
+      write[TAG.filterHash] = hash;
+    }
+    if (Object.keys(write).length > 0) await deps.ec2.tag([own.id], write);
+    if (duplicates.length > 0) {
+      await deleteAll(deps, duplicates);
+      changed = true;
+    }
+    if (number < own.number) {
+      // Higher priority: the lowest free number from the one wanted up to the current one.
+      const taken = new Set(onEni.filter((s) => s !== own && !duplicates.includes(s)).map((s) => s.number));
+      for (let n = number; n < own.number; n++) {
+        if (taken.has(n)) continue;
         await deps.ec2.modifySession(own.id, { number: n });
-        number = n;
+        changed = true;
         break;
       }
     }
+    if (!changed || round >= ATTEMPTS) {
+      return {
+        eniId,
+        status: 'extended',
+        sessionId: own.id,
+        sessionNumber: own.number,
+        expiresAt: merged.expiresAt,
+        widened,
+      };
+    }
+    onEni = await deps.ec2.sessionsOn([eniId]);
   }
-  await Promise.all(duplicates.map((d) => deps.ec2.deleteSession(d.id)));
+}
 
-  const tags: Tags = {
-    [TAG.expiresAt]: expiresAt,
-    [TAG.intent]: intent.key.slice(0, 256),
-    ...(hash ? { [TAG.filterHash]: hash } : {}),
-    ...(severity > 0 ? { [TAG.severity]: String(severity) } : {}),
-  };
-  if (Object.entries(tags).some(([k, v]) => own.tags[k] !== v)) await deps.ec2.tag([own.id], tags);
-  return {
-    eniId: own.eniId,
-    status: 'extended',
-    sessionId: own.id,
-    sessionNumber: number,
-    expiresAt,
-    widened,
-  };
+const raceError = (message: string) =>
+  Object.assign(new Error(message), { name: 'InvalidTrafficMirrorSessionId.NotFound' });
+
+/** Deletes sessions, some of which a concurrent request may have deleted already. */
+async function deleteAll(deps: MirrorDeps, sessions: readonly SessionView[]): Promise<void> {
+  await Promise.all(
+    sessions.map((s) =>
+      deps.ec2.deleteSession(s.id).catch((error: unknown) => {
+        if (errorName(error) !== 'InvalidTrafficMirrorSessionId.NotFound') throw error;
+      }),
+    ),
+  );
 }
 
 /**
@@ -591,7 +616,7 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
   for await (const page of ec2.sessionPages()) {
     for (const s of page) {
       filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 0) + 1);
-      if (isManaged(s.tags) && isExpired(s.tags[TAG.expiresAt], at)) expired.push(s);
+      if (isManaged(s.tags) && isExpired(sessionExpiry(s.tags), at)) expired.push(s);
     }
   }
   result.expired = expired.length;
@@ -607,7 +632,7 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
     const due = batch.filter((s) => {
       const current = fresh.get(s.id);
       if (!current) return false; // already gone
-      if (!isExpired(current.tags[TAG.expiresAt], at)) {
+      if (!isExpired(sessionExpiry(current.tags), at)) {
         result.kept++;
         return false;
       }
