@@ -23,22 +23,37 @@ export const DEFAULT_EXPIRY: ExpiryPolicy = {
   maxMs: 7 * 24 * HOUR,
 };
 
-/** The lifetime for a finding of this severity, within the cap. */
+/**
+ * The lifetime for a finding of this severity, within the cap: the tier with the highest minimum
+ * the severity reaches. A severity below every tier (or NaN) gets the lowest tier, so a higher
+ * severity never gets a shorter lifetime; `defaultMs` applies only when there are no tiers.
+ */
 export function lifetimeForSeverity(policy: ExpiryPolicy, severity: number): number {
   const tiers = [...policy.bySeverity].sort((a, b) => b.minSeverity - a.minSeverity);
-  const tier = tiers.find((t) => severity >= t.minSeverity);
+  const tier = tiers.find((t) => severity >= t.minSeverity) ?? tiers[tiers.length - 1];
   return Math.min(tier?.ms ?? policy.defaultMs, policy.maxMs);
 }
 
-/** `start + lifetime`, never more than the cap from `start`. */
+/**
+ * `start + lifetime`, never more than the cap from `start`. `start` is the event's own time, so a
+ * redelivered event (EventBridge delivers at least once) computes the same expiry.
+ */
 export function expiryFrom(policy: ExpiryPolicy, start: Date, lifetimeMs: number): Date {
   return new Date(start.getTime() + Math.min(lifetimeMs, policy.maxMs));
 }
 
-/** Whether a session with this `mirrorops:expires-at` value is due for removal at `now`. */
+/** An ISO-8601 date and time with a zone, as `Date.prototype.toISOString` writes it. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * Whether a managed session with this `mirrorops:expires-at` value is due for removal at `now`;
+ * due exactly at the instant. A missing or unreadable value counts as expired, so that nothing
+ * mirrors forever: every session mirrorops creates carries the tag (DESIGN.md), and only an
+ * ISO-8601 instant with a zone is read, because Date.parse also takes `99999` (the year 99999)
+ * and reads a time without a zone in the machine's local time.
+ */
 export function isExpired(expiresAt: string | undefined, now: Date): boolean {
-  if (expiresAt === undefined) return false;
-  const t = Date.parse(expiresAt);
-  // An unreadable expiry on a managed session is treated as expired: nothing mirrors forever.
+  if (expiresAt === undefined || !INSTANT.test(expiresAt.trim())) return true;
+  const t = Date.parse(expiresAt.trim());
   return Number.isNaN(t) || t <= now.getTime();
 }
