@@ -118,11 +118,15 @@ export class Params {
     return indexed.sort((a, b) => a[0] - b[0]).map(([, child]) => child);
   }
 
-  /** A stable rendering of every parameter but the named ones, for idempotency comparisons. */
+  /**
+   * A stable rendering of every parameter but the named ones, for idempotency comparisons. Keys and
+   * values are escaped, so a value holding `&` or `=` cannot pass for other parameters.
+   */
   canonical(except: readonly string[]): string {
     const lines: string[] = [];
     const walk = (node: Node, prefix: string) => {
-      if (node.value !== undefined) lines.push(`${prefix}=${node.value}`);
+      if (node.value !== undefined)
+        lines.push(`${encodeURIComponent(prefix)}=${encodeURIComponent(node.value)}`);
       for (const [key, child] of [...node.children].sort(([a], [b]) => (a < b ? -1 : 1))) {
         const path = prefix ? `${prefix}.${key}` : key;
         if (!except.includes(path)) walk(child, path);

@@ -326,6 +326,30 @@ describe('ClientToken', () => {
     expect(await allEnis(ec2)).toHaveLength(1);
   });
 
+  it('a value holding & and = does not pass for other parameters under the same token', async () => {
+    const { ec2 } = freshClient(env.url);
+    const network = await createNetwork(ec2);
+    await ec2.send(
+      new CreateNetworkInterfaceCommand({
+        SubnetId: network.subnetId,
+        Description: `x&SecurityGroupId.1=${network.securityGroupId}`,
+        ClientToken: 'look-alike',
+      }),
+    );
+
+    await rejectsWith(
+      ec2.send(
+        new CreateNetworkInterfaceCommand({
+          SubnetId: network.subnetId,
+          Description: 'x',
+          Groups: [network.securityGroupId],
+          ClientToken: 'look-alike',
+        }),
+      ),
+      'IdempotentParameterMismatch',
+    );
+  });
+
   it('a token is scoped to its account', async () => {
     const a = freshClient(env.url);
     const b = freshClient(env.url);
