@@ -82,6 +82,18 @@ function queryOf(req: IncomingMessage, body: string): string {
   return body ? `${search}&${body}` : search;
 }
 
+const XML = 'text/xml;charset=UTF-8';
+
+/**
+ * Writes a whole answer with its Content-Length. Without it Node sends the body chunked, which
+ * costs a round of writes per answer: about a third of a small request's time on localhost.
+ */
+function reply(res: ServerResponse, status: number, contentType: string, body: string): void {
+  const bytes = Buffer.from(body, 'utf8');
+  res.writeHead(status, { 'content-type': contentType, 'content-length': bytes.length });
+  res.end(bytes);
+}
+
 const JSON_SERVICES: JsonService[] = [eventsService, sqsService];
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
@@ -130,16 +142,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (failure === 'before') throw internalError();
       const output = operation({ account, region, world, input });
       if (failure === 'after') throw internalError();
-      res.writeHead(200, { 'content-type': service.contentType });
-      res.end(JSON.stringify(output));
+      reply(res, 200, service.contentType, JSON.stringify(output));
     } catch (error) {
       const api =
         error instanceof ApiError ? error : new ApiError('InternalFailure', (error as Error).message, 500);
-      res.writeHead(api.status, {
-        'content-type': service?.contentType ?? 'application/x-amz-json-1.1',
-        'x-amzn-errortype': api.code,
-      });
-      res.end(jsonError(service, api));
+      res.setHeader('x-amzn-errortype', api.code);
+      reply(res, api.status, service?.contentType ?? 'application/x-amz-json-1.1', jsonError(service, api));
     }
   }
 
@@ -147,15 +155,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   function handleInspect(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://emulator');
     if (url.pathname !== '/_emulator/events') {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ message: `no such view ${url.pathname}` }));
+      reply(res, 404, 'application/json', JSON.stringify({ message: `no such view ${url.pathname}` }));
       return;
     }
     const bus = url.searchParams.get('bus');
     const source = url.searchParams.get('source');
     const events = world.events.filter((e) => (!bus || e.bus === bus) && (!source || e.source === source));
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(events));
+    reply(res, 200, 'application/json', JSON.stringify(events));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -174,8 +180,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         );
       }
       const xml = handleEc2(req, parseForm(queryOf(req, body)), requestId);
-      res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8' });
-      res.end(xml);
+      reply(res, 200, XML, xml);
     } catch (error) {
       if (error instanceof BodyTooLarge && !error.drained) {
         req.destroy();
@@ -190,8 +195,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           ? error
           : new ApiError('InternalError', `The emulator failed: ${(error as Error).message}`, 500);
       if (!res.headersSent && !res.destroyed) {
-        res.writeHead(api.status, { 'content-type': 'text/xml;charset=UTF-8' });
-        res.end(ec2Error(api.code, api.message, requestId));
+        reply(res, api.status, XML, ec2Error(api.code, api.message, requestId));
       }
     }
   }

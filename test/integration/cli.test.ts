@@ -114,9 +114,9 @@ describe('mirrorops emulator, as a process', () => {
   test('an unknown command is a one-line error, exit 2', async () => {
     const cli = run(['emulate']);
     expect(await cli.exit).toEqual({ code: 2, signal: null });
-    expect(cli.stderr().trimEnd().split('\n')).toEqual([
-      "mirrorops: unknown command 'emulate' (commands: emulator)",
-    ]);
+    const lines = cli.stderr().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^mirrorops: unknown command 'emulate' \(commands: .*\bemulator\b.*\)$/);
   });
 });
 
