@@ -176,6 +176,9 @@ describe('filters', () => {
       other.instanceId,
     ]);
     expect(await instanceIds(ec2, [{ Name: 'tag:Name', Values: ['web'] }])).toEqual([]);
+    // '?' is zero or one character, as the current EC2 documentation words it.
+    expect(await instanceIds(ec2, [{ Name: 'tag:Name', Values: ['web-1?'] }])).toEqual([web.instanceId]);
+    expect(await instanceIds(ec2, [{ Name: 'tag:Name', Values: ['w?-1'] }])).toEqual([]);
     expect(await instanceIds(ec2, [{ Name: 'tag-key', Values: ['tier'] }])).toEqual([web.instanceId]);
     expect(await instanceIds(ec2, [{ Name: 'tag-key', Values: ['mirror\\*'] }])).toEqual([db.instanceId]);
     expect(await instanceIds(ec2, [{ Name: 'tag-key', Values: ['mirror\\?'] }])).toEqual([]);
