@@ -14,7 +14,7 @@ import {
   unionScope,
 } from '../../shared/domain/scope.ts';
 
-const RUNS = { numRuns: 200 };
+const RUNS = { numRuns: 150 };
 
 /** A remote as findings and tags give it: an address, or a CIDR block (host bits possibly set). */
 const remoteOf = (family: 4 | 6, value: fc.Arbitrary<bigint>) => {
