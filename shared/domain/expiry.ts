@@ -46,14 +46,23 @@ export function expiryFrom(policy: ExpiryPolicy, start: Date, lifetimeMs: number
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 
 /**
+ * The instant a `mirrorops:expires-at` value names, in ms since the epoch, or undefined when it is
+ * missing or not an ISO-8601 date and time with a zone. Date.parse alone is too lenient for this:
+ * it reads `99999` as the year 99999, and a time without a zone in the machine's local time.
+ */
+export function readExpiry(value: string | undefined): number | undefined {
+  const text = value?.trim();
+  if (text === undefined || !INSTANT.test(text)) return undefined;
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/**
  * Whether a managed session with this `mirrorops:expires-at` value is due for removal at `now`;
- * due exactly at the instant. A missing or unreadable value counts as expired, so that nothing
- * mirrors forever: every session mirrorops creates carries the tag (DESIGN.md), and only an
- * ISO-8601 instant with a zone is read, because Date.parse also takes `99999` (the year 99999)
- * and reads a time without a zone in the machine's local time.
+ * due exactly at the instant. A missing or unreadable value (see readExpiry) counts as expired,
+ * so that nothing mirrors forever: every session mirrorops creates carries the tag (DESIGN.md).
  */
 export function isExpired(expiresAt: string | undefined, now: Date): boolean {
-  if (expiresAt === undefined || !INSTANT.test(expiresAt.trim())) return true;
-  const t = Date.parse(expiresAt.trim());
-  return Number.isNaN(t) || t <= now.getTime();
+  const t = readExpiry(expiresAt);
+  return t === undefined || t <= now.getTime();
 }

@@ -6,6 +6,7 @@ import {
   expiryFrom,
   isExpired,
   lifetimeForSeverity,
+  readExpiry,
 } from '../../shared/domain/expiry.ts';
 
 const HOUR = 3_600_000;
@@ -105,6 +106,14 @@ describe('isExpired', () => {
     ['an impossible month', '2099-13-01T00:00:00Z'],
   ])('counts an unreadable expiry (%s) as expired: nothing mirrors forever', (_, value) => {
     expect(isExpired(value, at)).toBe(true);
+  });
+
+  it('reads the instant only from an ISO-8601 date and time with a zone', () => {
+    expect(readExpiry('2026-11-24T11:00:00+01:00')).toBe(at.getTime());
+    expect(readExpiry(' 2026-11-24T10:00Z ')).toBe(at.getTime());
+    for (const bad of [undefined, '', '99999', '2026-11-24', '2026-11-24T10:00:00', '2026-13-01T00:00:00Z']) {
+      expect(readExpiry(bad)).toBeUndefined();
+    }
   });
 
   it('agrees with the clock for every instant written as mirrorops writes it', () => {
