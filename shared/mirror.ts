@@ -572,7 +572,7 @@ export interface SweepResult {
   deleted: string[];
   /** Expired sessions left for the next run because time ran out. */
   deferred: number;
-  /** Sessions whose expiry moved after they were listed (extended meanwhile): kept. */
+  /** Sessions changed after they were listed (extended, or mirrorops:managed removed): kept. */
   kept: number;
   filtersDeleted: string[];
   failures: { id: string; error: string }[];
@@ -632,7 +632,8 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
     const due = batch.filter((s) => {
       const current = fresh.get(s.id);
       if (!current) return false; // already gone
-      if (!isExpired(sessionExpiry(current.tags), at)) {
+      // Extended since the listing, or no longer ours (someone removed mirrorops:managed): kept.
+      if (!isManaged(current.tags) || !isExpired(sessionExpiry(current.tags), at)) {
         result.kept++;
         return false;
       }
