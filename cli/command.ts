@@ -25,9 +25,18 @@ export class UsageError extends Error {
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** node:util parseArgs, strict, with its errors turned into UsageError. */
-export function parseFlags<const O extends Options>(args: readonly string[], options: O) {
+export function parseFlags<const O extends Options, const P extends boolean = false>(
+  args: readonly string[],
+  options: O,
+  allowPositionals?: P,
+) {
   try {
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
+    return parseArgs({
+      args: [...args],
+      options,
+      strict: true,
+      allowPositionals: (allowPositionals ?? false) as P,
+    });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message.split('\n')[0] : String(error), {
       cause: error,

@@ -1,9 +1,11 @@
 import { type Command, type Io, processIo, UsageError } from './command.ts';
 import { emulatorCommand } from './commands/emulator.ts';
+import { invokeCommand } from './commands/invoke.ts';
 
 /** Every subcommand, by name. A new one is a module in commands/ and a line here. */
 export const commands: Record<string, Command> = {
   emulator: emulatorCommand,
+  invoke: invokeCommand,
 };
 
 function usage(): string {

@@ -641,9 +641,12 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
     });
     let next = 0;
     const worker = async () => {
-      while (next < due.length && timeLeft()) {
-        const s = due[next++] as SessionView;
+      while (next < due.length) {
+        // Time is checked after the wait for the pace, which can be long with many workers queued:
+        // a deletion started past the margin could outlive the invocation.
         await pace.take();
+        if (!timeLeft() || next >= due.length) break;
+        const s = due[next++] as SessionView;
         try {
           await ec2.deleteSession(s.id);
         } catch (error) {

@@ -103,7 +103,7 @@ export const emulatorCommand: Command = {
     io.err(
       [
         'Use it from the AWS CLI or an SDK in another shell:',
-        `  export AWS_ENDPOINT_URL=${emulator.url} AWS_REGION=${DEFAULT_REGION} AWS_ACCESS_KEY_ID=${DEFAULT_ACCOUNT} AWS_SECRET_ACCESS_KEY=test`,
+        `  export AWS_ENDPOINT_URL=${emulator.url} AWS_REGION=${DEFAULT_REGION} AWS_DEFAULT_REGION=${DEFAULT_REGION} AWS_ACCESS_KEY_ID=${DEFAULT_ACCOUNT} AWS_SECRET_ACCESS_KEY=test`,
         `The access key id picks the account (twelve digits; anything else is ${DEFAULT_ACCOUNT}).`,
         ...[describeFaults(faults)].filter((line) => line !== undefined).map((line) => `Faults: ${line}.`),
         'Ctrl-C stops it.',

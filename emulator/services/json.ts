@@ -11,6 +11,8 @@ export interface JsonCtx {
   region: string;
   world: World;
   input: Record<string, unknown>;
+  /** The emulator's own base URL as the caller reached it (SQS queue URLs point here). */
+  baseUrl: string;
 }
 
 export type JsonOperation = (ctx: JsonCtx) => Record<string, unknown>;

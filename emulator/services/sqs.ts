@@ -35,18 +35,19 @@ export const sqsService: JsonService = {
   contentType: 'application/x-amz-json-1.0',
   errorNamespace: 'com.amazonaws.sqs',
   operations: {
-    CreateQueue({ account, region, world, input }) {
+    CreateQueue({ account, world, input, baseUrl }) {
       const name = str(input, 'QueueName', true);
       if (!/^[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(name)) {
         throw new ApiError('InvalidParameterValue', `Queue name '${name}' is not valid`);
       }
-      const url = `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+      // On the emulator's own host: the SDK sends a queue's calls to its URL's host.
+      const url = `${baseUrl}/${account}/${name}`;
       if (!world.queues.has(url)) world.queues.set(url, { name, url, messages: [] });
       return { QueueUrl: url };
     },
-    GetQueueUrl({ account, region, world, input }) {
+    GetQueueUrl({ account, world, input, baseUrl }) {
       const name = str(input, 'QueueName', true);
-      const url = `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+      const url = `${baseUrl}/${account}/${name}`;
       if (!world.queues.has(url)) throw noQueue(name);
       return { QueueUrl: url };
     },

@@ -16,6 +16,8 @@ const logging = (name: string): MiddlewareObj<unknown, unknown, Error, Mirrorops
     request.context.log.info('done', { result: request.response });
   },
   onError: (request) => {
+    // Handled further in (a malformed event sent to the dead-letter queue): logged there.
+    if (request.response !== undefined) return;
     const error = request.error;
     request.context.log?.error('failed', { error: error?.message, name: error?.name });
   },

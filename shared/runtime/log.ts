@@ -7,7 +7,7 @@ export interface Logger {
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
-/** JSON lines on stdout/stderr with persistent keys (request id, account, instance...). */
+/** JSON lines on stderr with persistent keys (request id, account, instance...). */
 export function jsonLogger(
   keys: Record<string, unknown> = {},
 ): Logger & { append(extra: Record<string, unknown>): void } {
@@ -20,8 +20,8 @@ export function jsonLogger(
       ...persistent,
       ...extra,
     });
-    if (level === 'error' || level === 'warn') process.stderr.write(`${line}\n`);
-    else process.stdout.write(`${line}\n`);
+    // stderr: Lambda keeps both streams; locally stdout stays free for the result (mirrorops invoke).
+    process.stderr.write(`${line}\n`);
   };
   return {
     info: (m, e) => write('info', m, e),

@@ -1,5 +1,6 @@
 import { CreateTrafficMirrorFilterCommand, CreateTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, test } from 'vitest';
+import { contains, parseCidr } from '../../shared/domain/cidr.ts';
 import { TAG } from '../../shared/domain/tags.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { apply } from '../../shared/mirror.ts';
@@ -9,7 +10,7 @@ import { must } from '../support/topology.ts';
 
 const env = useEmulator();
 
-const tagsOf = (s: { Tags?: { Key?: string; Value?: string }[] }) =>
+const tagsOf = (s: { Tags?: { Key?: string | undefined; Value?: string | undefined }[] | undefined }) =>
   Object.fromEntries((s.Tags ?? []).map((t) => [t.Key, t.Value]));
 
 function intentOf(event: Record<string, unknown>, world: Incident) {
@@ -35,8 +36,11 @@ describe('duplicate delivery', () => {
     const world = await incident(env.url);
     const instance = await world.instance(3);
     const event = findingFor('network-connection', world, instance);
-    const results = await Promise.all([0, 1, 2].map(() => apply(intentOf(structuredClone(event), world), world.deps())));
-    for (const r of results) expect(r.outcomes.every((o) => o.status === 'started' || o.status === 'extended')).toBe(true);
+    const results = await Promise.all(
+      [0, 1, 2].map(() => apply(intentOf(structuredClone(event), world), world.deps())),
+    );
+    for (const r of results)
+      expect(r.outcomes.every((o) => o.status === 'started' || o.status === 'extended')).toBe(true);
     const sessions = await world.sessions();
     expect(sessions).toHaveLength(3);
     expect(new Set(sessions.map((s) => s.NetworkInterfaceId)).size).toBe(3);
@@ -59,11 +63,19 @@ describe('a repeat or a new finding for the same instance', () => {
       d.service.count = 7;
     });
     const result = await apply(intentOf(repeat, world), world.deps());
-    expect(result.outcomes[0]).toMatchObject({ status: 'extended', sessionId: before.TrafficMirrorSessionId, widened: false });
+    expect(result.outcomes[0]).toMatchObject({
+      status: 'extended',
+      sessionId: before.TrafficMirrorSessionId,
+      widened: false,
+    });
     const [after, ...more] = await world.sessions();
     expect(more).toHaveLength(0);
-    expect(Date.parse(tagsOf(after ?? {})[TAG.expiresAt] ?? '') - Date.parse(tagsOf(before)[TAG.expiresAt] ?? '')).toBe(HOUR);
-    const extended = (await world.auditEvents()).filter((e) => e['detail-type'] === 'Mirror Session Extended');
+    expect(
+      Date.parse(tagsOf(after ?? {})[TAG.expiresAt] ?? '') - Date.parse(tagsOf(before)[TAG.expiresAt] ?? ''),
+    ).toBe(HOUR);
+    const extended = (await world.auditEvents()).filter(
+      (e) => e['detail-type'] === 'Mirror Session Extended',
+    );
     expect(extended).toHaveLength(1);
   });
 
@@ -84,13 +96,18 @@ describe('a repeat or a new finding for the same instance', () => {
     const instance = await world.instance(1);
     await apply(intentOf(findingFor('network-connection', world, instance), world), world.deps());
     const [before] = await world.sessions();
-    const result = await apply(intentOf(findingFor('network-connection-high', world, instance), world), world.deps());
+    const result = await apply(
+      intentOf(findingFor('network-connection-high', world, instance), world),
+      world.deps(),
+    );
     expect(result.outcomes[0]).toMatchObject({ status: 'extended', widened: true, sessionNumber: 2 });
     const [after, ...more] = await world.sessions();
     expect(more).toHaveLength(0);
     expect(after?.TrafficMirrorSessionId).toBe(before?.TrafficMirrorSessionId);
     expect(after?.SessionNumber).toBe(2);
-    const filter = (await world.filters()).find((f) => f.TrafficMirrorFilterId === after?.TrafficMirrorFilterId);
+    const filter = (await world.filters()).find(
+      (f) => f.TrafficMirrorFilterId === after?.TrafficMirrorFilterId,
+    );
     const sources = (filter?.IngressFilterRules ?? []).map((r) => r.SourceCidrBlock).sort();
     expect(sources).toEqual(['192.0.2.66/32', '198.51.100.7/32']);
     expect(tagsOf(after ?? {})[TAG.severity]).toBe('8');
@@ -121,11 +138,25 @@ describe('a repeat or a new finding for the same instance', () => {
       // The most severe finding (9.5 -> number 1) holds the first slot.
       expect(Math.min(...onEni.map((s) => s.SessionNumber ?? 99))).toBe(1);
     }
+    // No finding's scope was lost to a racing write: the filters in use cover every remote address.
+    const inUse = new Set(sessions.map((s) => s.TrafficMirrorFilterId));
+    const blocks = (await world.filters())
+      .filter((f) => inUse.has(f.TrafficMirrorFilterId))
+      .flatMap((f) => (f.IngressFilterRules ?? []).map((r) => parseCidr(r.SourceCidrBlock ?? '')));
+    for (let i = 0; i < severities.length; i++) {
+      const want = parseCidr(`198.51.100.${i + 1}/32`);
+      expect(blocks.some((b) => b !== undefined && want !== undefined && contains(b, want))).toBe(true);
+    }
   });
 });
 
 describe('slots', () => {
-  async function occupy(world: Incident, eniId: string, numbers: number[], tags: Record<string, string>[] = []) {
+  async function occupy(
+    world: Incident,
+    eniId: string,
+    numbers: number[],
+    tags: Record<string, string>[] = [],
+  ) {
     const filter = await world.ec2.send(new CreateTrafficMirrorFilterCommand({}));
     for (const [i, number] of numbers.entries()) {
       const t = tags[i] ?? {};
@@ -136,7 +167,14 @@ describe('slots', () => {
           TrafficMirrorFilterId: filter.TrafficMirrorFilter?.TrafficMirrorFilterId,
           SessionNumber: number,
           ...(Object.keys(t).length > 0
-            ? { TagSpecifications: [{ ResourceType: 'traffic-mirror-session', Tags: Object.entries(t).map(([Key, Value]) => ({ Key, Value })) }] }
+            ? {
+                TagSpecifications: [
+                  {
+                    ResourceType: 'traffic-mirror-session',
+                    Tags: Object.entries(t).map(([Key, Value]) => ({ Key, Value })),
+                  },
+                ],
+              }
             : {}),
         }),
       );
@@ -148,10 +186,18 @@ describe('slots', () => {
     const instance = await world.instance(1);
     await occupy(world, must(instance.eniIds[0], 'eni'), [20, 30, 40]);
     const before = await world.sessions();
-    const result = await apply(intentOf(findingFor('network-connection', world, instance), world), world.deps());
-    expect(result.outcomes[0]).toMatchObject({ status: 'rejected', reason: expect.stringContaining('not managed by mirrorops') });
+    const result = await apply(
+      intentOf(findingFor('network-connection', world, instance), world),
+      world.deps(),
+    );
+    expect(result.outcomes[0]).toMatchObject({
+      status: 'rejected',
+      reason: expect.stringContaining('not managed by mirrorops'),
+    });
     expect(await world.sessions()).toEqual(before);
-    const rejected = (await world.auditEvents()).filter((e) => e['detail-type'] === 'Mirror Request Rejected');
+    const rejected = (await world.auditEvents()).filter(
+      (e) => e['detail-type'] === 'Mirror Request Rejected',
+    );
     expect(rejected).toHaveLength(1);
   });
 
@@ -160,10 +206,18 @@ describe('slots', () => {
     const instance = await world.instance(1);
     const managedTag = { [TAG.managed]: 'true', [TAG.reason]: 'tag', [TAG.instance]: instance.instanceId };
     await occupy(world, must(instance.eniIds[0], 'eni'), [15, 20, 40], [{}, managedTag, {}]);
-    const evicted = must((await world.sessions()).find((s) => s.SessionNumber === 20), 'the tag session');
-    const result = await apply(intentOf(findingFor('network-connection', world, instance), world), world.deps());
+    const evicted = must(
+      (await world.sessions()).find((s) => s.SessionNumber === 20),
+      'the tag session',
+    );
+    const result = await apply(
+      intentOf(findingFor('network-connection', world, instance), world),
+      world.deps(),
+    );
     expect(result.outcomes[0]).toMatchObject({ status: 'started', replaced: evicted.TrafficMirrorSessionId });
-    expect((await world.sessions()).map((s) => s.SessionNumber).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([5, 15, 40]);
+    expect((await world.sessions()).map((s) => s.SessionNumber).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([
+      5, 15, 40,
+    ]);
     const stopped = (await world.auditEvents()).filter((e) => e['detail-type'] === 'Mirror Session Stopped');
     expect(stopped.map((e) => e.detail.sessionId)).toEqual([evicted.TrafficMirrorSessionId]);
   });
@@ -177,8 +231,14 @@ describe('targets and audit', () => {
     const overridden = await incident(env.url, {});
     void overridden;
     const config = { ...world.config, targetsByVpc: { [world.network.vpcId]: missingTarget } };
-    const result = await apply(intentOf(findingFor('network-connection', world, instance), world), world.deps({ config }));
-    expect(result.outcomes[0]).toMatchObject({ status: 'rejected', reason: expect.stringContaining(missingTarget) });
+    const result = await apply(
+      intentOf(findingFor('network-connection', world, instance), world),
+      world.deps({ config }),
+    );
+    expect(result.outcomes[0]).toMatchObject({
+      status: 'rejected',
+      reason: expect.stringContaining(missingTarget),
+    });
     expect(await world.sessions()).toHaveLength(0);
   });
 
@@ -187,7 +247,10 @@ describe('targets and audit', () => {
     const instance = await world.instance(1);
     env.emulator.faults.set({ failActions: ['PutEvents'] });
     try {
-      const result = await apply(intentOf(findingFor('network-connection', world, instance), world), world.deps());
+      const result = await apply(
+        intentOf(findingFor('network-connection', world, instance), world),
+        world.deps(),
+      );
       expect(result.outcomes[0]?.status).toBe('started');
     } finally {
       env.emulator.faults.set({});

@@ -8,10 +8,13 @@ import { findingFor, incident } from '../support/incident.ts';
 
 const env = useEmulator();
 
-const tagsOf = (s: { Tags?: { Key?: string; Value?: string }[] }) =>
+const tagsOf = (s: { Tags?: { Key?: string | undefined; Value?: string | undefined }[] | undefined }) =>
   Object.fromEntries((s.Tags ?? []).map((t) => [t.Key, t.Value]));
 
-const rulesOf = (f: { IngressFilterRules?: object[]; EgressFilterRules?: object[] }) =>
+const rulesOf = (f: {
+  IngressFilterRules?: object[] | undefined;
+  EgressFilterRules?: object[] | undefined;
+}) =>
   [...(f.IngressFilterRules ?? []), ...(f.EgressFilterRules ?? [])] as {
     TrafficDirection?: string;
     SourceCidrBlock?: string;

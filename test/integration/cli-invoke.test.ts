@@ -1,0 +1,148 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { describe, expect, test } from 'vitest';
+import { useEmulator } from '../support/emulator.ts';
+import { findingFor, incident } from '../support/incident.ts';
+
+const env = useEmulator();
+const NODE = resolve('node_modules/.bin/node');
+const BIN = resolve('cli/bin.mjs');
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real `mirrorops` bin in its own process, as a user runs it. */
+function mirrorops(args: string[], extraEnv: Record<string, string>): Promise<Outcome> {
+  return new Promise((done) => {
+    execFile(
+      NODE,
+      [BIN, ...args],
+      {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...extraEnv },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function eventFile(event: unknown): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'mirrorops-invoke-'));
+  const file = join(dir, 'event.json');
+  await writeFile(file, JSON.stringify(event));
+  return file;
+}
+
+describe('mirrorops invoke', () => {
+  test('guardduty-finding on a sample event mirrors the instance; ttl-sweeper runs; JSON on stdout', async () => {
+    const world = await incident(env.url);
+    const instance = await world.instance(2);
+    const file = await eventFile(findingFor('network-connection', world, instance));
+    const aws = {
+      AWS_ENDPOINT_URL: env.url,
+      AWS_ACCESS_KEY_ID: world.account,
+      AWS_SECRET_ACCESS_KEY: 'test',
+      MIRROROPS_TARGET_ID: world.targetId,
+    };
+
+    const run = await mirrorops(['invoke', 'guardduty-finding', '--event', file], aws);
+    expect(run.stderr).not.toMatch(/"level":"error"/);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { outcomes: { status: string }[] };
+    expect(result.outcomes.map((o) => o.status)).toEqual(['started', 'started']);
+    expect(await world.sessions()).toHaveLength(2);
+
+    const sweep = await mirrorops(['invoke', 'ttl-sweeper'], aws);
+    expect(sweep.code).toBe(0);
+    expect(JSON.parse(sweep.stdout)).toMatchObject({ expired: 0, deleted: [] });
+  });
+
+  test('the target can come from --param, as serverless.yml declares it', async () => {
+    const world = await incident(env.url);
+    const instance = await world.instance(1);
+    const file = await eventFile(findingFor('network-connection', world, instance));
+    const run = await mirrorops(
+      ['invoke', 'guardduty-finding', '--event', file, '--param', `targetId=${world.targetId}`],
+      {
+        AWS_ENDPOINT_URL: env.url,
+        AWS_ACCESS_KEY_ID: world.account,
+        AWS_SECRET_ACCESS_KEY: 'test',
+      },
+    );
+    expect(run.code).toBe(0);
+    expect(await world.sessions()).toHaveLength(1);
+  });
+
+  test('a malformed event goes to the dead-letter queue with the field named, and mirrors nothing', async () => {
+    const world = await incident(env.url);
+    const sqs = new SQSClient({
+      endpoint: env.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
+    });
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'mirrorops-dead-letters' }));
+    const instance = await world.instance(1);
+    const event = findingFor('network-connection', world, instance, (d) => {
+      d.severity = Number.NaN;
+      (d.resource.instanceDetails as { instanceId: unknown }).instanceId = 42;
+    });
+    const run = await mirrorops(['invoke', 'guardduty-finding', '--event', await eventFile(event)], {
+      AWS_ENDPOINT_URL: env.url,
+      AWS_ACCESS_KEY_ID: world.account,
+      AWS_SECRET_ACCESS_KEY: 'test',
+      MIRROROPS_TARGET_ID: world.targetId,
+      MIRROROPS_DLQ_URL: QueueUrl ?? '',
+    });
+    expect({ code: run.code, stderr: run.stderr }).toMatchObject({
+      code: 0,
+      stderr: expect.not.stringContaining('"level":"error"'),
+    });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      status: 'invalid',
+      error: expect.stringContaining('instanceId'),
+    });
+    const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+    expect(Messages).toHaveLength(1);
+    expect(JSON.parse(Messages?.[0]?.Body ?? '{}')).toMatchObject({
+      function: 'guardduty-finding',
+      reason: expect.stringContaining('detail.resource.instanceDetails.instanceId'),
+    });
+    expect(await world.sessions()).toHaveLength(0);
+  });
+
+  test('misuse and bad configuration: one line naming what was wrong, non-zero exit', async () => {
+    const local = { AWS_ENDPOINT_URL: env.url };
+    const unknown = await mirrorops(['invoke', 'no-such-function'], local);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unknown.stderr).toContain("no function 'no-such-function'");
+
+    const noTarget = await mirrorops(['invoke', 'ttl-sweeper'], local);
+    expect(noTarget.code).toBe(1);
+    expect(noTarget.stderr.trim().split('\n')).toHaveLength(1);
+    expect(noTarget.stderr).toContain('MIRROROPS_TARGET_ID');
+
+    const badEnv = await mirrorops(['invoke', 'ttl-sweeper'], {
+      ...local,
+      MIRROROPS_TARGET_ID: 'tmt-0123456789abcdef0',
+      MIRROROPS_MAX_EXPIRY: 'forever',
+    });
+    expect(badEnv.code).toBe(1);
+    expect(badEnv.stderr).toContain("MIRROROPS_MAX_EXPIRY: 'forever' is not a duration");
+
+    const missingFile = await mirrorops(
+      ['invoke', 'guardduty-finding', '--event', '/nonexistent.json'],
+      local,
+    );
+    expect(missingFile.code).toBe(1);
+    expect(missingFile.stderr).toContain('/nonexistent.json');
+  });
+});
