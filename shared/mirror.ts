@@ -684,13 +684,13 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
 
   // Filters: managed, unused, and past the grace period.
   if (timeLeft()) {
-    for await (const page of ec2.managedFilterPages()) {
+    pages: for await (const page of ec2.managedFilterPages()) {
       for (const f of page) {
-        if (!timeLeft()) break;
         if ((filterUse.get(f.id) ?? 0) > 0) continue;
         const created = Date.parse(f.tags[TAG.createdAt] ?? '');
         if (!Number.isNaN(created) && at.getTime() - created < config.filterGraceMs) continue;
         await pace.take();
+        if (!timeLeft()) break pages;
         try {
           await ec2.deleteFilter(f.id);
           result.filtersDeleted.push(f.id);
