@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { aggregate } from './aggregate.ts';
 import { formatCidr, parseCidr } from './cidr.ts';
+import { readExpiry } from './expiry.ts';
 import type { Scope } from './scope.ts';
 import { TAG, type Tags } from './tags.ts';
 
@@ -63,7 +64,7 @@ export function claimsOf(tags: Tags): Claim[] {
   });
 }
 
-const later = (a: string, b: string) => (Date.parse(a) >= Date.parse(b) ? a : b);
+const later = (a: string, b: string) => ((readExpiry(a) ?? 0) >= (readExpiry(b) ?? 0) ? a : b);
 
 /**
  * When a session expires: the latest of its `mirrorops:expires-at` and its claims. Undefined
@@ -71,7 +72,7 @@ const later = (a: string, b: string) => (Date.parse(a) >= Date.parse(b) ? a : b)
  */
 export function sessionExpiry(tags: Tags): string | undefined {
   const candidates = [tags[TAG.expiresAt], ...claimsOf(tags).map((c) => c.expiresAt)].filter(
-    (t): t is string => t !== undefined && !Number.isNaN(Date.parse(t)),
+    (t): t is string => readExpiry(t) !== undefined,
   );
   return candidates.length === 0 ? undefined : candidates.reduce(later);
 }

@@ -18,8 +18,9 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 /** Every path to a value in a JSON tree, e.g. ['detail', 'resource', 'instanceDetails', 'instanceId']. */
 function paths(value: Json, prefix: (string | number)[] = []): (string | number)[][] {
   const out: (string | number)[][] = prefix.length > 0 ? [prefix] : [];
-  if (Array.isArray(value)) value.forEach((v, i) => out.push(...paths(v, [...prefix, i])));
-  else if (value !== null && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) out.push(...paths(v, [...prefix, i]));
+  } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, k]));
   }
   return out;
@@ -44,7 +45,7 @@ const wrong: fc.Arbitrary<Json | undefined> = fc.oneof(
   fc.double(),
   fc.string({ maxLength: 12 }),
   fc.boolean(),
-  fc.constant([]),
+  fc.constant([] as Json[]),
   fc.constant({}),
   fc.constantFrom('i-nothex!', 'eni-', '123', 'not-a-date', '999.1.2.3', '-5', 'us_east_1'),
 );
