@@ -613,7 +613,11 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
   const expired: SessionView[] = [];
   const filterUse = new Map<string, number>();
   const at = now();
-  for await (const page of ec2.sessionPages()) {
+  // Only the account's own sessions: the owner of a target also sees the sessions member accounts
+  // created on it, and only their owners can delete them. Without a known account id (a schedule
+  // event without one), all are listed and another account's session shows up as a failure.
+  const owner = /^\d{12}$/.test(deps.account) ? deps.account : undefined;
+  for await (const page of ec2.sessionPages(owner)) {
     for (const s of page) {
       filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 0) + 1);
       if (isManaged(s.tags) && isExpired(sessionExpiry(s.tags), at)) expired.push(s);

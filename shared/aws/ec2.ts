@@ -74,8 +74,12 @@ export interface Ec2Gateway {
   tag(ids: readonly string[], tags: Tags): Promise<void>;
   deleteSession(id: string): Promise<void>;
   deleteFilter(id: string): Promise<void>;
-  /** Every session of the account and Region, page by page. */
-  sessionPages(): AsyncIterable<SessionView[]>;
+  /**
+   * Sessions of the account and Region, page by page: those `ownerId` owns when given. Without it
+   * also the sessions other accounts created on this account's targets, which the target owner
+   * sees but cannot change or delete (cross-account-traffic-mirroring-targets.html).
+   */
+  sessionPages(ownerId?: string): AsyncIterable<SessionView[]>;
   /** Every filter carrying mirrorops:managed=true, page by page. */
   managedFilterPages(): AsyncIterable<FilterView[]>;
 }
@@ -260,10 +264,12 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
       await ec2.send(new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: id }));
     },
 
-    async *sessionPages() {
-      for await (const page of paginateDescribeTrafficMirrorSessions({ client: ec2, pageSize: 1000 }, {})) {
-        yield (page.TrafficMirrorSessions ?? []).map(sessionView);
-      }
+    async *sessionPages(ownerId) {
+      const pages = paginateDescribeTrafficMirrorSessions(
+        { client: ec2, pageSize: 1000 },
+        ownerId ? { Filters: [{ Name: 'owner-id', Values: [ownerId] }] } : {},
+      );
+      for await (const page of pages) yield (page.TrafficMirrorSessions ?? []).map(sessionView);
     },
 
     async *managedFilterPages() {
