@@ -626,97 +626,90 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
   result.expired = expired.length;
 
   const stopped: AuditEvent[] = [];
-  // Stops are published batch by batch and before an error escapes: a session deleted by a sweep
-  // that later fails or runs out of time still gets its event (publish itself never throws).
-  const publishStopped = async () => {
+  for (let i = 0; i < expired.length; i += SWEEP_BATCH) {
+    if (!timeLeft()) {
+      result.deferred = expired.length - i;
+      break;
+    }
+    const batch = expired.slice(i, i + SWEEP_BATCH);
+    const fresh = new Map((await ec2.sessionsById(batch.map((s) => s.id))).map((s) => [s.id, s]));
+    const due = batch.filter((s) => {
+      const current = fresh.get(s.id);
+      if (!current) return false; // already gone
+      // Extended since the listing, or no longer ours (someone removed mirrorops:managed): kept.
+      if (!isManaged(current.tags) || !isExpired(sessionExpiry(current.tags), at)) {
+        result.kept++;
+        return false;
+      }
+      return true;
+    });
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) {
+        // Time is checked after the wait for the pace, which can be long with many workers queued:
+        // a deletion started past the margin could outlive the invocation.
+        await pace.take();
+        if (!timeLeft() || next >= due.length) break;
+        const s = due[next++] as SessionView;
+        try {
+          await ec2.deleteSession(s.id);
+        } catch (error) {
+          if (errorName(error) !== 'InvalidTrafficMirrorSessionId.NotFound') {
+            result.failures.push({ id: s.id, error: `${errorName(error)}: ${(error as Error).message}` });
+            continue;
+          }
+        }
+        result.deleted.push(s.id);
+        filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 1) - 1);
+        stopped.push({
+          type: 'Mirror Session Stopped',
+          detail: {
+            account: deps.account,
+            region: deps.region,
+            ...(s.tags[TAG.instance] ? { instanceId: s.tags[TAG.instance] } : {}),
+            networkInterfaceId: s.eniId,
+            sessionId: s.id,
+            sessionNumber: s.number,
+            ...(s.tags[TAG.reason] ? { reason: s.tags[TAG.reason] } : {}),
+            ...(s.tags[TAG.intent] ? { intent: s.tags[TAG.intent] } : {}),
+            ...(s.tags[TAG.expiresAt] ? { expiresAt: s.tags[TAG.expiresAt] } : {}),
+            message: 'expired',
+          },
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));
+    // Published batch by batch: a sweep that fails or runs out of time later has already told of
+    // every session it deleted (publish itself never throws).
     if (stopped.length > 0) await deps.audit.publish(stopped.splice(0));
-  };
-  try {
-    for (let i = 0; i < expired.length; i += SWEEP_BATCH) {
-      if (!timeLeft()) {
-        result.deferred = expired.length - i;
-        break;
-      }
-      const batch = expired.slice(i, i + SWEEP_BATCH);
-      const fresh = new Map((await ec2.sessionsById(batch.map((s) => s.id))).map((s) => [s.id, s]));
-      const due = batch.filter((s) => {
-        const current = fresh.get(s.id);
-        if (!current) return false; // already gone
-        // Extended since the listing, or no longer ours (someone removed mirrorops:managed): kept.
-        if (!isManaged(current.tags) || !isExpired(sessionExpiry(current.tags), at)) {
-          result.kept++;
-          return false;
-        }
-        return true;
-      });
-      let next = 0;
-      const worker = async () => {
-        while (next < due.length) {
-          // Time is checked after the wait for the pace, which can be long with many workers queued:
-          // a deletion started past the margin could outlive the invocation.
-          await pace.take();
-          if (!timeLeft() || next >= due.length) break;
-          const s = due[next++] as SessionView;
-          try {
-            await ec2.deleteSession(s.id);
-          } catch (error) {
-            if (errorName(error) !== 'InvalidTrafficMirrorSessionId.NotFound') {
-              result.failures.push({ id: s.id, error: `${errorName(error)}: ${(error as Error).message}` });
-              continue;
-            }
-          }
-          result.deleted.push(s.id);
-          filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 1) - 1);
-          stopped.push({
-            type: 'Mirror Session Stopped',
-            detail: {
-              account: deps.account,
-              region: deps.region,
-              ...(s.tags[TAG.instance] ? { instanceId: s.tags[TAG.instance] } : {}),
-              networkInterfaceId: s.eniId,
-              sessionId: s.id,
-              sessionNumber: s.number,
-              ...(s.tags[TAG.reason] ? { reason: s.tags[TAG.reason] } : {}),
-              ...(s.tags[TAG.intent] ? { intent: s.tags[TAG.intent] } : {}),
-              ...(s.tags[TAG.expiresAt] ? { expiresAt: s.tags[TAG.expiresAt] } : {}),
-              message: 'expired',
-            },
-          });
-        }
-      };
-      await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));
-      await publishStopped();
-      const unfinished = due.length - next;
-      if (unfinished > 0) {
-        result.deferred = unfinished + (expired.length - i - batch.length);
-        break;
-      }
+    const unfinished = due.length - next;
+    if (unfinished > 0) {
+      result.deferred = unfinished + (expired.length - i - batch.length);
+      break;
     }
+  }
 
-    // Filters: managed, unused, and past the grace period.
-    if (timeLeft()) {
-      pages: for await (const page of ec2.managedFilterPages()) {
-        for (const f of page) {
-          if ((filterUse.get(f.id) ?? 0) > 0) continue;
-          const created = Date.parse(f.tags[TAG.createdAt] ?? '');
-          if (!Number.isNaN(created) && at.getTime() - created < config.filterGraceMs) continue;
-          await pace.take();
-          if (!timeLeft()) break pages;
-          try {
-            await ec2.deleteFilter(f.id);
-            result.filtersDeleted.push(f.id);
-          } catch (error) {
-            const name = errorName(error);
-            if (name === 'InvalidTrafficMirrorFilterId.NotFound') continue;
-            // A session started using it after we listed: it stays.
-            if (name === 'TrafficMirrorFilterInUse') continue;
-            result.failures.push({ id: f.id, error: `${name}: ${(error as Error).message}` });
-          }
+  // Filters: managed, unused, and past the grace period.
+  if (timeLeft()) {
+    pages: for await (const page of ec2.managedFilterPages()) {
+      for (const f of page) {
+        if ((filterUse.get(f.id) ?? 0) > 0) continue;
+        const created = Date.parse(f.tags[TAG.createdAt] ?? '');
+        if (!Number.isNaN(created) && at.getTime() - created < config.filterGraceMs) continue;
+        await pace.take();
+        if (!timeLeft()) break pages;
+        try {
+          await ec2.deleteFilter(f.id);
+          result.filtersDeleted.push(f.id);
+        } catch (error) {
+          const name = errorName(error);
+          if (name === 'InvalidTrafficMirrorFilterId.NotFound') continue;
+          // A session started using it after we listed: it stays.
+          if (name === 'TrafficMirrorFilterInUse') continue;
+          result.failures.push({ id: f.id, error: `${name}: ${(error as Error).message}` });
         }
       }
     }
-  } finally {
-    await publishStopped();
   }
   return result;
 }
