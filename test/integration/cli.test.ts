@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CreateVpcCommand, DescribeVpcsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { startEmulator } from '../../emulator/index.ts';
 import { ec2For } from '../support/emulator.ts';
@@ -20,9 +20,18 @@ interface Running {
   stderr: () => string;
 }
 
+/** Processes a failed test left running. */
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  children.clear();
+});
+
 /** Runs the real `mirrorops` bin in its own process. */
 function run(args: string[]): Running {
   const child = spawn(NODE, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
   const stdout: string[] = [];
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -43,7 +52,7 @@ function run(args: string[]): Running {
     exit,
     stdout,
     stderr: () => stderr,
-    line: (match, ms = 20_000) =>
+    line: (match, ms = 50_000) =>
       new Promise((resolveLine, reject) => {
         const found = stdout.find((l) => match.test(l));
         if (found !== undefined) return resolveLine(found);
@@ -75,6 +84,9 @@ function capture() {
   return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }, out, err };
 }
 
+// A process start is tsx compiling the CLI: a second on an idle machine, far more on a busy one.
+const PROCESS_TIMEOUT = 60_000;
+
 describe('mirrorops emulator, as a process', () => {
   test.each(['SIGTERM', 'SIGINT'] as const)(
     'prints its URL once it serves, answers the SDK, and exits 0 on %s',
@@ -93,31 +105,40 @@ describe('mirrorops emulator, as a process', () => {
       expect(cli.stderr()).toContain(`stopped (${signal})`);
       await expect(fetch(url)).rejects.toThrow();
     },
+    PROCESS_TIMEOUT,
   );
 
-  test('a port in use is a one-line error naming the port, exit 1', async () => {
-    const taken = await startEmulator();
-    try {
-      const port = new URL(taken.url).port;
-      const cli = run(['emulator', '--port', port]);
-      expect(await cli.exit).toEqual({ code: 1, signal: null });
+  test(
+    'a port in use is a one-line error naming the port, exit 1',
+    async () => {
+      const taken = await startEmulator();
+      try {
+        const port = new URL(taken.url).port;
+        const cli = run(['emulator', '--port', port]);
+        expect(await cli.exit).toEqual({ code: 1, signal: null });
+        const lines = cli.stderr().trimEnd().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toContain(port);
+        expect(lines[0]).toMatch(/in use/);
+        expect(cli.stdout).toEqual([]);
+      } finally {
+        await taken.stop();
+      }
+    },
+    PROCESS_TIMEOUT,
+  );
+
+  test(
+    'an unknown command is a one-line error, exit 2',
+    async () => {
+      const cli = run(['emulate']);
+      expect(await cli.exit).toEqual({ code: 2, signal: null });
       const lines = cli.stderr().trimEnd().split('\n');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(port);
-      expect(lines[0]).toMatch(/in use/);
-      expect(cli.stdout).toEqual([]);
-    } finally {
-      await taken.stop();
-    }
-  });
-
-  test('an unknown command is a one-line error, exit 2', async () => {
-    const cli = run(['emulate']);
-    expect(await cli.exit).toEqual({ code: 2, signal: null });
-    const lines = cli.stderr().trimEnd().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^mirrorops: unknown command 'emulate' \(commands: .*\bemulator\b.*\)$/);
-  });
+      expect(lines[0]).toMatch(/^mirrorops: unknown command 'emulate' \(commands: .*\bemulator\b.*\)$/);
+    },
+    PROCESS_TIMEOUT,
+  );
 });
 
 describe('mirrorops, in process', () => {
