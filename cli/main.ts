@@ -1,11 +1,15 @@
 import { type Command, type Io, processIo, UsageError } from './command.ts';
 import { emulatorCommand } from './commands/emulator.ts';
 import { invokeCommand } from './commands/invoke.ts';
+import { statusCommand } from './commands/status.ts';
+import { stopCommand } from './commands/stop.ts';
 
 /** Every subcommand, by name. A new one is a module in commands/ and a line here. */
 export const commands: Record<string, Command> = {
   emulator: emulatorCommand,
   invoke: invokeCommand,
+  status: statusCommand,
+  stop: stopCommand,
 };
 
 function usage(): string {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { prepareAwsEnv } from '../aws.ts';
 import { type Command, parseFlags, UsageError } from '../command.ts';
 import { loadStack } from '../stack.ts';
 
@@ -27,8 +28,6 @@ const flags = {
   config: { type: 'string', default: 'serverless.yml' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
-
-const LOCAL = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\/?$/;
 
 /** A Lambda context for a local run: the function's timeout counts from the start. */
 function lambdaContext(name: string, timeoutSeconds: number): Context {
@@ -90,12 +89,7 @@ export const invokeCommand: Command = {
     for (const [key, value] of Object.entries(fn.environment)) {
       if (process.env[key] === undefined && value !== '') process.env[key] = value;
     }
-    // Against a local endpoint, any credentials do: the access key picks the account.
-    if (LOCAL.test(process.env.AWS_ENDPOINT_URL ?? '') && !process.env.AWS_ACCESS_KEY_ID) {
-      process.env.AWS_ACCESS_KEY_ID = '123456789012';
-      process.env.AWS_SECRET_ACCESS_KEY = 'local';
-    }
-    process.env.AWS_REGION ??= process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+    prepareAwsEnv();
 
     const module = (await import(pathToFileURL(resolve(fn.module)).href)) as Record<string, unknown>;
     const handler = module[fn.exportName];

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CreateTrafficMirrorFilterCommand, CreateTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, test } from 'vitest';
 import { useEmulator } from '../support/emulator.ts';
@@ -118,6 +119,82 @@ describe('mirrorops invoke', () => {
     expect(await world.sessions()).toHaveLength(0);
   });
 
+  test('status shows what is mirrored; stop removes mirrorops sessions and nothing else', async () => {
+    const world = await incident(env.url);
+    const [a, b] = [await world.instance(1), await world.instance(1)];
+    const aws = {
+      AWS_ENDPOINT_URL: env.url,
+      AWS_ACCESS_KEY_ID: world.account,
+      AWS_SECRET_ACCESS_KEY: 'test',
+      MIRROROPS_TARGET_ID: world.targetId,
+    };
+    for (const instance of [a, b]) {
+      const run = await mirrorops(
+        [
+          'invoke',
+          'guardduty-finding',
+          '--event',
+          await eventFile(findingFor('network-connection', world, instance)),
+        ],
+        aws,
+      );
+      expect(run.code).toBe(0);
+    }
+    // A session someone else made on b's ENI.
+    const filter = await world.ec2.send(new CreateTrafficMirrorFilterCommand({}));
+    const theirs = await world.ec2.send(
+      new CreateTrafficMirrorSessionCommand({
+        NetworkInterfaceId: b.eniIds[0],
+        TrafficMirrorTargetId: world.targetId,
+        TrafficMirrorFilterId: filter.TrafficMirrorFilter?.TrafficMirrorFilterId,
+        SessionNumber: 30,
+      }),
+    );
+    const theirId = theirs.TrafficMirrorSession?.TrafficMirrorSessionId ?? '';
+
+    const status = await mirrorops(['status'], aws);
+    expect(status.code).toBe(0);
+    const lines = status.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^INSTANCE\s+ENI\s+SESSION\s+NO\s+REASON\s+MIRRORS\s+EXPIRES IN$/);
+    expect(lines).toHaveLength(3);
+    for (const instance of [a, b]) {
+      const line = lines.find((l) => l.startsWith(instance.instanceId)) ?? '';
+      expect(line).toMatch(/\sguardduty\s+198\.51\.100\.7\/32\s+5h 5\dm$/);
+    }
+    expect(status.stdout).not.toContain(theirId);
+    const all = await mirrorops(['status', '--all', '--json'], aws);
+    expect(
+      (JSON.parse(all.stdout) as { sessionId: string; managed: boolean }[]).find(
+        (r) => r.sessionId === theirId,
+      ),
+    ).toMatchObject({
+      managed: false,
+    });
+
+    const refused = await mirrorops(['stop', '--session', theirId], aws);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('not created by mirrorops');
+
+    const one = await mirrorops(['stop', '--instance', a.instanceId], aws);
+    expect(one.code).toBe(0);
+    expect((await world.sessions()).map((s) => s.NetworkInterfaceId).sort()).toEqual(
+      [b.eniIds[0], b.eniIds[0]].sort(),
+    );
+
+    const dry = await mirrorops(['stop', '--all', '--dry-run'], aws);
+    expect(dry.stdout).toContain('would stop');
+    expect(await world.sessions()).toHaveLength(2);
+
+    const everything = await mirrorops(['stop', '--all'], aws);
+    expect(everything.code).toBe(0);
+    const left = await world.sessions();
+    expect(left.map((s) => s.TrafficMirrorSessionId)).toEqual([theirId]);
+    // mirrorops' filter is gone; the other filter (in use, not ours) stays.
+    expect((await world.filters()).map((f) => f.TrafficMirrorFilterId)).toEqual([
+      filter.TrafficMirrorFilter?.TrafficMirrorFilterId,
+    ]);
+  });
+
   test('misuse and bad configuration: one line naming what was wrong, non-zero exit', async () => {
     const local = { AWS_ENDPOINT_URL: env.url };
     const unknown = await mirrorops(['invoke', 'no-such-function'], local);
@@ -137,6 +214,10 @@ describe('mirrorops invoke', () => {
     });
     expect(badEnv.code).toBe(1);
     expect(badEnv.stderr).toContain("MIRROROPS_MAX_EXPIRY: 'forever' is not a duration");
+
+    const stopWhat = await mirrorops(['stop'], local);
+    expect(stopWhat.code).toBe(2);
+    expect(stopWhat.stderr).toContain('--instance ID, --session ID or --all');
 
     const missingFile = await mirrorops(
       ['invoke', 'guardduty-finding', '--event', '/nonexistent.json'],
