@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +43,8 @@ export interface Row {
   perSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU time the emulator process spent per request (Linux only), so its own capacity shows even when the client is the bottleneck. */
+  serverCpuMs: number;
 }
 
 interface Operation {
@@ -72,13 +75,26 @@ async function spawnEmulator(): Promise<{ url: string; child: ChildProcess }> {
   throw new Error(`the emulator did not print its URL: ${stderr.trim()}`);
 }
 
+/** CPU seconds a process has used, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the file, 12 and 13 after the command name; ticks of 1/100 s.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /** Runs `call` from `concurrency` workers until the request or time bound is reached. */
-async function cell(op: Operation, concurrency: number, bounds: Bounds): Promise<Row> {
+async function cell(op: Operation, concurrency: number, bounds: Bounds, serverPid?: number): Promise<Row> {
+  const cpuBefore = cpuSeconds(serverPid);
   const latencies: number[] = [];
   let issued = 0;
   let failures = 0;
@@ -98,6 +114,7 @@ async function cell(op: Operation, concurrency: number, bounds: Bounds): Promise
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - start) / 1000;
+  const serverCpuMs = ((cpuSeconds(serverPid) - cpuBefore) * 1000) / Math.max(1, latencies.length);
   latencies.sort((a, b) => a - b);
   return {
     operation: op.name,
@@ -109,6 +126,7 @@ async function cell(op: Operation, concurrency: number, bounds: Bounds): Promise
     perSecond: latencies.length / seconds,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    serverCpuMs,
   };
 }
 
@@ -203,7 +221,7 @@ export async function benchEmulator(bounds: Bounds = DEFAULT_BOUNDS): Promise<Ro
       await cell(op, Math.min(8, maxSockets), { ...bounds, requests: 50 });
       for (const concurrency of bounds.concurrency) {
         run++;
-        rows.push(await cell(op, concurrency, bounds));
+        rows.push(await cell(op, concurrency, bounds, child.pid));
       }
     }
     return rows;
@@ -218,7 +236,17 @@ const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value
 
 /** The rows as a table, then each operation's best rate against EC2's sustained rate for its bucket. */
 export function formatReport(rows: readonly Row[]): string {
-  const header = ['operation', 'conc', 'requests', 'failed', 'seconds', 'req/s', 'p50 ms', 'p99 ms'];
+  const header = [
+    'operation',
+    'conc',
+    'requests',
+    'failed',
+    'seconds',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'emu CPU ms/req',
+  ];
   const body = rows.map((r) => [
     r.operation,
     String(r.concurrency),
@@ -228,6 +256,7 @@ export function formatReport(rows: readonly Row[]): string {
     fixed(r.perSecond, 0),
     fixed(r.p50Ms, 2),
     fixed(r.p99Ms, 2),
+    fixed(r.serverCpuMs, 2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
@@ -239,14 +268,17 @@ export function formatReport(rows: readonly Row[]): string {
   }
   const ratios = [...best.values()].map((r) => {
     const rate = EC2_RATES[r.bucket];
-    return `  ${r.operation.padEnd(widths[0] ?? 0)}  ${fixed(r.perSecond, 0).padStart(6)} req/s = ${fixed(r.perSecond / rate.perSecond, 0).padStart(5)}x EC2's ${r.bucket} refill (${rate.perSecond}/s), ${fixed(r.perSecond / rate.burst, 0)}x its burst (${rate.burst})`;
+    const cpu = Math.min(...rows.filter((x) => x.operation === r.operation).map((x) => x.serverCpuMs));
+    const capacity =
+      Number.isFinite(cpu) && cpu > 0 ? `; emulator alone ~${fixed(1000 / cpu, 0)} req/s per core` : '';
+    return `  ${r.operation.padEnd(widths[0] ?? 0)}  ${fixed(r.perSecond, 0).padStart(6)} req/s = ${fixed(r.perSecond / rate.perSecond, 0).padStart(4)}x EC2's ${r.bucket} refill (${rate.perSecond}/s)${capacity}`;
   });
   return [
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
     '',
-    "Emulator capacity against EC2's own limits (per account and Region; best concurrency):",
+    "Measured rate (best concurrency) against EC2's sustained limit per account and Region:",
     ...ratios,
   ].join('\n');
 }
