@@ -140,7 +140,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const { account, region } = caller(req, parseForm(''));
       const failure = faults.failure(target.slice(dot + 1));
       if (failure === 'before') throw internalError();
-      const output = operation({ account, region, world, input });
+      const baseUrl = `http://${req.headers.host ?? '127.0.0.1'}`;
+      const output = operation({ account, region, world, input, baseUrl });
       if (failure === 'after') throw internalError();
       reply(res, 200, service.contentType, JSON.stringify(output));
     } catch (error) {

@@ -3,13 +3,16 @@ import {
   CreateTrafficMirrorFilterCommand,
   CreateTrafficMirrorFilterRuleCommand,
   CreateTrafficMirrorSessionCommand,
+  DeleteTagsCommand,
   DeleteTrafficMirrorFilterCommand,
   DeleteTrafficMirrorSessionCommand,
-  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeVpcsCommand,
   type EC2Client,
+  type Instance,
   ModifyTrafficMirrorFilterNetworkServicesCommand,
   ModifyTrafficMirrorSessionCommand,
+  paginateDescribeInstances,
   paginateDescribeTrafficMirrorFilters,
   paginateDescribeTrafficMirrorSessions,
   type Tag,
@@ -44,7 +47,15 @@ export interface InstanceView {
   type: string;
   state: string;
   vpcId?: string;
-  enis: { id: string; vpcId?: string }[];
+  enis: { id: string; vpcId?: string; subnetId?: string }[];
+  tags: Tags;
+}
+
+export interface EniView {
+  id: string;
+  vpcId?: string;
+  subnetId?: string;
+  instanceId?: string;
   tags: Tags;
 }
 
@@ -61,6 +72,9 @@ export interface NewSession {
 
 export interface Ec2Gateway {
   instance(id: string): Promise<InstanceView | undefined>;
+  /** The instances of these ids that exist (terminated ones included, with their state). */
+  instances(ids: readonly string[]): Promise<InstanceView[]>;
+  networkInterface(id: string): Promise<EniView | undefined>;
   vpcCidr(vpcId: string): Promise<string | undefined>;
   sessionsOn(eniIds: readonly string[]): Promise<SessionView[]>;
   sessionsById(ids: readonly string[]): Promise<SessionView[]>;
@@ -72,6 +86,7 @@ export interface Ec2Gateway {
   createSession(session: NewSession): Promise<string>;
   modifySession(id: string, change: { filterId?: string; number?: number }): Promise<void>;
   tag(ids: readonly string[], tags: Tags): Promise<void>;
+  untag(ids: readonly string[], keys: readonly string[]): Promise<void>;
   deleteSession(id: string): Promise<void>;
   deleteFilter(id: string): Promise<void>;
   /**
@@ -99,6 +114,29 @@ function sessionView(s: TrafficMirrorSession): SessionView {
     filterId: s.TrafficMirrorFilterId ?? '',
     targetId: s.TrafficMirrorTargetId ?? '',
     tags: fromTags(s.Tags),
+  };
+}
+
+function instanceView(i: Instance): InstanceView {
+  return {
+    id: i.InstanceId ?? '',
+    type: i.InstanceType ?? '',
+    state: i.State?.Name ?? '',
+    ...(i.VpcId ? { vpcId: i.VpcId } : {}),
+    enis: [...(i.NetworkInterfaces ?? [])]
+      .sort((a, b) => (a.Attachment?.DeviceIndex ?? 0) - (b.Attachment?.DeviceIndex ?? 0))
+      .flatMap((n) =>
+        n.NetworkInterfaceId
+          ? [
+              {
+                id: n.NetworkInterfaceId,
+                ...(n.VpcId ? { vpcId: n.VpcId } : {}),
+                ...(n.SubnetId ? { subnetId: n.SubnetId } : {}),
+              },
+            ]
+          : [],
+      ),
+    tags: fromTags(i.Tags),
   };
 }
 
@@ -132,29 +170,41 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
     return out;
   }
 
+  async function instances(ids: readonly string[]): Promise<InstanceView[]> {
+    if (ids.length === 0) return [];
+    const out: InstanceView[] = [];
+    // A filter, not InstanceIds: an id that no longer exists is then simply absent, not an error.
+    const pages = paginateDescribeInstances(
+      { client: ec2, pageSize: 1000 },
+      { Filters: [{ Name: 'instance-id', Values: [...ids] }] },
+    );
+    for await (const page of pages) {
+      for (const r of page.Reservations ?? [])
+        for (const i of r.Instances ?? []) if (i.InstanceId) out.push(instanceView(i));
+    }
+    return out;
+  }
+
   return {
     async instance(id) {
-      const out = await ec2
-        .send(new DescribeInstancesCommand({ InstanceIds: [id] }))
-        .catch((error: Error) => {
-          if (error.name === 'InvalidInstanceID.NotFound') return undefined;
-          throw error;
-        });
-      const i = out?.Reservations?.[0]?.Instances?.[0];
-      if (!i?.InstanceId) return undefined;
+      const [found] = await instances([id]);
+      return found;
+    },
+
+    instances,
+
+    async networkInterface(id) {
+      const out = await ec2.send(
+        new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'network-interface-id', Values: [id] }] }),
+      );
+      const n = out.NetworkInterfaces?.[0];
+      if (!n?.NetworkInterfaceId) return undefined;
       return {
-        id: i.InstanceId,
-        type: i.InstanceType ?? '',
-        state: i.State?.Name ?? '',
-        ...(i.VpcId ? { vpcId: i.VpcId } : {}),
-        enis: (i.NetworkInterfaces ?? [])
-          .sort((a, b) => (a.Attachment?.DeviceIndex ?? 0) - (b.Attachment?.DeviceIndex ?? 0))
-          .flatMap((n) =>
-            n.NetworkInterfaceId
-              ? [{ id: n.NetworkInterfaceId, ...(n.VpcId ? { vpcId: n.VpcId } : {}) }]
-              : [],
-          ),
-        tags: fromTags(i.Tags),
+        id: n.NetworkInterfaceId,
+        ...(n.VpcId ? { vpcId: n.VpcId } : {}),
+        ...(n.SubnetId ? { subnetId: n.SubnetId } : {}),
+        ...(n.Attachment?.InstanceId ? { instanceId: n.Attachment.InstanceId } : {}),
+        tags: fromTags(n.TagSet),
       };
     },
 
@@ -254,6 +304,10 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
 
     async tag(ids, tags) {
       await ec2.send(new CreateTagsCommand({ Resources: [...ids], Tags: toTags(tags) }));
+    },
+
+    async untag(ids, keys) {
+      await ec2.send(new DeleteTagsCommand({ Resources: [...ids], Tags: keys.map((Key) => ({ Key })) }));
     },
 
     async deleteSession(id) {

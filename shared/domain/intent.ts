@@ -26,4 +26,11 @@ export interface MirrorIntent {
   lifetimeMs: number;
   findingId?: string;
   findingType?: string;
+  /**
+   * This request's claim replaces an earlier claim of the same key instead of adding to it: a tag
+   * changed from 8h to 1h moves the expiry in, which a finding's repeat never does.
+   */
+  replaceClaim?: boolean;
+  /** Only ENIs without a session of this reason get one; existing sessions are left as they are. */
+  onlyNew?: boolean;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { DEFAULT_EXPIRY, type ExpiryPolicy } from '../domain/expiry.ts';
+import { type AlwaysMirror, NO_ALWAYS_MIRROR } from '../domain/optin.ts';
 
 /**
  * Every setting mirrorops reads, checked once at cold start. A bad value fails the cold start
@@ -63,6 +64,15 @@ export const EnvSchema = z.object({
   MIRROROPS_FILTER_GRACE: duration('10m'),
   MIRROROPS_SWEEP_RATE: z.coerce.number().positive().max(100).default(5),
   MIRROROPS_AUDIT_BUS: z.string().min(1).default('default'),
+  MIRROROPS_ALWAYS_MIRROR: jsonOf(
+    z
+      .object({
+        vpcIds: z.array(z.string().regex(/^vpc-[0-9a-f]+$/, 'must be a VPC id')).default([]),
+        subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be a subnet id')).default([]),
+        tags: z.array(z.object({ key: z.string().min(1), value: z.string() })).default([]),
+      })
+      .strict(),
+  ),
   MIRROROPS_PACKET_LENGTH: z.coerce.number().int().min(1).max(8500).optional(),
 });
 
@@ -78,6 +88,7 @@ export interface Config {
   sweepRatePerSecond: number;
   auditBus: string;
   packetLength: number | undefined;
+  alwaysMirror: AlwaysMirror;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sweepRatePerSecond: e.MIRROROPS_SWEEP_RATE,
     auditBus: e.MIRROROPS_AUDIT_BUS,
     packetLength: e.MIRROROPS_PACKET_LENGTH,
+    alwaysMirror: e.MIRROROPS_ALWAYS_MIRROR ?? NO_ALWAYS_MIRROR,
   };
 }
 

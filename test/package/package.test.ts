@@ -21,7 +21,13 @@ interface Template {
 const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
 /** IAM's wildcard match for action names and ARNs (`*` any run, `?` one character). */
 const globMatch = (pattern: string, value: string) =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i').test(value);
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  ).test(value);
 
 let template: Template;
 let outDir: string;
@@ -34,7 +40,9 @@ beforeAll(async () => {
     ['package', '--package', outDir, '--param', 'targetId=tmt-0123456789abcdef0'],
     { env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' }, timeout: 240_000 },
   );
-  template = JSON.parse(await readFile(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  template = JSON.parse(
+    await readFile(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+  ) as Template;
   return () => rm(outDir, { recursive: true, force: true });
 }, 300_000);
 
@@ -42,9 +50,9 @@ const ofType = (type: string) => Object.entries(template.Resources).filter(([, r
 
 function statements(): Statement[] {
   return ofType('AWS::IAM::Role').flatMap(([, role]) =>
-    ((role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []).flatMap(
-      (p) => p.PolicyDocument.Statement,
-    ),
+    (
+      (role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []
+    ).flatMap((p) => p.PolicyDocument.Statement),
   );
 }
 
@@ -52,10 +60,20 @@ describe('the packaged hub stack', () => {
   test('has the contract function names, on nodejs22.x, each bundled on its own as minified ESM', async () => {
     const functions = ofType('AWS::Lambda::Function').map(([, f]) => f.Properties);
     const names = functions.map((f) => String(f.FunctionName));
-    expect(names).toEqual(expect.arrayContaining(['mirrorops-dev-guardduty-finding', 'mirrorops-dev-ttl-sweeper']));
+    expect(names.sort()).toEqual([
+      'mirrorops-dev-guardduty-finding',
+      'mirrorops-dev-instance-launch',
+      'mirrorops-dev-tag-change',
+      'mirrorops-dev-ttl-sweeper',
+    ]);
     for (const f of functions) expect(f.Runtime).toBe('nodejs22.x');
     const zips = (await readdir(outDir)).filter((f) => f.endsWith('.zip')).sort();
-    expect(zips).toEqual(['guardduty-finding.zip', 'ttl-sweeper.zip']);
+    expect(zips).toEqual([
+      'guardduty-finding.zip',
+      'instance-launch.zip',
+      'tag-change.zip',
+      'ttl-sweeper.zip',
+    ]);
   });
 
   test('no IAM statement allows every action of a service or of all services', () => {
@@ -73,6 +91,7 @@ describe('the packaged hub stack', () => {
       'ec2:ModifyTrafficMirrorFilterNetworkServices',
       'ec2:CreateTrafficMirrorFilterRule',
       'ec2:CreateTags',
+      'ec2:DeleteTags',
     ];
     const arns = [
       'arn:aws:ec2:us-east-1:123456789012:traffic-mirror-session/tms-0123456789abcdef0',
@@ -83,7 +102,8 @@ describe('the packaged hub stack', () => {
       for (const action of guarded) {
         if (!list(s.Action).some((a) => globMatch(a, action))) continue;
         for (const arn of arns) {
-          if (!list(s.Resource as string | string[]).some((r) => typeof r === 'string' && globMatch(r, arn))) continue;
+          if (!list(s.Resource as string | string[]).some((r) => typeof r === 'string' && globMatch(r, arn)))
+            continue;
           checked++;
           const managed = s.Condition?.StringEquals?.['aws:ResourceTag/mirrorops:managed'];
           const onCreate = s.Condition?.StringEquals?.['ec2:CreateAction'];
@@ -95,7 +115,9 @@ describe('the packaged hub stack', () => {
     }
     expect(checked).toBeGreaterThanOrEqual(guarded.length);
     const creates = statements().filter((s) =>
-      list(s.Action).some((a) => a === 'ec2:CreateTrafficMirrorSession' || a === 'ec2:CreateTrafficMirrorFilter'),
+      list(s.Action).some(
+        (a) => a === 'ec2:CreateTrafficMirrorSession' || a === 'ec2:CreateTrafficMirrorFilter',
+      ),
     );
     const sessionCreate = creates.find((s) =>
       list(s.Resource as string[]).some((r) => r.includes('traffic-mirror-session/')),
@@ -105,7 +127,7 @@ describe('the packaged hub stack', () => {
 
   test('GuardDuty findings on instances at or above severity 4 reach guardduty-finding; the sweeper runs every minute', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
-    const finding = rules.find((r) => r.EventPattern);
+    const finding = rules.find((r) => JSON.stringify(r.EventPattern ?? '').includes('aws.guardduty'));
     expect(finding?.EventPattern).toEqual({
       source: ['aws.guardduty'],
       'detail-type': ['GuardDuty Finding'],
@@ -119,8 +141,10 @@ describe('the packaged hub stack', () => {
     const finding = configs.find((c) => JSON.stringify(c).includes('GuarddutyDashfinding'));
     expect(finding).toMatchObject({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 });
     expect(JSON.stringify(finding?.DestinationConfig)).toContain('DeadLetterQueue');
-    const rule = ofType('AWS::Events::Rule').find(([, r]) => r.Properties.EventPattern)?.[1];
-    expect(JSON.stringify(rule?.Properties.Targets)).toContain('DeadLetterQueue');
+    const patternRules = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern);
+    expect(patternRules.length).toBe(4);
+    for (const [, rule] of patternRules)
+      expect(JSON.stringify(rule.Properties.Targets)).toContain('DeadLetterQueue');
     expect(ofType('AWS::CloudWatch::Alarm').length).toBeGreaterThanOrEqual(1);
   });
 });

@@ -168,3 +168,41 @@ export interface GuardDutyDetail {
 }
 
 export { ec2For };
+
+/** A tag event fixture pointed at a resource of the test's account, with the tag value it saw. */
+export function tagEventFor(
+  world: Pick<Incident, 'account'>,
+  resourceId: string,
+  value: string | undefined,
+  time = new Date(),
+): Record<string, unknown> {
+  const event = sampleEvent<{
+    account: string;
+    time: string;
+    resources: string[];
+    detail: { 'resource-type': string; tags: Record<string, string> };
+  }>('tag/mirror-true.json');
+  const type = resourceId.startsWith('eni-') ? 'network-interface' : 'instance';
+  event.account = world.account;
+  event.time = time.toISOString();
+  event.resources = [`arn:aws:ec2:us-east-1:${world.account}:${type}/${resourceId}`];
+  event.detail['resource-type'] = type;
+  event.detail.tags = value === undefined ? { Name: 'web-1' } : { Name: 'web-1', 'mirrorops:mirror': value };
+  return event;
+}
+
+/** An EC2 event fixture (events/ec2/) for an instance of the test's account. */
+export function ec2EventFor(
+  fixture: string,
+  world: Pick<Incident, 'account'>,
+  instanceId: string,
+  eniId?: string,
+): Record<string, unknown> {
+  const text = JSON.stringify(sampleEvent(`ec2/${fixture}.json`))
+    .replaceAll('i-0123456789abcdef0', instanceId)
+    .replaceAll('123456789012', world.account)
+    .replaceAll('eni-0123456789abcdef1', eniId ?? 'eni-0123456789abcdef1');
+  const event = JSON.parse(text) as Record<string, unknown>;
+  event.time = new Date().toISOString();
+  return event;
+}
