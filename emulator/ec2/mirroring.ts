@@ -498,7 +498,6 @@ export const mirroringActions: Record<string, Handler> = {
   },
 
   DescribeTrafficMirrorTargets(ctx) {
-    dryRun(ctx);
     const visible = [...ctx.state.targets.values()];
     for (const other of ctx.world.statesIn(ctx.region)) {
       if (other === ctx.state) continue;
@@ -556,7 +555,6 @@ export const mirroringActions: Record<string, Handler> = {
   },
 
   DescribeTrafficMirrorFilters(ctx) {
-    dryRun(ctx);
     const { page, nextToken } = describe(ctx, ctx.state.filters.values(), {
       idsParam: 'TrafficMirrorFilterId',
       notFoundCode: 'InvalidTrafficMirrorFilterId.NotFound',
@@ -648,7 +646,6 @@ export const mirroringActions: Record<string, Handler> = {
   },
 
   DescribeTrafficMirrorFilterRules(ctx) {
-    dryRun(ctx);
     const filterId = ctx.p.str('TrafficMirrorFilterId');
     const filters =
       filterId === undefined ? [...ctx.state.filters.values()] : [getFilter(ctx.state, filterId)];
@@ -759,7 +756,6 @@ export const mirroringActions: Record<string, Handler> = {
   },
 
   DescribeTrafficMirrorSessions(ctx) {
-    dryRun(ctx);
     for (const filter of ctx.p.list('Filter')) {
       const name = filter.str('Name') ?? '';
       if (name.startsWith('tag:') || name === 'tag-key' || name === 'tag-value') {

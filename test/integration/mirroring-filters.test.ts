@@ -151,6 +151,12 @@ describe('DescribeTrafficMirrorFilters', () => {
     expect(filter.NetworkServices).toEqual(['amazon-dns']);
   });
 
+  it('answers DryRun with DryRunOperation', async () => {
+    const { ec2 } = freshClient(env.url);
+
+    await rejectsWith(ec2.send(new DescribeTrafficMirrorFiltersCommand({ DryRun: true })), 'DryRunOperation');
+  });
+
   it('answers an unknown id with InvalidTrafficMirrorFilterId.NotFound and pages with NextToken', async () => {
     const { ec2 } = freshClient(env.url);
     const ids: string[] = [];
@@ -519,6 +525,17 @@ describe('DescribeTrafficMirrorFilterRules', () => {
     expect(await find('destination-cidr-block', ['10.2.*'])).toEqual(ids([b]));
     expect(await find('description', ['tcp'])).toEqual(ids([a]));
     expect(await find('traffic-mirror-filter-id', [otherFilter])).toEqual(ids([c]));
+  });
+
+  it('answers DryRun with DryRunOperation', async () => {
+    const { ec2, filterId } = await withFilter();
+
+    await rejectsWith(
+      ec2.send(
+        new DescribeTrafficMirrorFilterRulesCommand({ TrafficMirrorFilterId: filterId, DryRun: true }),
+      ),
+      'DryRunOperation',
+    );
   });
 
   it('answers unknown filter and rule ids with their NotFound codes', async () => {

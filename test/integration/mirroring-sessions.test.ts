@@ -556,6 +556,15 @@ describe('DescribeTrafficMirrorSessions', () => {
     },
   );
 
+  it('answers DryRun with DryRunOperation', async () => {
+    const { ec2 } = freshClient(env.url);
+
+    await rejectsWith(
+      ec2.send(new DescribeTrafficMirrorSessionsCommand({ DryRun: true })),
+      'DryRunOperation',
+    );
+  });
+
   it.each([4, 1001])('rejects MaxResults %i (allowed 5..1000)', async (max) => {
     const { ec2 } = freshClient(env.url);
 

@@ -110,13 +110,26 @@ describe('CreateTrafficMirrorTarget', () => {
       },
     ],
     [{ NetworkLoadBalancerArn: 'not-an-arn' }],
-    [{ GatewayLoadBalancerEndpointId: 'eni-0123456789abcdef0' }],
-    [{ TagSpecifications: [{ ResourceType: 'instance' as const, Tags: [{ Key: 'a', Value: 'b' }] }] }],
   ])('refuses %o with InvalidParameterValue and creates nothing', async (input) => {
+    const { ec2 } = freshClient(env.url);
+
+    await rejectsWith(create(ec2, input), 'InvalidParameterValue');
+
+    expect(await allTargets(ec2)).toEqual([]);
+  });
+
+  it('refuses a malformed endpoint id and tags of another type with InvalidParameterValue', async () => {
     const { ec2, account } = freshClient(env.url);
 
     await rejectsWith(
-      create(ec2, { NetworkLoadBalancerArn: nlbArn(account), ...input }),
+      create(ec2, { GatewayLoadBalancerEndpointId: 'eni-0123456789abcdef0' }),
+      'InvalidParameterValue',
+    );
+    await rejectsWith(
+      create(ec2, {
+        NetworkLoadBalancerArn: nlbArn(account),
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'a', Value: 'b' }] }],
+      }),
       'InvalidParameterValue',
     );
 
@@ -252,6 +265,12 @@ describe('DescribeTrafficMirrorTargets', () => {
       ),
       'InvalidTrafficMirrorTargetId.NotFound',
     );
+  });
+
+  it('answers DryRun with DryRunOperation', async () => {
+    const { ec2 } = freshClient(env.url);
+
+    await rejectsWith(ec2.send(new DescribeTrafficMirrorTargetsCommand({ DryRun: true })), 'DryRunOperation');
   });
 
   it('pages with MaxResults and NextToken', async () => {

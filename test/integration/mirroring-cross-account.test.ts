@@ -1,0 +1,235 @@
+import {
+  DeleteTrafficMirrorSessionCommand,
+  DeleteTrafficMirrorTargetCommand,
+  DescribeTrafficMirrorTargetsCommand,
+  ModifyTrafficMirrorSessionCommand,
+} from '@aws-sdk/client-ec2';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../support/emulator.ts';
+import {
+  allSessions,
+  allTargets,
+  createFilter,
+  createSession,
+  eniTarget,
+  freshClient,
+  idsOf,
+  launchMany,
+  mirrorSetup,
+  nlbTarget,
+  rejectsWith,
+} from '../support/mirroring.ts';
+import { createNetwork, must } from '../support/topology.ts';
+
+const env = useEmulator();
+
+/**
+ * Shares a target as AWS RAM would. This writes the emulator's share table directly, the one
+ * setup shortcut these tests take; the RAM emulation (a later issue) will replace it with
+ * CreateResourceShare through the SDK.
+ */
+function share(targetId: string, ...accounts: string[]): void {
+  const key = `us-east-1/${targetId}`;
+  const shared = env.emulator.world.sharedTargets.get(key) ?? new Set<string>();
+  for (const account of accounts) shared.add(account);
+  env.emulator.world.sharedTargets.set(key, shared);
+}
+
+/** A security (hub) account with an ENI target, and a member account with an instance and a filter. */
+async function hubAndMember() {
+  const hub = freshClient(env.url);
+  const member = freshClient(env.url);
+  const hubNetwork = await createNetwork(hub.ec2);
+  const [appliance] = await launchMany(hub.ec2, hubNetwork.subnetId, 1, 'c5n.xlarge');
+  const targetId = await eniTarget(hub.ec2, must(appliance, 'appliance').eniId);
+  const memberNetwork = await createNetwork(member.ec2);
+  const [source] = await launchMany(member.ec2, memberNetwork.subnetId, 1);
+  const filterId = await createFilter(member.ec2);
+  const input = {
+    NetworkInterfaceId: must(source, 'source').eniId,
+    TrafficMirrorTargetId: targetId,
+    TrafficMirrorFilterId: filterId,
+    SessionNumber: 1,
+  };
+  return { hub, member, targetId, filterId, memberNetwork, input };
+}
+
+describe('a target owned by another account', () => {
+  it('is neither visible nor usable before it is shared', async () => {
+    const { member, targetId, input } = await hubAndMember();
+
+    expect(await allTargets(member.ec2)).toEqual([]);
+    await rejectsWith(
+      member.ec2.send(new DescribeTrafficMirrorTargetsCommand({ TrafficMirrorTargetIds: [targetId] })),
+      'InvalidTrafficMirrorTargetId.NotFound',
+    );
+    await rejectsWith(createSession(member.ec2, input), 'InvalidTrafficMirrorTargetId.NotFound');
+
+    expect(await allSessions(member.ec2)).toEqual([]);
+  });
+
+  it('is visible with its owner id and usable once shared with the account', async () => {
+    const { hub, member, targetId, input } = await hubAndMember();
+    share(targetId, member.account);
+
+    const visible = await allTargets(member.ec2);
+    const session = await createSession(member.ec2, input);
+
+    expect(visible.map((t) => [t.TrafficMirrorTargetId, t.OwnerId])).toEqual([[targetId, hub.account]]);
+    expect(await allTargets(member.ec2, [{ Name: 'owner-id', Values: [hub.account] }])).toHaveLength(1);
+    expect(session).toMatchObject({ TrafficMirrorTargetId: targetId, OwnerId: member.account });
+    expect(idsOf(await allSessions(member.ec2))).toEqual([session.TrafficMirrorSessionId]);
+  });
+
+  it('stays invisible to accounts it is not shared with', async () => {
+    const { member, targetId, input } = await hubAndMember();
+    const stranger = freshClient(env.url);
+    share(targetId, stranger.account);
+
+    expect(await allTargets(member.ec2)).toEqual([]);
+    await rejectsWith(createSession(member.ec2, input), 'InvalidTrafficMirrorTargetId.NotFound');
+  });
+
+  it('can be deleted only by its owner (UnauthorizedOperation for the sharee)', async () => {
+    const { hub, member, targetId } = await hubAndMember();
+    share(targetId, member.account);
+
+    await rejectsWith(
+      member.ec2.send(new DeleteTrafficMirrorTargetCommand({ TrafficMirrorTargetId: targetId })),
+      'UnauthorizedOperation',
+    );
+
+    expect((await allTargets(hub.ec2)).map((t) => t.TrafficMirrorTargetId)).toEqual([targetId]);
+  });
+
+  it('cannot be deleted by its owner while another account has a session on it', async () => {
+    const { hub, member, targetId, input } = await hubAndMember();
+    share(targetId, member.account);
+    const session = await createSession(member.ec2, input);
+
+    await rejectsWith(
+      hub.ec2.send(new DeleteTrafficMirrorTargetCommand({ TrafficMirrorTargetId: targetId })),
+      'TrafficMirrorTargetInUseException',
+    );
+    expect(await allTargets(hub.ec2)).toHaveLength(1);
+
+    await member.ec2.send(
+      new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: session.TrafficMirrorSessionId }),
+    );
+    await hub.ec2.send(new DeleteTrafficMirrorTargetCommand({ TrafficMirrorTargetId: targetId }));
+    expect(await allTargets(hub.ec2)).toEqual([]);
+  });
+
+  it('counts sources of all accounts toward the 10 sources of an ENI target', async () => {
+    const { hub, member, targetId, filterId, memberNetwork } = await hubAndMember();
+    share(targetId, member.account);
+    const hubNetwork = await createNetwork(hub.ec2);
+    const hubFilter = await createFilter(hub.ec2);
+    for (const source of await launchMany(hub.ec2, hubNetwork.subnetId, 5)) {
+      await createSession(hub.ec2, {
+        NetworkInterfaceId: source.eniId,
+        TrafficMirrorTargetId: targetId,
+        TrafficMirrorFilterId: hubFilter,
+        SessionNumber: 1,
+      });
+    }
+    const [eleventh, ...five] = await launchMany(member.ec2, memberNetwork.subnetId, 6);
+    const memberSession = (eniId: string) =>
+      createSession(member.ec2, {
+        NetworkInterfaceId: eniId,
+        TrafficMirrorTargetId: targetId,
+        TrafficMirrorFilterId: filterId,
+        SessionNumber: 1,
+      });
+    for (const source of five) await memberSession(source.eniId);
+
+    await rejectsWith(
+      memberSession(must(eleventh, 'eleventh').eniId),
+      'TrafficMirrorSourcesPerTargetLimitExceeded',
+    );
+
+    expect(await allSessions(member.ec2)).toHaveLength(5);
+  });
+});
+
+describe("sessions on another account's target", () => {
+  it('are visible to the target owner with the session owner id, but only the session owner may change them', async () => {
+    const { hub, member, targetId, input } = await hubAndMember();
+    share(targetId, member.account);
+    const session = await createSession(member.ec2, input);
+    const id = must(session.TrafficMirrorSessionId, 'id');
+
+    const seenByHub = await allSessions(hub.ec2);
+    await rejectsWith(
+      hub.ec2.send(new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: id })),
+      'UnauthorizedOperation',
+    );
+    await rejectsWith(
+      hub.ec2.send(new ModifyTrafficMirrorSessionCommand({ TrafficMirrorSessionId: id, SessionNumber: 2 })),
+      'UnauthorizedOperation',
+    );
+
+    expect(seenByHub).toEqual([session]);
+    expect(await allSessions(hub.ec2, [{ Name: 'owner-id', Values: [member.account] }])).toEqual([session]);
+    expect(await allSessions(member.ec2)).toEqual([session]);
+  });
+
+  it("are not visible to a third account, nor to the owner of another account's target", async () => {
+    const { member, targetId, input } = await hubAndMember();
+    share(targetId, member.account);
+    await createSession(member.ec2, input);
+    const stranger = freshClient(env.url);
+    await nlbTarget(stranger.ec2, stranger.account);
+
+    expect(await allSessions(stranger.ec2)).toEqual([]);
+  });
+});
+
+describe('resources of another account', () => {
+  it("refuses a session on another account's ENI (InvalidNetworkInterfaceID.NotFound)", async () => {
+    const hub = freshClient(env.url);
+    const other = freshClient(env.url);
+    const m = await mirrorSetup(hub.ec2);
+    const otherNetwork = await createNetwork(other.ec2);
+    const [foreign] = await launchMany(other.ec2, otherNetwork.subnetId, 1);
+
+    await rejectsWith(
+      createSession(hub.ec2, {
+        NetworkInterfaceId: must(foreign, 'foreign').eniId,
+        TrafficMirrorTargetId: m.targetId,
+        TrafficMirrorFilterId: m.filterId,
+        SessionNumber: 1,
+      }),
+      'InvalidNetworkInterfaceID.NotFound',
+    );
+
+    expect(await allSessions(hub.ec2)).toEqual([]);
+    expect(await allSessions(other.ec2)).toEqual([]);
+  });
+
+  it("refuses another account's filter, even on a shared target (InvalidTrafficMirrorFilterId.NotFound)", async () => {
+    const { hub, member, targetId, input } = await hubAndMember();
+    share(targetId, member.account);
+    const hubFilter = await createFilter(hub.ec2);
+
+    await rejectsWith(
+      createSession(member.ec2, { ...input, TrafficMirrorFilterId: hubFilter }),
+      'InvalidTrafficMirrorFilterId.NotFound',
+    );
+
+    expect(await allSessions(member.ec2)).toEqual([]);
+  });
+
+  it("refuses another account's ENI as a target (InvalidNetworkInterfaceID.NotFound)", async () => {
+    const { hub, member } = await hubAndMember();
+    const hubNetwork = await createNetwork(hub.ec2);
+    const [appliance] = await launchMany(hub.ec2, hubNetwork.subnetId, 1);
+
+    await rejectsWith(
+      eniTarget(member.ec2, must(appliance, 'appliance').eniId),
+      'InvalidNetworkInterfaceID.NotFound',
+    );
+
+    expect(await allTargets(member.ec2)).toEqual([]);
+  });
+});
