@@ -1,0 +1,226 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { fixed, median, table, verdict } from './table.ts';
+
+/**
+ * Cold start of each function as it deploys: bundled with esbuild exactly as serverless.yml asks
+ * (its `custom.esbuild`, as `osls print` resolves it, over serverless-esbuild's defaults), then
+ * imported by a fresh `node` process. The yardstick is a bundle of the same options that only
+ * imports and constructs the SDK clients the function uses: what any function on those clients
+ * pays. Issue 3 asks for a ratio of at most 1.2.
+ */
+
+export interface ColdStartOptions {
+  /** Fresh processes per bundle; the median counts. */
+  runs: number;
+}
+
+export const DEFAULT_COLD_START: ColdStartOptions = { runs: 9 };
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+interface ServerlessConfig {
+  custom?: { esbuild?: Record<string, unknown> };
+  functions: Record<string, { handler: string }>;
+}
+
+/** serverless.yml resolved by the framework itself, offline. */
+async function serverlessConfig(): Promise<ServerlessConfig> {
+  const { stdout } = await run(
+    join(root, 'node_modules', '.bin', 'osls'),
+    ['print', '--format', 'json', '--param', 'targetId=tmt-0123456789abcdef0'],
+    {
+      cwd: root,
+      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  return JSON.parse(stdout) as ServerlessConfig;
+}
+
+/** serverless-esbuild 1.x's defaults for what reaches esbuild (dist/index.js, buildOptions). */
+const PLUGIN_DEFAULTS: Record<string, unknown> = {
+  bundle: true,
+  target: 'node18',
+  external: [],
+  exclude: ['aws-sdk'],
+  platform: 'node',
+  outputFileExtension: '.js',
+};
+
+/** Options serverless-esbuild keeps for itself and removes before calling esbuild (dist/bundle.js). */
+const PLUGIN_ONLY = new Set([
+  'concurrency',
+  'zipConcurrency',
+  'exclude',
+  'nativeZip',
+  'packager',
+  'packagePath',
+  'watch',
+  'keepOutputDirectory',
+  'packagerOptions',
+  'installExtraArgs',
+  'outputFileExtension',
+  'outputBuildFolder',
+  'outputWorkFolder',
+  'nodeExternals',
+  'skipBuild',
+  'skipRebuild',
+  'skipBuildExcludeFns',
+  'stripEntryResolveExtensions',
+  'disposeContext',
+  'config',
+]);
+
+const strings = (value: unknown): string[] =>
+  (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+
+/** The esbuild options serverless-esbuild derives from `custom.esbuild`. */
+export function esbuildOptions(custom: Record<string, unknown>): BuildOptions {
+  const merged = { ...PLUGIN_DEFAULTS, ...custom };
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(merged)) if (!PLUGIN_ONLY.has(key)) options[key] = value;
+  const exclude = strings(merged.exclude);
+  options.external = [...strings(merged.external), ...(exclude.includes('*') ? [] : exclude)];
+  const extension = String(merged.outputFileExtension);
+  if (extension !== '.js') options.outExtension = { '.js': extension };
+  return options as BuildOptions;
+}
+
+/** The class each SDK client package exports, for the yardstick bundle. */
+const CLIENT_CLASS: Record<string, string> = {
+  'client-ec2': 'EC2Client',
+  'client-eventbridge': 'EventBridgeClient',
+  'client-sqs': 'SQSClient',
+  'client-sts': 'STSClient',
+  'client-ram': 'RAMClient',
+  'client-sfn': 'SFNClient',
+};
+
+/**
+ * The clients each function sends requests with. A bundle can hold more (a module it imports for
+ * something else drags a client in); the table shows both.
+ */
+const USES: Record<string, readonly string[]> = {
+  'guardduty-finding': ['client-ec2', 'client-eventbridge', 'client-sqs'], // EC2, audit, dead letters
+  'ttl-sweeper': ['client-ec2', 'client-eventbridge'], // EC2, audit
+};
+
+/** The SDK client packages a bundle took in, from esbuild's metafile. */
+function clientsIn(metafile: Metafile): string[] {
+  const found = new Set<string>();
+  for (const input of Object.keys(metafile.inputs)) {
+    const match = /node_modules\/@aws-sdk\/(client-[a-z0-9-]+)\//.exec(input);
+    if (match?.[1]) found.add(match[1]);
+  }
+  return [...found].sort();
+}
+
+/** Milliseconds a fresh `node` process takes to import the module, measured inside it. */
+async function importMs(file: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const script =
+    'const t=performance.now();await import(process.argv[1]);process.stdout.write(String(performance.now()-t));';
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, file], { env });
+  return Number(stdout);
+}
+
+export async function benchColdStart(options: ColdStartOptions = DEFAULT_COLD_START): Promise<string> {
+  const config = await serverlessConfig();
+  const base = esbuildOptions(config.custom?.esbuild ?? {});
+  const out = await mkdtemp(join(tmpdir(), 'mirrorops-cold-'));
+  // What the functions read at cold start (config is checked at import); no request is made.
+  const env = {
+    PATH: process.env.PATH,
+    AWS_REGION: 'us-east-1',
+    MIRROROPS_TARGET_ID: 'tmt-0123456789abcdef0',
+    MIRROROPS_AUDIT_BUS: 'mirrorops-audit-bench',
+  };
+  try {
+    const rows: string[][] = [];
+    for (const [name, fn] of Object.entries(config.functions)) {
+      const entry = `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`;
+      const result = await build({
+        ...base,
+        entryPoints: [join(root, entry)],
+        outdir: join(out, name, dirname(entry)),
+        absWorkingDir: root,
+        metafile: true,
+        logLevel: 'silent',
+      });
+      const [bundle] = Object.keys(result.metafile?.outputs ?? {});
+      if (!bundle) throw new Error(`esbuild wrote no bundle for ${name}`);
+      const bundled = clientsIn(result.metafile ?? { inputs: {}, outputs: {} });
+      const clients = USES[name] ?? bundled;
+      const source = clients
+        .map((pkg, i) => {
+          const cls = CLIENT_CLASS[pkg];
+          if (!cls) throw new Error(`no client class known for @aws-sdk/${pkg}: add it to CLIENT_CLASS`);
+          return `import { ${cls} as C${i} } from '@aws-sdk/${pkg}';\nexport const c${i} = new C${i}({});`;
+        })
+        .join('\n');
+      const yardstick = join(out, name, 'clients-only.mjs');
+      await build({
+        ...base,
+        stdin: { contents: source, resolveDir: root, loader: 'ts', sourcefile: 'clients-only.ts' },
+        outfile: yardstick,
+        absWorkingDir: root,
+        logLevel: 'silent',
+      });
+      const bundlePath = join(root, bundle);
+      const fnMs: number[] = [];
+      const sdkMs: number[] = [];
+      for (let i = 0; i < options.runs; i++) {
+        // Alternated, so a busy moment of the machine costs both alike.
+        fnMs.push(await importMs(bundlePath, env));
+        sdkMs.push(await importMs(yardstick, env));
+      }
+      const [fnSize, sdkSize] = await Promise.all([stat(bundlePath), stat(yardstick)]);
+      const ratio = median(fnMs) / median(sdkMs);
+      rows.push([
+        name,
+        fixed(fnSize.size / 1024, 0),
+        fixed(sdkSize.size / 1024, 0),
+        fixed(median(fnMs), 1),
+        fixed(median(sdkMs), 1),
+        fixed(ratio, 2),
+        '<= 1.2',
+        verdict(ratio <= 1.2),
+        clients.map((c) => c.replace('client-', '')).join(' '),
+        bundled
+          .filter((c) => !clients.includes(c))
+          .map((c) => c.replace('client-', ''))
+          .join(' ') || '-',
+      ]);
+    }
+    const shown = Object.entries(config.custom?.esbuild ?? {})
+      .filter(([k]) => k !== 'banner')
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(' ');
+    return [
+      `Cold start: esbuild as serverless.yml (${shown}, banner), import in a fresh node ${process.version}, median of ${options.runs}`,
+      table(
+        [
+          'function',
+          'bundle KB',
+          'SDK-only KB',
+          'import ms',
+          'SDK-only ms',
+          'ratio',
+          'target',
+          '',
+          'clients used',
+          'bundled, unused',
+        ],
+        rows,
+      ),
+    ].join('\n');
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
