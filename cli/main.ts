@@ -1,4 +1,5 @@
 import { type Command, type Io, processIo, UsageError } from './command.ts';
+import { demoCommand } from './commands/demo.ts';
 import { emulatorCommand } from './commands/emulator.ts';
 import { invokeCommand } from './commands/invoke.ts';
 import { statusCommand } from './commands/status.ts';
@@ -6,6 +7,7 @@ import { stopCommand } from './commands/stop.ts';
 
 /** Every subcommand, by name. A new one is a module in commands/ and a line here. */
 export const commands: Record<string, Command> = {
+  demo: demoCommand,
   emulator: emulatorCommand,
   invoke: invokeCommand,
   status: statusCommand,

@@ -20,5 +20,5 @@ export const handler = mirroropsHandler(
     });
     return apply(intent, mirrorDeps(config, intent.account, intent.region, context.log));
   },
-  { deadLetters: deadLettersFor(config) },
+  { deadLetters: deadLettersFor(config), logLevel: config.logLevel },
 );

@@ -16,5 +16,5 @@ export const handler = mirroropsHandler(
     context.log.append({ account: trigger.account, instanceIds: trigger.instanceIds });
     return onLaunch(trigger, mirrorDeps(config, trigger.account, trigger.region, context.log));
   },
-  { deadLetters: deadLettersFor(config) },
+  { deadLetters: deadLettersFor(config), logLevel: config.logLevel },
 );

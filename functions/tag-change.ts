@@ -14,5 +14,5 @@ export const handler = mirroropsHandler(
     context.log.append({ account: trigger.account, resource: trigger.resourceId });
     return onTagChange(trigger, mirrorDeps(config, trigger.account, trigger.region, context.log));
   },
-  { deadLetters: deadLettersFor(config) },
+  { deadLetters: deadLettersFor(config), logLevel: config.logLevel },
 );

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { DEFAULT_EXPIRY, type ExpiryPolicy } from '../domain/expiry.ts';
 import { type AlwaysMirror, NO_ALWAYS_MIRROR } from '../domain/optin.ts';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
 
 /**
  * Every setting mirrorops reads, checked once at cold start. A bad value fails the cold start
@@ -73,6 +74,7 @@ export const EnvSchema = z.object({
       })
       .strict(),
   ),
+  MIRROROPS_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   MIRROROPS_PACKET_LENGTH: z.coerce.number().int().min(1).max(8500).optional(),
 });
 
@@ -89,6 +91,7 @@ export interface Config {
   auditBus: string;
   packetLength: number | undefined;
   alwaysMirror: AlwaysMirror;
+  logLevel: LogLevel;
 }
 
 export class ConfigError extends Error {
@@ -124,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auditBus: e.MIRROROPS_AUDIT_BUS,
     packetLength: e.MIRROROPS_PACKET_LENGTH,
     alwaysMirror: e.MIRROROPS_ALWAYS_MIRROR ?? NO_ALWAYS_MIRROR,
+    logLevel: e.MIRROROPS_LOG_LEVEL,
   };
 }
 

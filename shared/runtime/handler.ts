@@ -2,15 +2,18 @@ import middy, { type MiddlewareObj, type Request } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { DeadLetters } from '../aws/dlq.ts';
 import { EventValidationError } from '../events/validation.ts';
-import { jsonLogger, type Logger } from './log.ts';
+import { jsonLogger, type Logger, type LogLevel } from './log.ts';
 
 export type RequestLogger = Logger & { append(extra: Record<string, unknown>): void };
 export type MirroropsContext = Context & { log: RequestLogger };
 
 /** A logger per invocation with the function and request id; one line per outcome. */
-const logging = (name: string): MiddlewareObj<unknown, unknown, Error, MirroropsContext> => ({
+const logging = (
+  name: string,
+  level: LogLevel,
+): MiddlewareObj<unknown, unknown, Error, MirroropsContext> => ({
   before: (request) => {
-    request.context.log = jsonLogger({ function: name, requestId: request.context.awsRequestId });
+    request.context.log = jsonLogger({ function: name, requestId: request.context.awsRequestId }, level);
   },
   after: (request) => {
     request.context.log.info('done', { result: request.response });
@@ -47,10 +50,10 @@ const deadLetter = (
 export function mirroropsHandler<TResult>(
   name: string,
   run: (event: unknown, context: MirroropsContext) => Promise<TResult>,
-  options: { deadLetters?: () => DeadLetters | undefined } = {},
+  options: { deadLetters?: () => DeadLetters | undefined; logLevel?: LogLevel } = {},
 ) {
   return middy<unknown, unknown, Error, MirroropsContext>()
-    .use(logging(name))
+    .use(logging(name, options.logLevel ?? 'info'))
     .use(deadLetter(name, options.deadLetters ?? (() => undefined)))
     .handler(run);
 }

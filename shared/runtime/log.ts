@@ -7,14 +7,20 @@ export interface Logger {
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
-/** JSON lines on stderr with persistent keys (request id, account, instance...). */
+export const LOG_LEVELS = ['info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** JSON lines on stderr with persistent keys (request id, account, instance...), from `level` up. */
 export function jsonLogger(
   keys: Record<string, unknown> = {},
+  level: LogLevel = 'info',
 ): Logger & { append(extra: Record<string, unknown>): void } {
   const persistent = { ...keys };
-  const write = (level: string, message: string, extra?: object) => {
+  const threshold = LOG_LEVELS.indexOf(level);
+  const write = (lineLevel: LogLevel, message: string, extra?: object) => {
+    if (LOG_LEVELS.indexOf(lineLevel) < threshold) return;
     const line = JSON.stringify({
-      level,
+      level: lineLevel,
       message,
       timestamp: new Date().toISOString(),
       ...persistent,

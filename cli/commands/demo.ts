@@ -1,0 +1,363 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  AttachNetworkInterfaceCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateNetworkInterfaceCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateTagsCommand,
+  CreateTrafficMirrorTargetCommand,
+  CreateVpcCommand,
+  DeleteTagsCommand,
+  EC2Client,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import type { Context } from 'aws-lambda';
+import { startEmulator } from '../../emulator/index.ts';
+import type { StoredEvent } from '../../emulator/services/events.ts';
+import { expiresIn, inventory } from '../../shared/inventory.ts';
+import { type Command, parseFlags } from '../command.ts';
+import { route, routesOf } from '../routes.ts';
+import { loadStack } from '../stack.ts';
+import { table } from '../table.ts';
+
+const HELP = `Usage: mirrorops demo [--quiet]
+
+Runs the whole story on a local emulator, with no AWS account and no network: a small topology,
+then events replayed through the rules serverless.yml declares, to the real handlers. After each
+step it prints the mirror sessions and the audit events. Takes a few seconds.
+
+Options:
+  --quiet     print only the final summary line
+  -h, --help  show this help`;
+
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+const HOUR = 3_600_000;
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+const must = <T>(value: T | undefined, what: string): T => {
+  if (value === undefined) throw new Error(`the emulator returned no ${what}`);
+  return value;
+};
+
+function context(name: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'demo',
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+const sample = (path: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(new URL(`../../events/${path}`, import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+
+/** The fields of the sample events the story changes. */
+interface DemoEvent {
+  time: string;
+  detail: {
+    id: string;
+    updatedAt: string;
+    tags: Record<string, string>;
+    service: { count?: number };
+    resource: { instanceDetails: { instanceId: string; instanceType?: string; networkInterfaces: object[] } };
+  };
+}
+
+/** A sample event with the placeholder ids replaced by the demo's real ones. */
+function eventFrom(path: string, replace: Record<string, string>, change?: (e: DemoEvent) => void) {
+  let text = JSON.stringify(sample(path));
+  for (const [from, to] of Object.entries(replace)) text = text.replaceAll(from, to);
+  const event = JSON.parse(text) as DemoEvent & Record<string, unknown>;
+  event.time = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  change?.(event);
+  return event;
+}
+
+export const demoCommand: Command = {
+  summary: 'run the whole story on a local emulator: tag, new interface, finding, expiry',
+  async run(args, io) {
+    const { values } = parseFlags(args, {
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
+    if (values.help) {
+      io.out(HELP);
+      return 0;
+    }
+    const say = (line = '') => {
+      if (!values.quiet) io.out(line);
+    };
+    const started = performance.now();
+    const emulator = await startEmulator({ port: 0 });
+    try {
+      const ec2 = new EC2Client({
+        endpoint: emulator.url,
+        region: REGION,
+        credentials: { accessKeyId: ACCOUNT, secretAccessKey: 'demo' },
+      });
+
+      // The topology: two VPCs, instances of supported and unsupported types, a capture appliance.
+      say('== Setting up: two VPCs, three instances and a capture appliance (UDP 4789 open)');
+      const vpc = async (cidr: string, name: string) => {
+        const v = await ec2.send(
+          new CreateVpcCommand({
+            CidrBlock: cidr,
+            TagSpecifications: [{ ResourceType: 'vpc', Tags: [{ Key: 'Name', Value: name }] }],
+          }),
+        );
+        const vpcId = must(v.Vpc?.VpcId, 'VPC id');
+        const s = await ec2.send(
+          new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr.replace('/16', '/24') }),
+        );
+        return { vpcId, subnetId: must(s.Subnet?.SubnetId, 'subnet id') };
+      };
+      const prod = await vpc('10.0.0.0/16', 'prod');
+      const staging = await vpc('10.1.0.0/16', 'staging');
+      const launch = async (subnetId: string, type: string, name: string) => {
+        const r = await ec2.send(
+          new RunInstancesCommand({
+            MinCount: 1,
+            MaxCount: 1,
+            ImageId: 'ami-0123456789abcdef0',
+            InstanceType: type as RunInstancesCommand['input']['InstanceType'],
+            SubnetId: subnetId,
+            TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: name }] }],
+          }),
+        );
+        const i = must(r.Instances?.[0], 'instance');
+        return {
+          id: must(i.InstanceId, 'instance id'),
+          eni: must(i.NetworkInterfaces?.[0]?.NetworkInterfaceId, 'ENI id'),
+        };
+      };
+      const web = await launch(prod.subnetId, 'm5.large', 'web-1');
+      const db = await launch(prod.subnetId, 'c6i.large', 'db-1');
+      const app = await launch(staging.subnetId, 't3.medium', 'app-1');
+      const sg = await ec2.send(
+        new CreateSecurityGroupCommand({
+          VpcId: prod.vpcId,
+          GroupName: 'capture',
+          Description: 'VXLAN from mirror sources',
+        }),
+      );
+      await ec2.send(
+        new AuthorizeSecurityGroupIngressCommand({
+          GroupId: sg.GroupId,
+          IpPermissions: [
+            { IpProtocol: 'udp', FromPort: 4789, ToPort: 4789, IpRanges: [{ CidrIp: '10.0.0.0/8' }] },
+          ],
+        }),
+      );
+      const appliance = await ec2.send(
+        new CreateNetworkInterfaceCommand({
+          SubnetId: prod.subnetId,
+          Groups: [must(sg.GroupId, 'group id')],
+          Description: 'capture appliance',
+        }),
+      );
+      const target = await ec2.send(
+        new CreateTrafficMirrorTargetCommand({
+          NetworkInterfaceId: appliance.NetworkInterface?.NetworkInterfaceId,
+          Description: 'security team capture appliance',
+        }),
+      );
+      const targetId = must(target.TrafficMirrorTarget?.TrafficMirrorTargetId, 'target id');
+      say(
+        `   web-1 ${web.id} (m5.large)  db-1 ${db.id} (c6i.large, not a supported source)  app-1 ${app.id} (t3.medium)`,
+      );
+      say(`   target ${targetId}`);
+
+      // The functions, configured as serverless.yml says, pointed at the emulator.
+      Object.assign(process.env, {
+        AWS_ENDPOINT_URL: emulator.url,
+        AWS_ACCESS_KEY_ID: ACCOUNT,
+        AWS_SECRET_ACCESS_KEY: 'demo',
+        AWS_REGION: REGION,
+        MIRROROPS_TARGET_ID: targetId,
+        MIRROROPS_AUDIT_BUS: 'mirrorops-audit-demo',
+        MIRROROPS_LOG_LEVEL: 'silent',
+      });
+      const stack = loadStack('serverless.yml', { params: { targetId } });
+      const routes = routesOf(stack);
+      const handlers = new Map<string, Handler>();
+      const handlerOf = async (name: string): Promise<Handler> => {
+        let h = handlers.get(name);
+        if (!h) {
+          const fn = must(stack.functions[name], `function ${name}`);
+          const module = (await import(new URL(`../../${fn.module}`, import.meta.url).href)) as Record<
+            string,
+            Handler
+          >;
+          h = must(module[fn.exportName], `export ${fn.exportName}`);
+          handlers.set(name, h);
+        }
+        return h;
+      };
+
+      let seen = 0;
+      const show = async (clock = new Date()) => {
+        const rows = await inventory((await import('../../shared/aws/ec2.ts')).ec2Gateway(ec2));
+        const names: Record<string, string> = { [web.id]: 'web-1', [db.id]: 'db-1', [app.id]: 'app-1' };
+        say(
+          rows.length === 0
+            ? '   (no mirror sessions)'
+            : table(
+                ['INSTANCE', 'ENI', 'NO', 'REASON', 'MIRRORS', 'EXPIRES IN'],
+                rows.map((r) => [
+                  `${names[r.instanceId ?? ''] ?? r.instanceId ?? '-'}`,
+                  r.networkInterfaceId,
+                  String(r.sessionNumber),
+                  r.reason ?? '-',
+                  r.scope,
+                  expiresIn(r.expiresAt, clock),
+                ]),
+              )
+                .split('\n')
+                .map((l) => `   ${l}`)
+                .join('\n'),
+        );
+        const fresh: StoredEvent[] = emulator.world.events.slice(seen);
+        seen = emulator.world.events.length;
+        for (const e of fresh) {
+          const d = e.detail as Record<string, string | number | undefined>;
+          const who = names[String(d.instanceId)] ?? d.instanceId ?? '';
+          const what = [d.networkInterfaceId, d.sessionId, d.message].filter(Boolean).join(' ');
+          say(`   audit: ${e['detail-type']}  ${who} ${what}`.trimEnd());
+        }
+      };
+
+      const deliver = async (title: string, event: Record<string, unknown>) => {
+        say();
+        say(`== ${title}`);
+        const targets = route(routes, event);
+        say(
+          `   event ${event['detail-type']} -> ${targets.length > 0 ? targets.join(', ') : 'no rule matches: not delivered'}`,
+        );
+        for (const name of targets) await (await handlerOf(name))(event, context(`mirrorops-demo-${name}`));
+        await show();
+      };
+      const setTag = async (id: string, value: string | undefined) => {
+        if (value === undefined) {
+          await ec2.send(new DeleteTagsCommand({ Resources: [id], Tags: [{ Key: 'mirrorops:mirror' }] }));
+        } else {
+          await ec2.send(
+            new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'mirrorops:mirror', Value: value }] }),
+          );
+        }
+      };
+      const ids = { 'i-0123456789abcdef0': web.id, '123456789012': ACCOUNT };
+
+      await setTag(web.id, '8h');
+      await deliver(
+        'A security engineer tags web-1 mirrorops:mirror=8h',
+        eventFrom('tag/mirror-true.json', ids, (e) => {
+          e.detail.tags['mirrorops:mirror'] = '8h';
+        }),
+      );
+
+      const eni2 = await ec2.send(
+        new CreateNetworkInterfaceCommand({ SubnetId: prod.subnetId, Description: 'web-1 second interface' }),
+      );
+      const eni2Id = must(eni2.NetworkInterface?.NetworkInterfaceId, 'ENI id');
+      await ec2.send(
+        new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eni2Id, InstanceId: web.id, DeviceIndex: 1 }),
+      );
+      await deliver(
+        'A second interface is attached to web-1 (CloudTrail AttachNetworkInterface)',
+        eventFrom('ec2/attach-network-interface.json', { ...ids, 'eni-0123456789abcdef1': eni2Id }),
+      );
+
+      const finding = (change: (e: DemoEvent) => void) =>
+        eventFrom('guardduty/network-connection.json', ids, (e) => {
+          e.detail.updatedAt = new Date().toISOString();
+          e.detail.resource.instanceDetails.networkInterfaces = [
+            {
+              networkInterfaceId: web.eni,
+              vpcId: prod.vpcId,
+              subnetId: prod.subnetId,
+              privateIpAddress: '10.0.0.4',
+            },
+            {
+              networkInterfaceId: eni2Id,
+              vpcId: prod.vpcId,
+              subnetId: prod.subnetId,
+              privateIpAddress: '10.0.0.6',
+            },
+          ];
+          change(e);
+        });
+      await deliver(
+        'GuardDuty: SSH brute force against web-1 from 198.51.100.7 (severity 5)',
+        finding(() => undefined),
+      );
+      await deliver(
+        'GuardDuty: the same finding again an hour later (count 12): the session is extended, no new slot',
+        finding((e) => {
+          e.detail.service.count = 12;
+          e.detail.updatedAt = new Date(Date.now() + HOUR).toISOString();
+        }),
+      );
+      await deliver(
+        'GuardDuty: a low-severity finding (2): filtered out by the rule',
+        eventFrom('guardduty/low-severity.json', ids),
+      );
+      await deliver(
+        'GuardDuty: a finding on db-1, a c6i.large (not a supported source)',
+        eventFrom(
+          'guardduty/network-connection.json',
+          { ...ids, [web.id]: db.id, 'i-0123456789abcdef0': db.id },
+          (e) => {
+            e.detail.id = 'db1f00d5c43e07c9e3e5e2e544e95df0';
+            e.detail.resource.instanceDetails.instanceId = db.id;
+            e.detail.resource.instanceDetails.instanceType = 'c6i.large';
+            e.detail.resource.instanceDetails.networkInterfaces = [
+              { networkInterfaceId: db.eni, vpcId: prod.vpcId },
+            ];
+            e.detail.updatedAt = new Date().toISOString();
+          },
+        ),
+      );
+
+      await setTag(web.id, undefined);
+      await deliver(
+        'The engineer removes the tag: the tag sessions stop, the incident session stays',
+        eventFrom('tag/mirror-removed.json', ids),
+      );
+
+      say();
+      say('== Time moves on 25 hours; the sweeper runs (every minute in AWS)');
+      const later = new Date(Date.now() + 25 * HOUR);
+      const { sweep } = await import('../../shared/mirror.ts');
+      const { loadConfig } = await import('../../shared/runtime/config.ts');
+      const { mirrorDeps } = await import('../../shared/runtime/deps.ts');
+      const { silentLogger } = await import('../../shared/runtime/log.ts');
+      const deps = mirrorDeps(loadConfig(), ACCOUNT, REGION, silentLogger);
+      const result = await sweep({ ...deps, now: () => later }, { remainingMs: () => 60_000 });
+      say(`   removed ${result.deleted.length} sessions and ${result.filtersDeleted.length} filters`);
+      await show(later);
+
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      io.out(
+        `Demo finished in ${seconds} s: ${emulator.world.events.length} audit events, nothing left mirrored.`,
+      );
+      return 0;
+    } finally {
+      await emulator.stop();
+    }
+  },
+};
