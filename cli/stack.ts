@@ -51,7 +51,8 @@ const intrinsicTags: Tags = [
 const VARIABLE = /\$\{([^{}]+)\}/g;
 
 export interface ResolveOptions {
-  params?: Record<string, string>;
+  /** Like `--param name=value`, over the stage's and the default `params:` of the file. */
+  params?: Record<string, string | number>;
   stage?: string;
   env?: Record<string, string | undefined>;
 }
@@ -60,8 +61,14 @@ export interface ResolveOptions {
 export function loadStack(path = 'serverless.yml', options: ResolveOptions = {}): Stack {
   const raw = parse(readFileSync(path, 'utf8'), { customTags: intrinsicTags }) as Record<string, unknown>;
   const env = options.env ?? process.env;
-  const params = options.params ?? {};
   const opt: Record<string, string> = options.stage ? { stage: options.stage } : {};
+  const declared = (raw.params ?? {}) as Record<string, Record<string, unknown>>;
+  const stageName = options.stage ?? 'dev';
+  const params: Record<string, unknown> = {
+    ...(declared.default ?? {}),
+    ...(declared[stageName] ?? {}),
+    ...(options.params ?? {}),
+  };
 
   const lookup = (expression: string, depth: number): unknown => {
     // `source:name, fallback` — the fallback may itself be a quoted string or a number.
