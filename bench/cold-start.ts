@@ -191,7 +191,7 @@ export async function benchColdStart(options: ColdStartOptions = DEFAULT_COLD_ST
         fixed(ratio, 2),
         '<= 1.2',
         verdict(ratio <= 1.2),
-        clients.map((c) => c.replace('client-', '')).join(' '),
+        clients.map((c) => c.replace('client-', '')).join(' ') + (USES[name] ? '' : ' (as bundled)'),
         bundled
           .filter((c) => !clients.includes(c))
           .map((c) => c.replace('client-', ''))
