@@ -18,7 +18,7 @@ export const handler = mirroropsHandler(
       instanceId: intent.instanceId,
       findingId: intent.findingId,
     });
-    return apply(intent, mirrorDeps(config, intent.account, intent.region, context.log));
+    return apply(intent, await mirrorDeps(config, intent.account, intent.region, context.log));
   },
   { deadLetters: deadLettersFor(config), logLevel: config.logLevel },
 );

@@ -12,7 +12,7 @@ export const handler = mirroropsHandler(
   async (event, context) => {
     const trigger = tagTrigger(event);
     context.log.append({ account: trigger.account, resource: trigger.resourceId });
-    return onTagChange(trigger, mirrorDeps(config, trigger.account, trigger.region, context.log));
+    return onTagChange(trigger, await mirrorDeps(config, trigger.account, trigger.region, context.log));
   },
   { deadLetters: deadLettersFor(config), logLevel: config.logLevel },
 );

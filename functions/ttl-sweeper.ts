@@ -1,17 +1,16 @@
-import { accountOf } from '../shared/events/schedule.ts';
-import { sweep } from '../shared/mirror.ts';
+import { sweepFleet } from '../shared/fleet.ts';
 import { loadConfig } from '../shared/runtime/config.ts';
-import { mirrorDeps } from '../shared/runtime/deps.ts';
 import { mirroropsHandler } from '../shared/runtime/handler.ts';
 
 const config = loadConfig();
 
-/** Every minute: remove expired managed sessions and the managed filters nothing uses any more. */
+/**
+ * Every minute, in every enrolled account: remove expired managed sessions and the managed
+ * filters nothing uses any more.
+ */
 export const handler = mirroropsHandler(
   'ttl-sweeper',
-  async (event, context) => {
-    const deps = mirrorDeps(config, accountOf(event), config.region, context.log);
-    return sweep(deps, { remainingMs: () => context.getRemainingTimeInMillis() });
-  },
+  async (_event, context) =>
+    sweepFleet(config, context.log, { remainingMs: () => context.getRemainingTimeInMillis() }),
   { logLevel: config.logLevel },
 );

@@ -191,6 +191,7 @@ export const demoCommand: Command = {
         MIRROROPS_TARGET_ID: targetId,
         MIRROROPS_AUDIT_BUS: 'mirrorops-audit-demo',
         MIRROROPS_LOG_LEVEL: 'silent',
+        MIRROROPS_HUB_ACCOUNT_ID: ACCOUNT,
       });
       const stack = loadStack('serverless.yml', { params: { targetId } });
       const routes = routesOf(stack);
@@ -346,7 +347,7 @@ export const demoCommand: Command = {
       const { loadConfig } = await import('../../shared/runtime/config.ts');
       const { mirrorDeps } = await import('../../shared/runtime/deps.ts');
       const { silentLogger } = await import('../../shared/runtime/log.ts');
-      const deps = mirrorDeps(loadConfig(), ACCOUNT, REGION, silentLogger);
+      const deps = await mirrorDeps(loadConfig(), ACCOUNT, REGION, silentLogger);
       const result = await sweep({ ...deps, now: () => later }, { remainingMs: () => 60_000 });
       say(`   removed ${result.deleted.length} sessions and ${result.filtersDeleted.length} filters`);
       await show(later);

@@ -1,38 +1,28 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { RAMClient } from '@aws-sdk/client-ram';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { STSClient } from '@aws-sdk/client-sts';
 
 /**
  * SDK clients, created once per Region and reused across invocations. The endpoint comes from
  * AWS_ENDPOINT_URL (the SDK reads it), which is how everything runs against the emulator.
+ * The pure annotations let a bundle leave out the clients its function never uses.
  */
-const ec2Clients = new Map<string, EC2Client>();
-const eventClients = new Map<string, EventBridgeClient>();
-const sqsClients = new Map<string, SQSClient>();
-
-export function ec2Client(region: string): EC2Client {
-  let client = ec2Clients.get(region);
-  if (!client) {
-    client = new EC2Client({ region });
-    ec2Clients.set(region, client);
-  }
-  return client;
+function perRegion<T>(make: (region: string) => T): (region: string) => T {
+  const clients = new Map<string, T>();
+  return (region) => {
+    let client = clients.get(region);
+    if (!client) {
+      client = make(region);
+      clients.set(region, client);
+    }
+    return client;
+  };
 }
 
-export function eventBridgeClient(region: string): EventBridgeClient {
-  let client = eventClients.get(region);
-  if (!client) {
-    client = new EventBridgeClient({ region });
-    eventClients.set(region, client);
-  }
-  return client;
-}
-
-export function sqsClient(region: string): SQSClient {
-  let client = sqsClients.get(region);
-  if (!client) {
-    client = new SQSClient({ region });
-    sqsClients.set(region, client);
-  }
-  return client;
-}
+export const ec2Client = /* @__PURE__ */ perRegion((region) => new EC2Client({ region }));
+export const eventBridgeClient = /* @__PURE__ */ perRegion((region) => new EventBridgeClient({ region }));
+export const sqsClient = /* @__PURE__ */ perRegion((region) => new SQSClient({ region }));
+export const stsClient = /* @__PURE__ */ perRegion((region) => new STSClient({ region }));
+export const ramClient = /* @__PURE__ */ perRegion((region) => new RAMClient({ region }));

@@ -74,6 +74,15 @@ export const EnvSchema = z.object({
       })
       .strict(),
   ),
+  MIRROROPS_HUB_ACCOUNT_ID: z
+    .string()
+    .regex(/^\d{12}$/, 'must be a 12-digit account id')
+    .optional(),
+  MIRROROPS_SPOKE_ROLE: z
+    .string()
+    .regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name')
+    .default('mirrorops-spoke'),
+  MIRROROPS_EXTERNAL_ID: z.string().min(2).max(1224).optional(),
   MIRROROPS_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   MIRROROPS_PACKET_LENGTH: z.coerce.number().int().min(1).max(8500).optional(),
 });
@@ -92,6 +101,10 @@ export interface Config {
   packetLength: number | undefined;
   alwaysMirror: AlwaysMirror;
   logLevel: LogLevel;
+  /** Cross-account: the hub's account (else asked of STS), the spoke role and its ExternalId. */
+  hubAccount: string | undefined;
+  spokeRoleName: string;
+  externalId: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -100,7 +113,8 @@ export class ConfigError extends Error {
 
 /** Reads and checks the environment; throws ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
+  // An empty value is no value: CloudFormation passes '' for a parameter left out.
+  const parsed = EnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
@@ -128,6 +142,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     packetLength: e.MIRROROPS_PACKET_LENGTH,
     alwaysMirror: e.MIRROROPS_ALWAYS_MIRROR ?? NO_ALWAYS_MIRROR,
     logLevel: e.MIRROROPS_LOG_LEVEL,
+    hubAccount: e.MIRROROPS_HUB_ACCOUNT_ID,
+    spokeRoleName: e.MIRROROPS_SPOKE_ROLE,
+    externalId: e.MIRROROPS_EXTERNAL_ID,
   };
 }
 

@@ -52,6 +52,7 @@ describe('mirrorops invoke', () => {
       AWS_ACCESS_KEY_ID: world.account,
       AWS_SECRET_ACCESS_KEY: 'test',
       MIRROROPS_TARGET_ID: world.targetId,
+      MIRROROPS_HUB_ACCOUNT_ID: world.account,
     };
 
     const run = await mirrorops(['invoke', 'guardduty-finding', '--event', file], aws);
@@ -63,7 +64,9 @@ describe('mirrorops invoke', () => {
 
     const sweep = await mirrorops(['invoke', 'ttl-sweeper'], aws);
     expect(sweep.code).toBe(0);
-    expect(JSON.parse(sweep.stdout)).toMatchObject({ expired: 0, deleted: [] });
+    expect(JSON.parse(sweep.stdout)).toEqual({
+      accounts: [{ account: world.account, result: expect.objectContaining({ expired: 0, deleted: [] }) }],
+    });
   });
 
   test('the target can come from --param, as serverless.yml declares it', async () => {
@@ -76,6 +79,7 @@ describe('mirrorops invoke', () => {
         AWS_ENDPOINT_URL: env.url,
         AWS_ACCESS_KEY_ID: world.account,
         AWS_SECRET_ACCESS_KEY: 'test',
+        MIRROROPS_HUB_ACCOUNT_ID: world.account,
       },
     );
     expect(run.code).toBe(0);
@@ -101,6 +105,7 @@ describe('mirrorops invoke', () => {
       AWS_SECRET_ACCESS_KEY: 'test',
       MIRROROPS_TARGET_ID: world.targetId,
       MIRROROPS_DLQ_URL: QueueUrl ?? '',
+      MIRROROPS_HUB_ACCOUNT_ID: world.account,
     });
     expect({ code: run.code, stderr: run.stderr }).toMatchObject({
       code: 0,
@@ -127,6 +132,7 @@ describe('mirrorops invoke', () => {
       AWS_ACCESS_KEY_ID: world.account,
       AWS_SECRET_ACCESS_KEY: 'test',
       MIRROROPS_TARGET_ID: world.targetId,
+      MIRROROPS_HUB_ACCOUNT_ID: world.account,
     };
     for (const instance of [a, b]) {
       const run = await mirrorops(
@@ -193,7 +199,7 @@ describe('mirrorops invoke', () => {
     expect((await world.filters()).map((f) => f.TrafficMirrorFilterId)).toEqual([
       filter.TrafficMirrorFilter?.TrafficMirrorFilterId,
     ]);
-  });
+  }, 120_000);
 
   test('misuse and bad configuration: one line naming what was wrong, non-zero exit', async () => {
     const local = { AWS_ENDPOINT_URL: env.url };

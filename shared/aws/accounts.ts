@@ -1,0 +1,103 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import {
+  GetResourceSharesCommand,
+  paginateGetResourceShareAssociations,
+  type RAMClient,
+} from '@aws-sdk/client-ram';
+import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { TAG } from '../domain/tags.ts';
+import { ec2Client } from './clients.ts';
+
+/**
+ * Clients for the account an event is about. The hub's own account uses the Lambda's role; a
+ * member account is reached by assuming its spoke role (`mirrorops-spoke`, with the ExternalId the
+ * spoke template trusts). Credentials are cached by the SDK's provider and refreshed before they
+ * expire; one EC2 client per account and Region lives as long as the Lambda container.
+ */
+export interface AccountSettings {
+  /** The hub's account, when known from configuration (the stack passes AWS::AccountId). */
+  hubAccount: string | undefined;
+  spokeRoleName: string;
+  externalId: string | undefined;
+}
+
+export class AccountAccessError extends Error {
+  override name = 'AccountAccessError';
+}
+
+export class Accounts {
+  private readonly clients = new Map<string, EC2Client>();
+  private hub: Promise<string> | undefined;
+
+  constructor(
+    private readonly settings: AccountSettings,
+    private readonly sts: STSClient,
+  ) {}
+
+  /** The hub's account: from configuration, else asked of STS once. */
+  hubAccount(): Promise<string> {
+    this.hub ??= this.settings.hubAccount
+      ? Promise.resolve(this.settings.hubAccount)
+      : this.sts.send(new GetCallerIdentityCommand({})).then((out) => {
+          if (!out.Account) throw new Error('GetCallerIdentity returned no account');
+          return out.Account;
+        });
+    return this.hub;
+  }
+
+  /** An EC2 client acting in `account`. */
+  async ec2(account: string, region: string): Promise<EC2Client> {
+    if (account === (await this.hubAccount())) return ec2Client(region);
+    const key = `${account}/${region}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      const { externalId, spokeRoleName } = this.settings;
+      if (!externalId) {
+        throw new AccountAccessError(
+          `account ${account} is not the hub's and MIRROROPS_EXTERNAL_ID is not set, so its spoke role cannot be assumed`,
+        );
+      }
+      client = new EC2Client({
+        region,
+        credentials: fromTemporaryCredentials({
+          params: {
+            RoleArn: `arn:aws:iam::${account}:role/${spokeRoleName}`,
+            RoleSessionName: 'mirrorops',
+            ExternalId: externalId,
+            DurationSeconds: 3600,
+          },
+          clientConfig: { region },
+        }),
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+}
+
+/**
+ * The accounts enrolled with the hub: the principals of mirrorops' resource shares (tagged
+ * mirrorops:managed=true) whose association is complete, plus the hub itself.
+ */
+export async function enrolledAccounts(ram: RAMClient, hubAccount: string): Promise<string[]> {
+  const shares = await ram.send(
+    new GetResourceSharesCommand({
+      resourceOwner: 'SELF',
+      resourceShareStatus: 'ACTIVE',
+      tagFilters: [{ tagKey: TAG.managed, tagValues: ['true'] }],
+    }),
+  );
+  const arns = (shares.resourceShares ?? []).flatMap((s) => (s.resourceShareArn ? [s.resourceShareArn] : []));
+  const accounts = new Set([hubAccount]);
+  if (arns.length === 0) return [...accounts];
+  for await (const page of paginateGetResourceShareAssociations(
+    { client: ram },
+    { associationType: 'PRINCIPAL', resourceShareArns: arns, associationStatus: 'ASSOCIATED' },
+  )) {
+    for (const a of page.resourceShareAssociations ?? []) {
+      if (a.associatedEntity && /^\d{12}$/.test(a.associatedEntity)) accounts.add(a.associatedEntity);
+    }
+  }
+  return [...accounts];
+}

@@ -1,0 +1,38 @@
+import { enrolledAccounts } from './aws/accounts.ts';
+import { ramClient } from './aws/clients.ts';
+import { type SweepOptions, type SweepResult, sweep } from './mirror.ts';
+import type { Config } from './runtime/config.ts';
+import { accountsFor, mirrorDeps } from './runtime/deps.ts';
+import type { Logger } from './runtime/log.ts';
+
+export interface FleetSweep {
+  accounts: ({ account: string; result: SweepResult } | { account: string; error: string })[];
+}
+
+/**
+ * Sweeps every enrolled account (the hub and the members its target is shared with) in parallel:
+ * each account has its own EC2 rate limits. A failing account (its spoke role gone, a throttled
+ * listing) is reported and does not stop the others; the next run tries it again.
+ */
+export async function sweepFleet(config: Config, log: Logger, options: SweepOptions): Promise<FleetSweep> {
+  const hub = await accountsFor(config).hubAccount();
+  const accounts = await enrolledAccounts(ramClient(config.region), hub).catch((error: Error) => {
+    log.warn('could not list the enrolled accounts; sweeping the hub only', { error: error.message });
+    return [hub];
+  });
+  const results = await Promise.all(
+    accounts.map(async (account) => {
+      try {
+        return {
+          account,
+          result: await sweep(await mirrorDeps(config, account, config.region, log), options),
+        };
+      } catch (error) {
+        const message = `${(error as Error).name}: ${(error as Error).message}`;
+        log.error('sweep failed in an account', { account, error: message });
+        return { account, error: message };
+      }
+    }),
+  );
+  return { accounts: results };
+}
