@@ -50,6 +50,7 @@ export type EniOutcome =
       expiresAt: string;
       widened: boolean;
     }
+  | { eniId: string; status: 'unchanged'; sessionId: string; sessionNumber: number }
   | { eniId: string; status: 'skipped' | 'rejected'; reason: string };
 
 export interface ApplyResult {
@@ -129,16 +130,23 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   if (instance && (instance.state === 'terminated' || instance.state === 'shutting-down')) {
     return reject(deps, intent, base, [], `instance ${intent.instanceId} is ${instance.state}`);
   }
+  let desiredExpiry = expiresAt;
   if (Date.parse(expiresAt) <= deps.now().getTime()) {
     return reject(deps, intent, base, [], `the request expired at ${expiresAt} before it was applied`);
   }
   if (enis.length === 0)
     return reject(deps, intent, base, [], `instance ${intent.instanceId} has no network interfaces`);
 
+  // A new interface of an opted-in instance ends with its siblings, not later.
+  if (intent.onlyNew) {
+    const siblings = ownSessions(sessions, intent).flatMap((s) => sessionExpiry(s.tags) ?? []);
+    if (siblings.length > 0)
+      desiredExpiry = siblings.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+  }
   const instanceType = intent.instanceType ?? instance?.type;
   const support = instanceType ? sourceSupport(instanceType) : { ok: true as const };
   const filters = new FilterCache(deps, found);
-  const desired: Desired = { intent, scope, spec, hash: filterHash(spec), expiresAt };
+  const desired: Desired = { intent, scope, spec, hash: filterHash(spec), expiresAt: desiredExpiry };
 
   const outcomes = await Promise.all(
     enis.map(async (eni): Promise<EniOutcome> => {
@@ -193,8 +201,11 @@ async function mirrorEni(
   let freshToken = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      if (ownSessions(onEni, desired.intent).length > 0)
-        return await extend(deps, desired, filters, eniId, onEni);
+      const [own] = ownSessions(onEni, desired.intent);
+      if (own && desired.intent.onlyNew) {
+        return { eniId, status: 'unchanged', sessionId: own.id, sessionNumber: own.number };
+      }
+      if (own) return await extend(deps, desired, filters, eniId, onEni);
       return await start(deps, desired, filters, eniId, targetId, onEni, freshToken);
     } catch (error) {
       const name = errorName(error);
@@ -317,7 +328,9 @@ async function extend(
     if (!own) throw raceError(`the ${intent.reason} session on ${eniId} went away`);
     // A late or repeated delivery of the same request keeps what its claim already holds.
     const earlier = own.tags[key] === undefined ? undefined : decodeClaim(own.tags[key]);
-    const claim = encodeClaim(earlier ? (mergeClaims([earlier, mine]) ?? mine) : mine);
+    const claim = encodeClaim(
+      earlier && !intent.replaceClaim ? (mergeClaims([earlier, mine]) ?? mine) : mine,
+    );
     const handedOver: Record<string, string> = {};
     for (const dup of duplicates) {
       for (const [k, v] of Object.entries(dup.tags)) if (k.startsWith(CLAIM_PREFIX)) handedOver[k] = v;
@@ -532,6 +545,8 @@ function auditEvents(intent: MirrorIntent, o: EniOutcome, expiresAt: string): Au
           },
         },
       ];
+    case 'unchanged':
+      return [];
     default:
       return [
         {
