@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditSink } from './aws/audit.ts';
-import type { Ec2Gateway, FilterView, SessionView } from './aws/ec2.ts';
+import type { Ec2Gateway, FilterView, InstanceView, SessionView } from './aws/ec2.ts';
 import { formatAddress, parseCidr } from './domain/cidr.ts';
 import {
   CLAIM_PREFIX,
@@ -75,6 +75,8 @@ const RACE = new Set([
   'InvalidTrafficMirrorSessionId.NotFound',
 ]);
 
+const NO_ACCESS = new Set(['AccessDenied', 'AccountAccessError', 'AuthFailure', 'UnauthorizedOperation']);
+
 const errorName = (error: unknown) => (error instanceof Error ? error.name : '');
 const sha = (text: string, length: number) =>
   createHash('sha256').update(text).digest('hex').slice(0, length);
@@ -115,14 +117,29 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
     : Promise.resolve(intent.scope);
   const specP = scopeP.then(compileFilter);
   const foundP = specP.then((spec) => ec2.filtersByHash(filterHash(spec)));
-  const [instance, enis, sessions, scope, spec, found] = await Promise.all([
-    instanceP,
-    enisP,
-    sessionsP,
-    scopeP,
-    specP,
-    foundP,
-  ]);
+  let read: [
+    InstanceView | undefined,
+    { id: string; vpcId: string | undefined }[],
+    SessionView[],
+    Scope,
+    FilterSpec,
+    FilterView[],
+  ];
+  try {
+    read = await Promise.all([instanceP, enisP, sessionsP, scopeP, specP, foundP]);
+  } catch (error) {
+    // No way into the account (its spoke role is missing or does not trust the hub): retrying
+    // will not help, so this is a rejection that says so, not an error.
+    if (!NO_ACCESS.has(errorName(error))) throw error;
+    return reject(
+      deps,
+      intent,
+      base,
+      [],
+      `cannot act in account ${intent.account}: ${(error as Error).message}`,
+    );
+  }
+  const [instance, enis, sessions, scope, spec, found] = read;
 
   if (needInstance && !instance) {
     return reject(deps, intent, base, [], `instance ${intent.instanceId} was not found in ${intent.account}`);
@@ -215,7 +232,7 @@ async function mirrorEni(
         return {
           eniId,
           status: 'rejected',
-          reason: `target ${targetId} is not reachable from account ${desired.intent.account}`,
+          reason: `target ${targetId} is not visible from account ${desired.intent.account}: it does not exist there or is not shared with it (the share-target workflow onboards an account)`,
         };
       }
       if (name === 'InvalidNetworkInterfaceID.NotFound') {

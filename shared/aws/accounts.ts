@@ -53,22 +53,26 @@ export class Accounts {
     let client = this.clients.get(key);
     if (!client) {
       const { externalId, spokeRoleName } = this.settings;
-      if (!externalId) {
-        throw new AccountAccessError(
-          `account ${account} is not the hub's and MIRROROPS_EXTERNAL_ID is not set, so its spoke role cannot be assumed`,
-        );
-      }
       client = new EC2Client({
         region,
-        credentials: fromTemporaryCredentials({
-          params: {
-            RoleArn: `arn:aws:iam::${account}:role/${spokeRoleName}`,
-            RoleSessionName: 'mirrorops',
-            ExternalId: externalId,
-            DurationSeconds: 3600,
-          },
-          clientConfig: { region },
-        }),
+        // Without an ExternalId no spoke role can be assumed: every call says so (and the use
+        // cases turn that into a rejection naming the account).
+        credentials: !externalId
+          ? () =>
+              Promise.reject(
+                new AccountAccessError(
+                  `account ${account} is not the hub's, and MIRROROPS_EXTERNAL_ID is not set to assume its ${spokeRoleName} role`,
+                ),
+              )
+          : fromTemporaryCredentials({
+              params: {
+                RoleArn: `arn:aws:iam::${account}:role/${spokeRoleName}`,
+                RoleSessionName: 'mirrorops',
+                ExternalId: externalId,
+                DurationSeconds: 3600,
+              },
+              clientConfig: { region },
+            }),
       });
       this.clients.set(key, client);
     }
