@@ -11,6 +11,7 @@ import { type Emulator, type EmulatorOptions, startEmulator } from '../../emulat
 import { type Ec2Gateway, ec2Gateway } from '../../shared/aws/ec2.ts';
 import { TAG } from '../../shared/domain/tags.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
+import type { FleetSweep } from '../../shared/fleet.ts';
 import { type ApplyResult, apply, type MirrorDeps, type SweepResult, sweep } from '../../shared/mirror.ts';
 import type { Config } from '../../shared/runtime/config.ts';
 import { silentLogger } from '../../shared/runtime/log.ts';
@@ -477,6 +478,7 @@ describe('the ttl-sweeper function', () => {
       AWS_REGION: 'us-east-1',
       MIRROROPS_TARGET_ID: world.targetId,
       MIRROROPS_AUDIT_BUS: 'mirrorops-audit-test',
+      MIRROROPS_HUB_ACCOUNT_ID: world.account,
     });
     try {
       const { handler } = await import('../../functions/ttl-sweeper.ts');
@@ -507,14 +509,20 @@ describe('the ttl-sweeper function', () => {
         detail: {},
       };
 
-      const result = (await handler(event, context)) as SweepResult;
+      const result = (await handler(event, context)) as FleetSweep;
 
-      expect(result).toMatchObject({
-        expired: 1,
-        deleted: [expired],
-        filtersDeleted: [filterId],
-        failures: [],
-      });
+      // The emulator has no RAM yet, so the hub is the only enrolled account it finds.
+      expect(result.accounts).toEqual([
+        {
+          account: world.account,
+          result: expect.objectContaining({
+            expired: 1,
+            deleted: [expired],
+            filtersDeleted: [filterId],
+            failures: [],
+          }),
+        },
+      ]);
       expect(await world.sessions()).toEqual([]);
       expect((await stoppedEvents(world)).map((e) => e.detail)).toEqual([
         expect.objectContaining({ account: world.account, sessionId: expired, reason: 'manual' }),
