@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   AttachNetworkInterfaceCommand,
@@ -18,6 +17,7 @@ import { startEmulator } from '../../emulator/index.ts';
 import type { StoredEvent } from '../../emulator/services/events.ts';
 import { expiresIn, inventory } from '../../shared/inventory.ts';
 import { type Command, parseFlags } from '../command.ts';
+import { lambdaContext } from '../lambda.ts';
 import { route, routesOf } from '../routes.ts';
 import { loadStack } from '../stack.ts';
 import { table } from '../table.ts';
@@ -42,23 +42,6 @@ const must = <T>(value: T | undefined, what: string): T => {
   if (value === undefined) throw new Error(`the emulator returned no ${what}`);
   return value;
 };
-
-function context(name: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'demo',
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 const sample = (path: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../events/${path}`, import.meta.url), 'utf8')) as Record<
@@ -249,7 +232,8 @@ export const demoCommand: Command = {
         say(
           `   event ${event['detail-type']} -> ${targets.length > 0 ? targets.join(', ') : 'no rule matches: not delivered'}`,
         );
-        for (const name of targets) await (await handlerOf(name))(event, context(`mirrorops-demo-${name}`));
+        for (const name of targets)
+          await (await handlerOf(name))(event, lambdaContext(`mirrorops-demo-${name}`, 60));
         await show();
       };
       const setTag = async (id: string, value: string | undefined) => {

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { prepareAwsEnv } from '../aws.ts';
 import { type Command, parseFlags, UsageError } from '../command.ts';
+import { lambdaContext } from '../lambda.ts';
 import { loadStack } from '../stack.ts';
 
 const HELP = `Usage: mirrorops invoke <function> [--event FILE] [--param NAME=VALUE ...] [--stage STAGE]
@@ -28,25 +28,6 @@ const flags = {
   config: { type: 'string', default: 'serverless.yml' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
-
-/** A Lambda context for a local run: the function's timeout counts from the start. */
-function lambdaContext(name: string, timeoutSeconds: number): Context {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 export const invokeCommand: Command = {
   summary: "run a function's handler locally on an event and print its result",
