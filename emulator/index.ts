@@ -7,7 +7,9 @@ export {
   type FaultInjector,
   type Faults,
 } from './faults.ts';
+export type { Organization } from './ram/state.ts';
 export {
+  checkOrganization,
   DEFAULT_ACCOUNT,
   DEFAULT_REGION,
   type Emulator,

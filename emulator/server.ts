@@ -4,12 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { ec2Actions } from './ec2/index.ts';
 import { ApiError } from './errors.ts';
 import { bucketOf, type Clock, FaultInjector, type Faults, internalError } from './faults.ts';
+import { callerOf, QUERY_SERVICES, type QueryService } from './identity/index.ts';
 import { type Params, parseForm } from './query.ts';
+import { RAM_ROUTES, ramOperations } from './ram/service.ts';
+import type { Organization } from './ram/state.ts';
 import { eventsService } from './services/events.ts';
 import { type JsonService, jsonError, parseJsonBody } from './services/json.ts';
 import { sqsService } from './services/sqs.ts';
 import { World } from './state.ts';
-import { ec2Error, ec2Response } from './xml.ts';
+import { ec2Error, ec2Response, queryError, queryResponse } from './xml.ts';
 
 export const DEFAULT_ACCOUNT = '123456789012';
 export const DEFAULT_REGION = 'us-east-1';
@@ -25,6 +28,29 @@ export interface EmulatorOptions {
   faults?: Faults;
   /** The token buckets' clock in milliseconds; tests hold it still to count a burst exactly. */
   clock?: Clock;
+  /**
+   * An AWS Organization with RAM sharing enabled: sharing between its accounts (the management
+   * account and the members) needs no invitation. Without it every account stands alone.
+   */
+  organization?: Organization;
+}
+
+const TWELVE_DIGITS = /^\d{12}$/;
+
+/** Checks the organisation option, so that a typo fails at start instead of sharing wrongly. */
+export function checkOrganization(organization: Organization): void {
+  const { managementAccount, members } = organization;
+  if (typeof managementAccount !== 'string' || !TWELVE_DIGITS.test(managementAccount)) {
+    throw new RangeError(
+      `organization.managementAccount must be a twelve-digit account id, got '${String(managementAccount)}'`,
+    );
+  }
+  if (!Array.isArray(members)) throw new RangeError('organization.members must be a list of account ids');
+  for (const member of members) {
+    if (typeof member !== 'string' || !TWELVE_DIGITS.test(member)) {
+      throw new RangeError(`organization.members must be twelve-digit account ids, got '${String(member)}'`);
+    }
+  }
 }
 
 export interface Emulator {
@@ -48,6 +74,12 @@ export function caller(req: IncomingMessage, p: Params): { account: string; regi
     account: /^\d{12}$/.test(key) ? key : DEFAULT_ACCOUNT,
     region: region && /^[a-z0-9-]{1,32}$/.test(region) ? region : DEFAULT_REGION,
   };
+}
+
+/** The session token of temporary credentials: a header, or `X-Amz-Security-Token` of a presigned GET. */
+function sessionTokenOf(req: IncomingMessage, p: Params): string | undefined {
+  const header = req.headers['x-amz-security-token'];
+  return typeof header === 'string' ? header : p.str('X-Amz-Security-Token');
 }
 
 class BodyTooLarge extends ApiError {
@@ -97,7 +129,13 @@ function reply(res: ServerResponse, status: number, contentType: string, body: s
 const JSON_SERVICES: JsonService[] = [eventsService, sqsService];
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  const world = new World();
+  if (options.organization !== undefined) checkOrganization(options.organization);
+  const world = new World(
+    options.organization && {
+      managementAccount: options.organization.managementAccount,
+      members: [...options.organization.members],
+    },
+  );
   const faults = new FaultInjector(options.faults, options.clock);
 
   /** One EC2 Query request, checked in the order EC2 appears to check it. */
@@ -125,6 +163,75 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const result = handler({ action, account, region, state, world, p });
     if (failure === 'after') throw internalError();
     return ec2Response(action, requestId, result);
+  }
+
+  /**
+   * One request of a Query service other than EC2 (STS, IAM), chosen by its Version; answered and
+   * refused in that service's XML. Not throttled: EC2's buckets are EC2's.
+   */
+  function handleQueryService(
+    req: IncomingMessage,
+    service: QueryService,
+    p: Params,
+    requestId: string,
+    res: ServerResponse,
+  ): void {
+    try {
+      const action = p.str('Action');
+      if (!action) throw new ApiError('MissingAction', 'The request must contain the parameter Action', 400);
+      const handler = Object.hasOwn(service.actions, action) ? service.actions[action] : undefined;
+      if (!handler) {
+        throw new ApiError(
+          'InvalidAction',
+          `Could not find operation ${action} for version ${service.version}`,
+        );
+      }
+      const { account, region } = caller(req, p);
+      const failure = faults.failure(action);
+      if (failure === 'before') throw internalError();
+      const { caller: who, session } = callerOf(world, account, sessionTokenOf(req, p));
+      const result = handler({ action, account, region, world, p, caller: who, session });
+      if (failure === 'after') throw internalError();
+      reply(res, 200, XML, queryResponse(service.namespace, action, requestId, result));
+    } catch (error) {
+      if (!(error instanceof ApiError)) console.error('emulator: unexpected error', error);
+      const api =
+        error instanceof ApiError
+          ? error
+          : new ApiError('InternalFailure', `The emulator failed: ${(error as Error).message}`, 500);
+      reply(
+        res,
+        api.status,
+        XML,
+        queryError(service.namespace, api.status, api.code, api.message, requestId),
+      );
+    }
+  }
+
+  /** One RAM request (rest-json: `POST /operationname`, JSON in and out, the code in `x-amzn-errortype`). */
+  function handleRam(req: IncomingMessage, operation: string, body: string, res: ServerResponse): void {
+    try {
+      const input = parseJsonBody(body);
+      const { account, region } = caller(req, parseForm(''));
+      const failure = faults.failure(operation);
+      if (failure === 'before') throw internalError();
+      const run = ramOperations[operation];
+      if (!run) throw new ApiError('UnknownOperationException', `Unknown operation ${operation}`, 404);
+      const output = run({ operation, account, region, world, input });
+      if (failure === 'after') throw internalError();
+      reply(res, 200, 'application/json', JSON.stringify(output));
+    } catch (error) {
+      if (!(error instanceof ApiError)) console.error('emulator: unexpected error', error);
+      const api =
+        error instanceof ApiError && error.status < 500
+          ? error
+          : new ApiError('ServerInternalException', (error as Error).message, 500);
+      res.setHeader('x-amzn-errortype', api.code);
+      reply(res, api.status, 'application/json', JSON.stringify({ message: api.message }));
+    } finally {
+      // Reads made before a refusal may have completed associations: EC2 sees them at once.
+      world.ram.settle();
+    }
   }
 
   /** One request of a JSON-protocol service (`X-Amz-Target: Prefix.Operation`). */
@@ -174,13 +281,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const target = req.headers['x-amz-target'];
       if (typeof target === 'string') return handleJson(req, target, body, res);
       if (req.method === 'GET' && req.url?.startsWith('/_emulator/')) return handleInspect(req, res);
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const ramOperation = Object.hasOwn(RAM_ROUTES, path) ? RAM_ROUTES[path] : undefined;
+      if (req.method === 'POST' && ramOperation !== undefined) return handleRam(req, ramOperation, body, res);
       if (req.method !== 'POST' && req.method !== 'GET') {
         throw new ApiError(
           'InvalidHttpRequest',
           `The HTTP request is invalid. Reason: method ${req.method ?? ''} is not supported; use POST or GET`,
         );
       }
-      const xml = handleEc2(req, parseForm(queryOf(req, body)), requestId);
+      const p = parseForm(queryOf(req, body));
+      const version = p.str('Version');
+      const service =
+        version !== undefined && Object.hasOwn(QUERY_SERVICES, version) ? QUERY_SERVICES[version] : undefined;
+      if (service) return handleQueryService(req, service, p, requestId, res);
+      const xml = handleEc2(req, p, requestId);
       reply(res, 200, XML, xml);
     } catch (error) {
       if (error instanceof BodyTooLarge && !error.drained) {

@@ -1,4 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import type { Role, RoleSession } from './identity/context.ts';
+import { type Organization, RamState } from './ram/state.ts';
 import type { StoredEvent } from './services/events.ts';
 import type { Queue } from './services/sqs.ts';
 
@@ -186,6 +188,16 @@ export class World {
   readonly queues = new Map<string, Queue>();
   /** `region/targetId` -> accounts it is shared with. Filled by the RAM emulation. */
   readonly sharedTargets = new Map<string, Set<string>>();
+  /** IAM roles: account -> lower-cased role name -> role (IAM is global: no Region). */
+  readonly roles = new Map<string, Map<string, Role>>();
+  /** Sessions STS handed out, by session token. */
+  readonly roleSessions = new Map<string, RoleSession>();
+  /** RAM: resource shares, associations, invitations; it keeps `sharedTargets` up to date. */
+  readonly ram: RamState;
+
+  constructor(organization?: Organization) {
+    this.ram = new RamState(this.sharedTargets, organization);
+  }
 
   state(account: string, region: string): RegionState {
     const key = `${account}/${region}`;
@@ -205,6 +217,7 @@ export class World {
   ): { owner: RegionState; target: MirrorTarget } | undefined {
     const own = this.state(account, region).targets.get(targetId);
     if (own) return { owner: this.state(account, region), target: own };
+    this.ram.observe(account, region, targetId);
     const sharedWith = this.sharedTargets.get(`${region}/${targetId}`);
     if (!sharedWith?.has(account)) return undefined;
     for (const state of this.regions.values()) {

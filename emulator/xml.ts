@@ -27,13 +27,14 @@ export type XmlValue =
   | XmlValue[]
   | { [key: string]: XmlValue };
 
-export function writeXml(name: string, value: XmlValue): string {
+/** An element; array entries are `<item>` children as EC2 writes them, or `<member>` as the Query services do. */
+export function writeXml(name: string, value: XmlValue, entry: 'item' | 'member' = 'item'): string {
   if (value === undefined || value === null) return '';
   if (Array.isArray(value))
-    return `<${name}>${value.map((item) => writeXml('item', item)).join('')}</${name}>`;
+    return `<${name}>${value.map((item) => writeXml(entry, item, entry)).join('')}</${name}>`;
   if (typeof value === 'object') {
     let inner = '';
-    for (const key in value) inner += writeXml(key, value[key]);
+    for (const key in value) inner += writeXml(key, value[key], entry);
     return `<${name}>${inner}</${name}>`;
   }
   return `<${name}>${escapeXml(String(value))}</${name}>`;
@@ -49,4 +50,35 @@ export function ec2Response(action: string, requestId: string, body: Record<stri
 
 export function ec2Error(code: string, message: string, requestId: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`;
+}
+
+/**
+ * An answer of the other Query services (STS, IAM), as botocore's and the SDK's awsQuery readers
+ * expect it: `<XResponse xmlns><XResult>...</XResult><ResponseMetadata><RequestId/>...`, lists
+ * as `<member>` entries. An action without output (DeleteRole) has no Result element.
+ */
+export function queryResponse(
+  namespace: string,
+  action: string,
+  requestId: string,
+  result: Record<string, XmlValue> | undefined,
+): string {
+  let inner = '';
+  if (result !== undefined) {
+    for (const key in result) inner += writeXml(key, result[key], 'member');
+    inner = `<${action}Result>${inner}</${action}Result>`;
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${namespace}">${inner}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
+}
+
+/** An error of the other Query services: `Sender` for the caller's faults (4xx), `Receiver` for the service's. */
+export function queryError(
+  namespace: string,
+  status: number,
+  code: string,
+  message: string,
+  requestId: string,
+): string {
+  const type = status >= 500 ? 'Receiver' : 'Sender';
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse xmlns="${namespace}"><Error><Type>${type}</Type><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }

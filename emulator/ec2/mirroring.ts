@@ -8,6 +8,7 @@
 import { parseCidr } from '../../shared/domain/cidr.ts';
 import { ApiError, invalid, notFound } from '../errors.ts';
 import type { Params } from '../query.ts';
+import { targetArn } from '../ram/state.ts';
 import type {
   FilterRule,
   MirrorFilter,
@@ -498,6 +499,8 @@ export const mirroringActions: Record<string, Handler> = {
   },
 
   DescribeTrafficMirrorTargets(ctx) {
+    // Looking at shared targets reads the caller's RAM associations, which may complete them.
+    ctx.world.ram.observe(ctx.account, ctx.region);
     const visible = [...ctx.state.targets.values()];
     for (const other of ctx.world.statesIn(ctx.region)) {
       if (other === ctx.state) continue;
@@ -531,6 +534,7 @@ export const mirroringActions: Record<string, Handler> = {
     }
     dryRun(ctx);
     ctx.state.targets.delete(target.id);
+    ctx.world.ram.resourceGone(targetArn(ctx.region, ctx.account, target.id));
     return { trafficMirrorTargetId: target.id };
   },
 

@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+
+/**
+ * AWS RAM's resource shares, their associations and invitations, for every account and Region,
+ * and what they make visible in EC2: a target whose resource association and a principal's
+ * association both read ASSOCIATED is in `World.sharedTargets` for that principal.
+ *
+ * RAM completes associations asynchronously ("can take minutes"). Without a clock, the emulator
+ * completes an association at its second read: the first request that reads it after it was made
+ * sees ASSOCIATING, every later one ASSOCIATED. An association whose invitation is pending does not
+ * advance until the invitation is accepted. See emulator/README.md.
+ */
+
+export type AssociationStatus = 'ASSOCIATING' | 'ASSOCIATED' | 'DISASSOCIATING' | 'DISASSOCIATED' | 'FAILED';
+export type InvitationStatus = 'PENDING' | 'ACCEPTED' | 'REJECTED' | 'EXPIRED';
+
+export interface ResourceShare {
+  arn: string;
+  name: string;
+  owner: string;
+  region: string;
+  allowExternalPrincipals: boolean;
+  tags: Map<string, string>;
+  status: 'ACTIVE';
+  created: Date;
+  updated: Date;
+  seq: number;
+}
+
+export interface Invitation {
+  arn: string;
+  share: ResourceShare;
+  receiver: string;
+  status: InvitationStatus;
+  created: Date;
+  seq: number;
+}
+
+export interface Association {
+  share: ResourceShare;
+  type: 'PRINCIPAL' | 'RESOURCE';
+  /** An account id (PRINCIPAL) or a resource ARN (RESOURCE). */
+  entity: string;
+  status: AssociationStatus;
+  /** Read once since it was last made: the next read completes it. */
+  seen: boolean;
+  external: boolean;
+  created: Date;
+  updated: Date;
+  statusMessage?: string;
+  seq: number;
+  /** An account outside the owner's organisation must accept this before the association completes. */
+  invitation?: Invitation;
+}
+
+/** The organisation the emulator pretends the accounts belong to, with RAM sharing enabled in it. */
+export interface Organization {
+  managementAccount: string;
+  members: readonly string[];
+}
+
+const TARGET_ARN = /^arn:aws[a-z-]*:ec2:([a-z0-9-]+):(\d{12}):traffic-mirror-target\/(tmt-[0-9a-f]+)$/;
+
+/** A traffic mirror target's ARN, as RAM names it. */
+export const targetArn = (region: string, owner: string, targetId: string) =>
+  `arn:aws:ec2:${region}:${owner}:traffic-mirror-target/${targetId}`;
+
+/** The parts of a traffic mirror target ARN, or undefined for any other string. */
+export function parseTargetArn(arn: string): { region: string; owner: string; id: string } | undefined {
+  const match = TARGET_ARN.exec(arn);
+  if (!match) return undefined;
+  const [, region = '', owner = '', id = ''] = match;
+  return { region, owner, id };
+}
+
+export class RamState {
+  readonly shares = new Map<string, ResourceShare>();
+  readonly invitations = new Map<string, Invitation>();
+  /** Per share ARN: its associations by `TYPE/entity`. */
+  private readonly associations = new Map<string, Map<string, Association>>();
+  /** ClientTokens of RAM calls: `account/region/operation/token` -> the request and the answer. */
+  readonly tokens = new Map<string, { request: string; response: Record<string, unknown> }>();
+  /** What RAM has put into `sharedTargets`, so that only that is taken out again. */
+  private granted = new Map<string, Set<string>>();
+  private dirty = false;
+  private lastSeq = 0;
+
+  constructor(
+    private readonly sharedTargets: Map<string, Set<string>>,
+    readonly organization: Organization | undefined,
+  ) {}
+
+  nextSeq(): number {
+    return ++this.lastSeq;
+  }
+
+  /** Whether both accounts are in the emulated organisation (so sharing needs no invitation). */
+  sameOrganization(a: string, b: string): boolean {
+    const org = this.organization;
+    if (!org) return false;
+    const inOrg = (account: string) => account === org.managementAccount || org.members.includes(account);
+    return inOrg(a) && inOrg(b);
+  }
+
+  associationsOf(share: ResourceShare): Association[] {
+    return [...(this.associations.get(share.arn)?.values() ?? [])];
+  }
+
+  association(share: ResourceShare, type: Association['type'], entity: string): Association | undefined {
+    return this.associations.get(share.arn)?.get(`${type}/${entity}`);
+  }
+
+  /** Adds an association, or makes a dissociated one anew. Either way it starts ASSOCIATING. */
+  associate(share: ResourceShare, type: Association['type'], entity: string, external: boolean): Association {
+    let byKey = this.associations.get(share.arn);
+    if (!byKey) {
+      byKey = new Map();
+      this.associations.set(share.arn, byKey);
+    }
+    const existing = byKey.get(`${type}/${entity}`);
+    if (existing && existing.status !== 'DISASSOCIATED') return existing;
+    const now = new Date();
+    const association: Association = {
+      share,
+      type,
+      entity,
+      status: 'ASSOCIATING',
+      seen: false,
+      external,
+      created: existing?.created ?? now,
+      updated: now,
+      seq: existing?.seq ?? this.nextSeq(),
+    };
+    if (type === 'PRINCIPAL' && external) {
+      const invitation: Invitation = {
+        arn: `arn:aws:ram:${share.region}:${share.owner}:resource-share-invitation/${randomUUID()}`,
+        share,
+        receiver: entity,
+        status: 'PENDING',
+        created: now,
+        seq: this.nextSeq(),
+      };
+      this.invitations.set(invitation.arn, invitation);
+      association.invitation = invitation;
+    }
+    byKey.set(`${type}/${entity}`, association);
+    this.dirty = true;
+    return association;
+  }
+
+  /** Ends an association at once (visibility goes with it); a pending invitation for it expires. */
+  disassociate(association: Association, message?: string): void {
+    if (association.status === 'DISASSOCIATED') return;
+    association.status = 'DISASSOCIATED';
+    association.updated = new Date();
+    if (message === undefined) delete association.statusMessage;
+    else association.statusMessage = message;
+    if (association.invitation?.status === 'PENDING') association.invitation.status = 'EXPIRED';
+    this.dirty = true;
+  }
+
+  /** The receiver accepted: the association may now complete (at its second read from now on). */
+  accepted(invitation: Invitation): void {
+    invitation.status = 'ACCEPTED';
+    const association = this.association(invitation.share, 'PRINCIPAL', invitation.receiver);
+    if (association && association.invitation === invitation && association.status === 'ASSOCIATING') {
+      association.seen = false;
+      association.updated = new Date();
+    }
+  }
+
+  /**
+   * An association's status as one request reads it: the first read of an ASSOCIATING association
+   * sees ASSOCIATING, the next completes it. A pending invitation holds it.
+   */
+  read(association: Association): AssociationStatus {
+    if (association.status !== 'ASSOCIATING') return association.status;
+    if (association.invitation && association.invitation.status !== 'ACCEPTED') return association.status;
+    if (!association.seen) {
+      association.seen = true;
+      return association.status;
+    }
+    association.status = 'ASSOCIATED';
+    association.updated = new Date();
+    this.dirty = true;
+    return association.status;
+  }
+
+  /**
+   * An EC2 request of `account` that looks at shared targets reads its associations in the Region
+   * (those of one target, when it names one): the principal's own and the targets'.
+   */
+  observe(account: string, region: string, targetId?: string): void {
+    for (const share of this.shares.values()) {
+      if (share.region !== region) continue;
+      const principal = this.association(share, 'PRINCIPAL', account);
+      if (!principal || principal.status === 'DISASSOCIATED') continue;
+      const resources = this.associationsOf(share).filter(
+        (a) =>
+          a.type === 'RESOURCE' &&
+          a.status !== 'DISASSOCIATED' &&
+          (targetId === undefined || parseTargetArn(a.entity)?.id === targetId),
+      );
+      if (targetId !== undefined && resources.length === 0) continue;
+      this.read(principal);
+      for (const resource of resources) this.read(resource);
+    }
+    this.settle();
+  }
+
+  /** A target was deleted: its associations end. */
+  resourceGone(arn: string): void {
+    for (const byKey of this.associations.values()) {
+      const association = byKey.get(`RESOURCE/${arn}`);
+      if (association) this.disassociate(association, 'The resource was deleted.');
+    }
+    this.settle();
+  }
+
+  /**
+   * Brings `sharedTargets` in line with the associations: each target whose resource association
+   * is ASSOCIATED, for each principal whose association in the same share is ASSOCIATED.
+   */
+  settle(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const next = new Map<string, Set<string>>();
+    for (const share of this.shares.values()) {
+      const all = this.associationsOf(share).filter((a) => a.status === 'ASSOCIATED');
+      const principals = all.filter((a) => a.type === 'PRINCIPAL').map((a) => a.entity);
+      for (const resource of all) {
+        const target = resource.type === 'RESOURCE' ? parseTargetArn(resource.entity) : undefined;
+        if (!target || principals.length === 0) continue;
+        const key = `${target.region}/${target.id}`;
+        const accounts = next.get(key) ?? new Set<string>();
+        for (const principal of principals) accounts.add(principal);
+        next.set(key, accounts);
+      }
+    }
+    for (const [key, before] of this.granted) {
+      const after = next.get(key);
+      const shared = this.sharedTargets.get(key);
+      for (const account of before) if (!after?.has(account)) shared?.delete(account);
+      if (shared?.size === 0) this.sharedTargets.delete(key);
+    }
+    for (const [key, after] of next) {
+      const before = this.granted.get(key);
+      let shared = this.sharedTargets.get(key);
+      for (const account of after) {
+        if (before?.has(account)) continue;
+        if (!shared) {
+          shared = new Set();
+          this.sharedTargets.set(key, shared);
+        }
+        shared.add(account);
+      }
+    }
+    this.granted = next;
+  }
+}
