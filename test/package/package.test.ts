@@ -148,3 +148,65 @@ describe('the packaged hub stack', () => {
     expect(ofType('AWS::CloudWatch::Alarm').length).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('the packaged share-target state machine', () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub placeholder, not a template
+  const AUDIT_BUS_SUB = '${AuditBus}';
+  const machines = () => ofType('AWS::StepFunctions::StateMachine');
+  const machineRole = () => {
+    const [[, machine] = ['', { Type: '', Properties: {} }]] = machines();
+    const roleId = (machine.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const role = template.Resources[roleId];
+    if (!role) throw new Error(`no role ${roleId}`);
+    return role.Properties as {
+      RoleName: string;
+      AssumeRolePolicyDocument: { Statement: Statement[] };
+      Policies: { PolicyDocument: { Statement: Statement[] } }[];
+    };
+  };
+
+  test("is statemachines/share-target.asl.json, with the stack's audit bus put in", async () => {
+    expect(machines().length).toBe(1);
+    const [[, machine] = ['', { Type: '', Properties: {} }]] = machines();
+    expect(machine.Properties.StateMachineName).toBe('mirrorops-dev-share-target');
+    const sub = (machine.Properties.DefinitionString as { 'Fn::Sub': string })['Fn::Sub'];
+    // The only substitution is the audit bus, a resource of this stack.
+    expect([...new Set(sub.match(/\$\{[^}]*\}/g))]).toEqual([AUDIT_BUS_SUB]);
+    expect(template.Resources.AuditBus?.Type).toBe('AWS::Events::EventBus');
+    const file = await readFile(join('statemachines', 'share-target.asl.json'), 'utf8');
+    expect(JSON.parse(sub.replaceAll(AUDIT_BUS_SUB, 'bus'))).toEqual(
+      JSON.parse(file.replaceAll('#{AuditBus}', 'bus')),
+    );
+  });
+
+  test('its role: only Step Functions of this account assumes it; no * action; only spoke roles assumed', () => {
+    const role = machineRole();
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Principal: { Service: 'states.amazonaws.com' }, Action: 'sts:AssumeRole' }),
+    ]);
+    const own = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+    for (const s of own) {
+      expect(s.Effect).toBe('Allow');
+      for (const action of list(s.Action)) expect(action).not.toMatch(/\*/);
+    }
+    const assume = own.filter((s) => list(s.Action).includes('sts:AssumeRole'));
+    expect(assume.length).toBe(1);
+    for (const r of list(assume[0]?.Resource as unknown))
+      expect(JSON.stringify(r)).toMatch(/:iam::\*:role\/mirrorops-spoke"/);
+  });
+
+  test('the spoke template trusts the packaged Lambda and state machine roles by name', async () => {
+    const spoke = await readFile(join('spoke', 'mirrorops-spoke.yaml'), 'utf8');
+    const patterns = [...spoke.matchAll(/:role\/(mirrorops-[^\s"]+)/g)].map((m) => m[1] as string);
+    const lambdaRole = template.Resources.IamRoleLambdaExecution?.Properties.RoleName as {
+      'Fn::Join': [string, unknown[]];
+    };
+    const [separator, parts] = lambdaRole['Fn::Join'];
+    const lambdaRoleName = parts.map((p) => (typeof p === 'string' ? p : 'us-east-1')).join(separator);
+    for (const name of [lambdaRoleName, machineRole().RoleName])
+      expect({ name, trusted: patterns.some((p) => globMatch(p, name)) }).toEqual({ name, trusted: true });
+    const machineName = ofType('AWS::StepFunctions::StateMachine')[0]?.[1].Properties.StateMachineName;
+    expect(spoke).toContain(':stateMachine:mirrorops-*-share-target');
+    expect(globMatch('mirrorops-*-share-target', String(machineName))).toBe(true);
+  });
+});
