@@ -1,0 +1,278 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { route, routesOf } from '../../cli/routes.ts';
+import { loadStack } from '../../cli/stack.ts';
+import { matches } from '../../shared/domain/pattern.ts';
+import {
+  globMatch,
+  list,
+  parseTemplate,
+  references,
+  type Statement,
+  substitute,
+  type Template,
+} from '../support/cloudformation.ts';
+
+const HUB = '111111111111';
+const MEMBER = '222222222222';
+const OTHER = '333333333333';
+const HUB_BUS = `arn:aws:events:us-east-1:${HUB}:event-bus/default`;
+
+const template: Template = parseTemplate(
+  readFileSync(new URL('../../spoke/mirrorops-spoke.yaml', import.meta.url), 'utf8'),
+);
+/** The template as deployed in MEMBER for HUB: Refs and Subs replaced by their values. */
+const deployed = substitute(template, {
+  'AWS::Partition': 'aws',
+  'AWS::AccountId': MEMBER,
+  'AWS::Region': 'us-east-1',
+  HubAccountId: HUB,
+  ExternalId: 'mirrorops-external-id',
+  HubEventBusArn: HUB_BUS,
+}) as Template;
+
+const ofType = (t: Template, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
+const roleNamed = (name: string) => {
+  const role = deployed.Resources[name];
+  if (!role) throw new Error(`no resource ${name}`);
+  return role.Properties as {
+    RoleName?: string;
+    AssumeRolePolicyDocument: { Statement: Statement[] };
+    Policies: { PolicyDocument: { Statement: Statement[] } }[];
+  };
+};
+const permissions = (name: string) => roleNamed(name).Policies.flatMap((p) => p.PolicyDocument.Statement);
+const allStatements = () =>
+  ofType(deployed, 'AWS::IAM::Role').flatMap(([name]) => [
+    ...roleNamed(name).AssumeRolePolicyDocument.Statement,
+    ...permissions(name),
+  ]);
+/** Statements of the spoke role that allow `action` on `arn`. */
+const allowing = (action: string, arn: string) =>
+  permissions('SpokeRole').filter(
+    (s) =>
+      s.Effect === 'Allow' &&
+      list(s.Action).some((a) => globMatch(a, action)) &&
+      list(s.Resource as string | string[]).some((r) => typeof r === 'string' && globMatch(r, arn)),
+  );
+
+const arn = (account: string, type: string, id: string) => `arn:aws:ec2:us-east-1:${account}:${type}/${id}`;
+const SESSION = arn(MEMBER, 'traffic-mirror-session', 'tms-0123456789abcdef0');
+const FILTER = arn(MEMBER, 'traffic-mirror-filter', 'tmf-0123456789abcdef0');
+
+describe('the spoke template', () => {
+  test('has the three parameters, a role named mirrorops-spoke, its forwarding role and three rules', () => {
+    expect(template.AWSTemplateFormatVersion).toBe('2010-09-09');
+    expect(Object.keys(template.Parameters ?? {}).sort()).toEqual([
+      'ExternalId',
+      'HubAccountId',
+      'HubEventBusArn',
+    ]);
+    for (const p of Object.values(template.Parameters ?? {})) expect(p.Type).toBe('String');
+    expect(new RegExp(String(template.Parameters?.HubAccountId?.AllowedPattern)).test(HUB)).toBe(true);
+    expect(new RegExp(String(template.Parameters?.HubEventBusArn?.AllowedPattern)).test(HUB_BUS)).toBe(true);
+    expect(template.Parameters?.ExternalId?.NoEcho).toBe(true);
+    expect(Object.fromEntries(Object.entries(template.Resources).map(([name, r]) => [name, r.Type]))).toEqual(
+      {
+        SpokeRole: 'AWS::IAM::Role',
+        ForwardRole: 'AWS::IAM::Role',
+        TagChangeRule: 'AWS::Events::Rule',
+        InstanceRunningRule: 'AWS::Events::Rule',
+        InterfaceCallsRule: 'AWS::Events::Rule',
+      },
+    );
+    expect(roleNamed('SpokeRole').RoleName).toBe('mirrorops-spoke');
+  });
+
+  test('refers only to its parameters, its resources and pseudo parameters', () => {
+    const known = new Set([
+      ...Object.keys(template.Parameters ?? {}),
+      ...Object.keys(template.Resources),
+      'AWS::Partition',
+      'AWS::AccountId',
+      'AWS::Region',
+    ]);
+    const used = references(template);
+    expect(used.length).toBeGreaterThan(10);
+    expect(used.filter((name) => !known.has(name))).toEqual([]);
+  });
+
+  test('no statement allows all actions or all actions of a service, and none denies or uses NotAction', () => {
+    const statements = allStatements();
+    expect(statements.length).toBeGreaterThan(10);
+    for (const s of statements) {
+      expect(s.Effect).toBe('Allow');
+      expect(s).not.toHaveProperty('NotAction');
+      expect(s).not.toHaveProperty('NotResource');
+      for (const action of list(s.Action)) expect(action).not.toMatch(/(^\*$)|(:\*$)|\*/);
+    }
+  });
+
+  test('the hub assumes the role only from its Lambda and state machine roles, always with an ExternalId', () => {
+    const trust = roleNamed('SpokeRole').AssumeRolePolicyDocument.Statement;
+    expect(trust.length).toBe(2);
+    for (const s of trust) {
+      expect(s.Action).toBe('sts:AssumeRole');
+      expect(s.Principal).toEqual({ AWS: `arn:aws:iam::${HUB}:root` });
+      const externalId =
+        s.Condition?.StringEquals?.['sts:ExternalId'] ?? s.Condition?.StringLike?.['sts:ExternalId'];
+      expect(typeof externalId).toBe('string');
+      expect(typeof s.Condition?.ArnLike?.['aws:PrincipalArn']).toBe('string');
+    }
+    const admits = (principal: string, externalId: string) =>
+      trust.some((s) => {
+        const equals = s.Condition?.StringEquals?.['sts:ExternalId'];
+        const like = s.Condition?.StringLike?.['sts:ExternalId'];
+        const idOk = equals !== undefined ? equals === externalId : globMatch(String(like), externalId);
+        return idOk && globMatch(String(s.Condition?.ArnLike?.['aws:PrincipalArn']), principal);
+      });
+    const lambdaRole = `arn:aws:iam::${HUB}:role/mirrorops-dev-us-east-1-lambdaRole`;
+    const machineRole = `arn:aws:iam::${HUB}:role/mirrorops-dev-us-east-1-share-target`;
+    const machine = `arn:aws:states:us-east-1:${HUB}:stateMachine:mirrorops-dev-share-target`;
+    expect(admits(lambdaRole, 'mirrorops-external-id')).toBe(true);
+    expect(admits(machineRole, machine)).toBe(true);
+    // Without the ExternalId, with someone else's, or from another role or account: refused.
+    expect(admits(lambdaRole, 'guess')).toBe(false);
+    expect(admits(lambdaRole, machine)).toBe(false);
+    expect(
+      admits(machineRole, `arn:aws:states:us-east-1:${OTHER}:stateMachine:mirrorops-dev-share-target`),
+    ).toBe(false);
+    expect(admits(`arn:aws:iam::${HUB}:role/Admin`, 'mirrorops-external-id')).toBe(false);
+    expect(
+      admits(`arn:aws:iam::${OTHER}:role/mirrorops-dev-us-east-1-lambdaRole`, 'mirrorops-external-id'),
+    ).toBe(false);
+  });
+
+  test('creating a session or filter requires the request to tag it mirrorops:managed=true', () => {
+    for (const [action, resource] of [
+      ['ec2:CreateTrafficMirrorSession', SESSION],
+      ['ec2:CreateTrafficMirrorFilter', FILTER],
+    ] as const) {
+      const statements = allowing(action, resource);
+      expect(statements.length).toBeGreaterThan(0);
+      for (const s of statements)
+        expect(s.Condition?.StringEquals?.['aws:RequestTag/mirrorops:managed']).toBe('true');
+    }
+  });
+
+  test('modifying, deleting and tagging sessions and filters requires mirrorops:managed=true on them', () => {
+    const guarded = [
+      'ec2:ModifyTrafficMirrorSession',
+      'ec2:DeleteTrafficMirrorSession',
+      'ec2:DeleteTrafficMirrorFilter',
+      'ec2:ModifyTrafficMirrorFilterNetworkServices',
+      'ec2:CreateTrafficMirrorFilterRule',
+      'ec2:CreateTags',
+      'ec2:DeleteTags',
+    ];
+    let checked = 0;
+    for (const action of guarded) {
+      for (const resource of [SESSION, FILTER]) {
+        for (const s of allowing(action, resource)) {
+          checked++;
+          const when = s.Condition?.StringEquals ?? {};
+          // Tags given in a create call: allowed when the request itself carries managed=true.
+          if (action === 'ec2:CreateTags' && when['ec2:CreateAction']) {
+            expect(when['aws:RequestTag/mirrorops:managed']).toBe('true');
+            continue;
+          }
+          expect({ sid: s.Sid, action, managed: when['aws:ResourceTag/mirrorops:managed'] }).toEqual({
+            sid: s.Sid,
+            action,
+            managed: 'true',
+          });
+        }
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(2 * guarded.length);
+  });
+
+  test("every other EC2 change is on this account's interfaces and rules or the hub's targets, never another account's", () => {
+    for (const s of permissions('SpokeRole')) {
+      const changes = list(s.Action).filter((a) => a.startsWith('ec2:') && !a.startsWith('ec2:Describe'));
+      if (changes.length === 0) continue;
+      for (const resource of list(s.Resource as string | string[])) {
+        expect(resource).not.toBe('*');
+        const account = resource.split(':')[4];
+        if (resource.includes(':traffic-mirror-target/')) expect(account).toBe(HUB);
+        else expect(account).toBe(MEMBER);
+      }
+    }
+    expect(allowing('ec2:CreateTrafficMirrorSession', arn(OTHER, 'traffic-mirror-target', 'tmt-1'))).toEqual(
+      [],
+    );
+    expect(allowing('ec2:DeleteTrafficMirrorSession', arn(OTHER, 'traffic-mirror-session', 'tms-1'))).toEqual(
+      [],
+    );
+  });
+
+  test("invitations are accepted only from the hub's shares", () => {
+    const accept = permissions('SpokeRole').filter((s) =>
+      list(s.Action).includes('ram:AcceptResourceShareInvitation'),
+    );
+    expect(accept.length).toBe(1);
+    expect(accept[0]?.Condition?.StringEquals?.['ram:ShareOwnerAccountId']).toBe(HUB);
+    const all = permissions('SpokeRole').flatMap((s) => list(s.Action));
+    expect(all.filter((a) => a.startsWith('ram:')).sort()).toEqual([
+      'ram:AcceptResourceShareInvitation',
+      'ram:GetResourceShareInvitations',
+    ]);
+  });
+});
+
+describe("the spoke's forwarding rules", () => {
+  const rules = ofType(deployed, 'AWS::Events::Rule').map(([, r]) => r.Properties);
+  const forwarded = (event: unknown) => rules.some((r) => matches(r.EventPattern, event));
+  const event = (path: string) =>
+    JSON.parse(readFileSync(new URL(`../../events/${path}`, import.meta.url), 'utf8')) as unknown;
+  const samples = readdirSync(new URL('../../events/', import.meta.url), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+
+  test('send to the hub bus, through a role that may only put events there', () => {
+    expect(rules.length).toBe(3);
+    for (const rule of rules) {
+      expect(rule.State).toBe('ENABLED');
+      expect(rule.Targets).toEqual([
+        { Id: 'hub', Arn: HUB_BUS, RoleArn: { 'Fn::GetAtt': ['ForwardRole', 'Arn'] } },
+      ]);
+    }
+    expect(permissions('ForwardRole')).toEqual([
+      { Sid: 'HubBus', Effect: 'Allow', Action: 'events:PutEvents', Resource: HUB_BUS },
+    ]);
+    expect(roleNamed('ForwardRole').AssumeRolePolicyDocument.Statement[0]?.Principal).toEqual({
+      Service: 'events.amazonaws.com',
+    });
+  });
+
+  test.each([
+    ['tag/mirror-true.json', true],
+    ['tag/mirror-4h.json', true],
+    ['tag/mirror-false.json', true],
+    ['tag/mirror-removed.json', true],
+    ['tag/mirror-invalid.json', true],
+    ['tag/eni-mirror-2h.json', true],
+    ['tag/other-key.json', false],
+    ['tag/s3-bucket.json', false],
+    ['ec2/running.json', true],
+    ['ec2/stopped.json', false],
+    ['ec2/run-instances.json', true],
+    ['ec2/attach-network-interface.json', true],
+    ['ec2/attach-network-interface-denied.json', false],
+    ['guardduty/network-connection.json', false],
+    ['schedule/every-minute.json', false],
+  ] as const)('%s forwarded: %s', (path, expected) => {
+    expect(forwarded(event(path))).toBe(expected);
+  });
+
+  test("forward exactly the sample events the hub's tag-change and instance-launch rules take", () => {
+    const hub = routesOf(loadStack('serverless.yml', { params: { targetId: 'tmt-0123456789abcdef0' } }));
+    const memberEvents = samples.filter((f) => f.startsWith('tag/') || f.startsWith('ec2/'));
+    expect(memberEvents.length).toBeGreaterThanOrEqual(13);
+    for (const path of memberEvents) {
+      const reaches = route(hub, event(path)).filter((f) => f === 'tag-change' || f === 'instance-launch');
+      expect({ path, forwarded: forwarded(event(path)) }).toEqual({ path, forwarded: reaches.length > 0 });
+    }
+  });
+});
