@@ -3,15 +3,16 @@ import {
   DEFAULT_ACCOUNT,
   DEFAULT_REGION,
   type Faults,
+  type Organization,
   startEmulator,
 } from '../../emulator/index.ts';
 import { type Command, parseFlags, UsageError, untilShutdown } from '../command.ts';
 
 const HELP = `Usage: mirrorops emulator [options]
 
-Serves a local EC2 endpoint (Query protocol, API version 2016-11-15) that the AWS SDK and CLI
-reach through AWS_ENDPOINT_URL. Prints its URL on stdout once it accepts requests; stops on
-Ctrl-C (SIGINT) or SIGTERM.
+Serves a local AWS endpoint (EC2 with Traffic Mirroring, STS, IAM roles, RAM, EventBridge, SQS)
+that the AWS SDK and CLI reach through AWS_ENDPOINT_URL. Prints its URL on stdout once it
+accepts requests; stops on Ctrl-C (SIGINT) or SIGTERM.
 
 Options:
   --port N              port to listen on (default 4566; 0 picks a free one)
@@ -20,6 +21,10 @@ Options:
   --latency MS|MIN-MAX  delay each request by MS, or by a random MIN..MAX, milliseconds
   --failure-rate R      answer this share (0..1) of requests with 500 InternalError
   --seed N              seed for the random latency and failures, to repeat a run
+  --org-members IDS     comma-separated account ids in one AWS Organization with RAM sharing
+                        enabled: sharing among them needs no invitation
+  --org-management ID   that organisation's management account (default: the first of
+                        --org-members)
   -h, --help            show this help`;
 
 const flags = {
@@ -29,6 +34,8 @@ const flags = {
   latency: { type: 'string' },
   'failure-rate': { type: 'string' },
   seed: { type: 'string' },
+  'org-members': { type: 'string' },
+  'org-management': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -70,6 +77,25 @@ export function faultsFromFlags(values: {
   return faults;
 }
 
+/** The organisation the flags describe, or undefined when neither flag is given. */
+export function organizationFromFlags(values: {
+  'org-members'?: string | undefined;
+  'org-management'?: string | undefined;
+}): Organization | undefined {
+  const listed = values['org-members'];
+  const management = values['org-management'];
+  if (listed === undefined && management === undefined) return undefined;
+  const members = listed === undefined ? [] : listed.split(',').map((id) => id.trim());
+  for (const id of [...members, ...(management === undefined ? [] : [management])]) {
+    if (!/^\d{12}$/.test(id)) {
+      throw new UsageError(`--org-members and --org-management take twelve-digit account ids, got '${id}'`);
+    }
+  }
+  const managementAccount = management ?? members[0];
+  if (managementAccount === undefined) throw new UsageError('--org-members needs at least one account id');
+  return { managementAccount, members: members.filter((id) => id !== managementAccount) };
+}
+
 function describeFaults(faults: Faults): string | undefined {
   const parts = [
     faults.throttle && "throttling at EC2's rates",
@@ -81,7 +107,7 @@ function describeFaults(faults: Faults): string | undefined {
 }
 
 export const emulatorCommand: Command = {
-  summary: 'serve the local EC2 endpoint (Traffic Mirroring included) until stopped',
+  summary: 'serve the local AWS endpoint (EC2 with Traffic Mirroring, STS, IAM, RAM) until stopped',
   async run(args, io, shutdown) {
     const { values } = parseFlags(args, flags);
     if (values.help) {
@@ -90,7 +116,13 @@ export const emulatorCommand: Command = {
     }
     const port = integer('port', values.port, 0, 65535);
     const faults = faultsFromFlags(values);
-    const emulator = await startEmulator({ port, host: values.host, faults }).catch((error: unknown) => {
+    const organization = organizationFromFlags(values);
+    const emulator = await startEmulator({
+      port,
+      host: values.host,
+      faults,
+      ...(organization === undefined ? {} : { organization }),
+    }).catch((error: unknown) => {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new Error(`port ${port} on ${values.host} is already in use`);
       if (code === 'EACCES') throw new Error(`not allowed to listen on port ${port} on ${values.host}`);
@@ -106,6 +138,11 @@ export const emulatorCommand: Command = {
         `  export AWS_ENDPOINT_URL=${emulator.url} AWS_REGION=${DEFAULT_REGION} AWS_DEFAULT_REGION=${DEFAULT_REGION} AWS_ACCESS_KEY_ID=${DEFAULT_ACCOUNT} AWS_SECRET_ACCESS_KEY=test`,
         `The access key id picks the account (twelve digits; anything else is ${DEFAULT_ACCOUNT}).`,
         ...[describeFaults(faults)].filter((line) => line !== undefined).map((line) => `Faults: ${line}.`),
+        ...(organization === undefined
+          ? []
+          : [
+              `Organization: management account ${organization.managementAccount}${organization.members.length > 0 ? `, members ${organization.members.join(', ')}` : ''} (RAM shares among them need no invitation).`,
+            ]),
         'Ctrl-C stops it.',
       ].join('\n'),
     );

@@ -5,6 +5,7 @@ import {
   ModifyTrafficMirrorSessionCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
+import { shareTarget } from '../support/accounts.ts';
 import { useEmulator } from '../support/emulator.ts';
 import {
   allSessions,
@@ -24,15 +25,12 @@ import { createNetwork, must } from '../support/topology.ts';
 const env = useEmulator();
 
 /**
- * Shares a target as AWS RAM would. This writes the emulator's share table directly, the one
- * setup shortcut these tests take; the RAM emulation (a later issue) will replace it with
- * CreateResourceShare through the SDK.
+ * Shares the hub's target with accounts through RAM, as an operator would: a resource share, the
+ * invitation accepted in each account (these accounts are in no organisation), the associations
+ * read until complete.
  */
-function share(targetId: string, ...accounts: string[]): void {
-  const key = `us-east-1/${targetId}`;
-  const shared = env.emulator.world.sharedTargets.get(key) ?? new Set<string>();
-  for (const account of accounts) shared.add(account);
-  env.emulator.world.sharedTargets.set(key, shared);
+async function share(hub: string, targetId: string, ...accounts: string[]): Promise<void> {
+  for (const account of accounts) await shareTarget(env.url, hub, targetId, account);
 }
 
 /** A security (hub) account with an ENI target, and a member account with an instance and a filter. */
@@ -70,7 +68,7 @@ describe('a target owned by another account', () => {
 
   it('is visible with its owner id and usable once shared with the account', async () => {
     const { hub, member, targetId, input } = await hubAndMember();
-    share(targetId, member.account);
+    await share(hub.account, targetId, member.account);
 
     const visible = await allTargets(member.ec2);
     const session = await createSession(member.ec2, input);
@@ -82,9 +80,9 @@ describe('a target owned by another account', () => {
   });
 
   it('stays invisible to accounts it is not shared with', async () => {
-    const { member, targetId, input } = await hubAndMember();
+    const { hub, member, targetId, input } = await hubAndMember();
     const stranger = freshClient(env.url);
-    share(targetId, stranger.account);
+    await share(hub.account, targetId, stranger.account);
 
     expect(await allTargets(member.ec2)).toEqual([]);
     await rejectsWith(createSession(member.ec2, input), 'InvalidTrafficMirrorTargetId.NotFound');
@@ -92,7 +90,7 @@ describe('a target owned by another account', () => {
 
   it('can be deleted only by its owner (UnauthorizedOperation for the sharee)', async () => {
     const { hub, member, targetId } = await hubAndMember();
-    share(targetId, member.account);
+    await share(hub.account, targetId, member.account);
 
     await rejectsWith(
       member.ec2.send(new DeleteTrafficMirrorTargetCommand({ TrafficMirrorTargetId: targetId })),
@@ -104,7 +102,7 @@ describe('a target owned by another account', () => {
 
   it('cannot be deleted by its owner while another account has a session on it', async () => {
     const { hub, member, targetId, input } = await hubAndMember();
-    share(targetId, member.account);
+    await share(hub.account, targetId, member.account);
     const session = await createSession(member.ec2, input);
 
     await rejectsWith(
@@ -122,7 +120,7 @@ describe('a target owned by another account', () => {
 
   it('counts sources of all accounts toward the 10 sources of an ENI target', async () => {
     const { hub, member, targetId, filterId, memberNetwork } = await hubAndMember();
-    share(targetId, member.account);
+    await share(hub.account, targetId, member.account);
     const hubNetwork = await createNetwork(hub.ec2);
     const hubFilter = await createFilter(hub.ec2);
     for (const source of await launchMany(hub.ec2, hubNetwork.subnetId, 5)) {
@@ -155,7 +153,7 @@ describe('a target owned by another account', () => {
 describe("sessions on another account's target", () => {
   it('are visible to the target owner with the session owner id, but only the session owner may change them', async () => {
     const { hub, member, targetId, input } = await hubAndMember();
-    share(targetId, member.account);
+    await share(hub.account, targetId, member.account);
     const session = await createSession(member.ec2, input);
     const id = must(session.TrafficMirrorSessionId, 'id');
 
@@ -175,8 +173,8 @@ describe("sessions on another account's target", () => {
   });
 
   it("are not visible to a third account, nor to the owner of another account's target", async () => {
-    const { member, targetId, input } = await hubAndMember();
-    share(targetId, member.account);
+    const { hub, member, targetId, input } = await hubAndMember();
+    await share(hub.account, targetId, member.account);
     await createSession(member.ec2, input);
     const stranger = freshClient(env.url);
     await nlbTarget(stranger.ec2, stranger.account);
@@ -209,7 +207,7 @@ describe('resources of another account', () => {
 
   it("refuses another account's filter, even on a shared target (InvalidTrafficMirrorFilterId.NotFound)", async () => {
     const { hub, member, targetId, input } = await hubAndMember();
-    share(targetId, member.account);
+    await share(hub.account, targetId, member.account);
     const hubFilter = await createFilter(hub.ec2);
 
     await rejectsWith(
