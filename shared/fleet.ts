@@ -14,7 +14,11 @@ export interface FleetSweep {
  * each account has its own EC2 rate limits. A failing account (its spoke role gone, a throttled
  * listing) is reported and does not stop the others; the next run tries it again.
  */
-export async function sweepFleet(config: Config, log: Logger, options: SweepOptions): Promise<FleetSweep> {
+export async function sweepFleet(
+  config: Config,
+  log: Logger,
+  options: SweepOptions & { now?: () => Date },
+): Promise<FleetSweep> {
   const hub = await accountsFor(config).hubAccount();
   const accounts = await enrolledAccounts(ramClient(config.region), hub).catch((error: Error) => {
     log.warn('could not list the enrolled accounts; sweeping the hub only', { error: error.message });
@@ -23,10 +27,8 @@ export async function sweepFleet(config: Config, log: Logger, options: SweepOpti
   const results = await Promise.all(
     accounts.map(async (account) => {
       try {
-        return {
-          account,
-          result: await sweep(await mirrorDeps(config, account, config.region, log), options),
-        };
+        const deps = await mirrorDeps(config, account, config.region, log);
+        return { account, result: await sweep(options.now ? { ...deps, now: options.now } : deps, options) };
       } catch (error) {
         const message = `${(error as Error).name}: ${(error as Error).message}`;
         log.error('sweep failed in an account', { account, error: message });

@@ -1,0 +1,204 @@
+import {
+  CreateNetworkInterfaceCommand,
+  CreateTrafficMirrorTargetCommand,
+  DescribeTrafficMirrorSessionsCommand,
+  DescribeTrafficMirrorTargetsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  CreateResourceShareCommand,
+  GetResourceShareAssociationsCommand,
+  RAMClient,
+} from '@aws-sdk/client-ram';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { TAG } from '../../shared/domain/tags.ts';
+import { findingToIntent } from '../../shared/events/guardduty.ts';
+import { sweepFleet } from '../../shared/fleet.ts';
+import { apply } from '../../shared/mirror.ts';
+import { loadConfig } from '../../shared/runtime/config.ts';
+import { mirrorDeps } from '../../shared/runtime/deps.ts';
+import { silentLogger } from '../../shared/runtime/log.ts';
+import { ec2For, useEmulator } from '../support/emulator.ts';
+import { findingFor, type GuardDutyDetail } from '../support/incident.ts';
+import { createNetwork, launch, must } from '../support/topology.ts';
+
+// One hub (the security account), three member accounts: A is onboarded (spoke role and share),
+// B has the spoke role but was never onboarded, C has no spoke role at all.
+const HUB = '100000000001';
+const A = '100000000002';
+const B = '100000000003';
+const C = '100000000004';
+const EXTERNAL_ID = 'mirrorops-4f1c2e';
+const REGION = 'us-east-1';
+
+const env = useEmulator({ organization: { managementAccount: HUB, members: [HUB, A, B, C] } });
+
+const credentials = (account: string) => ({ accessKeyId: account, secretAccessKey: 'test' });
+const iam = (account: string) =>
+  new IAMClient({ endpoint: env.url, region: REGION, credentials: credentials(account) });
+const ram = (account: string) =>
+  new RAMClient({ endpoint: env.url, region: REGION, credentials: credentials(account) });
+
+let targetId: string;
+const members: Record<string, { ec2: EC2Client; vpcId: string; subnetId: string }> = {};
+
+async function spokeRole(account: string) {
+  await iam(account).send(
+    new CreateRoleCommand({
+      RoleName: 'mirrorops-spoke',
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${HUB}:root` },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } },
+          },
+        ],
+      }),
+    }),
+  );
+}
+
+beforeAll(async () => {
+  // The hub Lambdas' environment: their own credentials, and the emulator as AWS.
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: env.url,
+    AWS_ACCESS_KEY_ID: HUB,
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_REGION: REGION,
+  });
+  const hub = ec2For(env.url, HUB);
+  const network = await createNetwork(hub);
+  const appliance = await hub.send(new CreateNetworkInterfaceCommand({ SubnetId: network.subnetId }));
+  const target = await hub.send(
+    new CreateTrafficMirrorTargetCommand({
+      NetworkInterfaceId: appliance.NetworkInterface?.NetworkInterfaceId,
+    }),
+  );
+  targetId = must(target.TrafficMirrorTarget?.TrafficMirrorTargetId, 'target id');
+  for (const account of [A, B, C]) {
+    const ec2 = ec2For(env.url, account);
+    members[account] = { ec2, ...(await createNetwork(ec2)) };
+  }
+  await spokeRole(A);
+  await spokeRole(B);
+  // Onboard A: share the hub's target with it (what the share-target workflow does).
+  const share = await ram(HUB).send(
+    new CreateResourceShareCommand({
+      name: `mirrorops-${targetId}`,
+      resourceArns: [`arn:aws:ec2:${REGION}:${HUB}:traffic-mirror-target/${targetId}`],
+      principals: [A],
+      allowExternalPrincipals: false,
+      tags: [{ key: TAG.managed, value: 'true' }],
+    }),
+  );
+  expect(share.resourceShare?.resourceShareArn).toBeDefined();
+  // RAM completes the association asynchronously: wait, as the workflow does, until A sees the target.
+  const a = ec2For(env.url, A);
+  let visible = false;
+  for (let reads = 0; reads < 10 && !visible; reads++) {
+    const out = await a.send(new DescribeTrafficMirrorTargetsCommand({}));
+    visible = (out.TrafficMirrorTargets ?? []).some((t) => t.TrafficMirrorTargetId === targetId);
+  }
+  expect(visible).toBe(true);
+});
+
+function config() {
+  return loadConfig({
+    MIRROROPS_TARGET_ID: targetId,
+    MIRROROPS_HUB_ACCOUNT_ID: HUB,
+    MIRROROPS_EXTERNAL_ID: EXTERNAL_ID,
+    MIRROROPS_AUDIT_BUS: 'mirrorops-audit-cross',
+    AWS_REGION: REGION,
+  });
+}
+
+async function findingIn(account: string) {
+  const member = must(members[account], 'member');
+  const instance = await launch(member.ec2, member.subnetId);
+  const event = findingFor(
+    'network-connection',
+    { account, network: { vpcId: member.vpcId, subnetId: member.subnetId, securityGroupId: '' } },
+    { instanceId: instance.instanceId, eniIds: [instance.eniId] },
+    (d: GuardDutyDetail) => {
+      d.id = `finding-in-${account}`;
+    },
+  );
+  const outcome = findingToIntent(event, config());
+  if (outcome.kind !== 'mirror') throw new Error(outcome.reason);
+  return { instance, intent: outcome.intent };
+}
+
+describe('across accounts', () => {
+  test("a finding in member A mirrors in A to the hub's shared target; the sweeper removes it in A at expiry", async () => {
+    const { instance, intent } = await findingIn(A);
+    const result = await apply(intent, await mirrorDeps(config(), A, REGION, silentLogger));
+    expect(result.outcomes).toEqual([expect.objectContaining({ status: 'started' })]);
+
+    const inA =
+      (await must(members[A], 'A').ec2.send(new DescribeTrafficMirrorSessionsCommand({})))
+        .TrafficMirrorSessions ?? [];
+    expect(inA).toHaveLength(1);
+    expect(inA[0]).toMatchObject({
+      NetworkInterfaceId: instance.eniId,
+      TrafficMirrorTargetId: targetId,
+      OwnerId: A,
+    });
+    // Nothing was created in the hub's own account.
+    const inHub =
+      (await ec2For(env.url, HUB).send(new DescribeTrafficMirrorSessionsCommand({}))).TrafficMirrorSessions ??
+      [];
+    expect(inHub.filter((s) => s.OwnerId === HUB)).toHaveLength(0);
+
+    const later = new Date(Date.now() + 7 * 24 * 3_600_000);
+    const swept = await sweepFleet(config(), silentLogger, { remainingMs: () => 60_000, now: () => later });
+    expect(swept.accounts.map((a) => a.account).sort()).toEqual([HUB, A].sort());
+    const forA = swept.accounts.find((a) => a.account === A);
+    expect(forA).toMatchObject({ result: { deleted: [inA[0]?.TrafficMirrorSessionId] } });
+    expect(
+      (await must(members[A], 'A').ec2.send(new DescribeTrafficMirrorSessionsCommand({})))
+        .TrafficMirrorSessions,
+    ).toEqual([]);
+  });
+
+  test('an account never onboarded is rejected, naming the missing share', async () => {
+    const { intent } = await findingIn(B);
+    const result = await apply(intent, await mirrorDeps(config(), B, REGION, silentLogger));
+    expect(result.outcomes).toEqual([
+      expect.objectContaining({ status: 'rejected', reason: expect.stringContaining(`not shared with it`) }),
+    ]);
+    expect(result.outcomes[0]).toMatchObject({ reason: expect.stringContaining(targetId) });
+  });
+
+  test('an account mirrorops cannot enter (no spoke role) is rejected, not retried forever', async () => {
+    const { intent } = await findingIn(C);
+    const result = await apply(intent, await mirrorDeps(config(), C, REGION, silentLogger));
+    expect(result.rejected).toMatch(new RegExp(`cannot act in account ${C}`));
+  });
+
+  test('without an ExternalId configured, member accounts are refused with the reason', async () => {
+    const { intent } = await findingIn(A);
+    const noExternalId = loadConfig({
+      MIRROROPS_TARGET_ID: targetId,
+      MIRROROPS_HUB_ACCOUNT_ID: HUB,
+      AWS_REGION: REGION,
+    });
+    const { Accounts } = await import('../../shared/aws/accounts.ts');
+    const { ec2Gateway } = await import('../../shared/aws/ec2.ts');
+    const { stsClient } = await import('../../shared/aws/clients.ts');
+    const accounts = new Accounts(
+      { hubAccount: HUB, spokeRoleName: 'mirrorops-spoke', externalId: undefined },
+      stsClient(REGION),
+    );
+    const deps = await mirrorDeps(noExternalId, HUB, REGION, silentLogger);
+    const result = await apply(intent, {
+      ...deps,
+      account: A,
+      ec2: ec2Gateway(await accounts.ec2(A, REGION)),
+    });
+    expect(result.rejected).toMatch(/MIRROROPS_EXTERNAL_ID is not set/);
+  });
+});
