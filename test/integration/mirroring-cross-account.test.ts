@@ -79,6 +79,29 @@ describe('a target owned by another account', () => {
     expect(idsOf(await allSessions(member.ec2))).toEqual([session.TrafficMirrorSessionId]);
   });
 
+  it('pages own and shared targets together with NextToken, each once', async () => {
+    const hub = freshClient(env.url);
+    const member = freshClient(env.url);
+    const expected: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const shared = await nlbTarget(hub.ec2, hub.account);
+      await share(hub.account, shared, member.account);
+      expected.push(shared, await nlbTarget(member.ec2, member.account));
+    }
+
+    const seen: (string | undefined)[] = [];
+    let token: string | undefined;
+    do {
+      const page = await member.ec2.send(
+        new DescribeTrafficMirrorTargetsCommand({ MaxResults: 5, NextToken: token }),
+      );
+      seen.push(...(page.TrafficMirrorTargets ?? []).map((t) => t.TrafficMirrorTargetId));
+      token = page.NextToken;
+    } while (token);
+
+    expect(seen).toEqual(expected);
+  });
+
   it('stays invisible to accounts it is not shared with', async () => {
     const { hub, member, targetId, input } = await hubAndMember();
     const stranger = freshClient(env.url);
