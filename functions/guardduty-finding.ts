@@ -18,7 +18,10 @@ export const handler = mirroropsHandler(
       instanceId: intent.instanceId,
       findingId: intent.findingId,
     });
-    return apply(intent, await mirrorDeps(config, intent.account, intent.region, context.log));
+    return apply(intent, {
+      ...(await mirrorDeps(config, intent.account, intent.region, context.log)),
+      defer: context.defer,
+    });
   },
   { deadLetters: deadLettersFor(config), logLevel: config.logLevel },
 );

@@ -14,7 +14,10 @@ export const handler = mirroropsHandler(
     if (outcome.kind === 'ignore') return { status: 'ignored', reason: outcome.reason };
     const { trigger } = outcome;
     context.log.append({ account: trigger.account, instanceIds: trigger.instanceIds });
-    return onLaunch(trigger, await mirrorDeps(config, trigger.account, trigger.region, context.log));
+    return onLaunch(trigger, {
+      ...(await mirrorDeps(config, trigger.account, trigger.region, context.log)),
+      defer: context.defer,
+    });
   },
   { deadLetters: deadLettersFor(config), logLevel: config.logLevel },
 );

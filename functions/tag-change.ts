@@ -12,7 +12,10 @@ export const handler = mirroropsHandler(
   async (event, context) => {
     const trigger = tagTrigger(event);
     context.log.append({ account: trigger.account, resource: trigger.resourceId });
-    return onTagChange(trigger, await mirrorDeps(config, trigger.account, trigger.region, context.log));
+    return onTagChange(trigger, {
+      ...(await mirrorDeps(config, trigger.account, trigger.region, context.log)),
+      defer: context.defer,
+    });
   },
   { deadLetters: deadLettersFor(config), logLevel: config.logLevel },
 );

@@ -31,6 +31,18 @@ export interface MirrorDeps {
   config: Config;
   now: () => Date;
   log: Logger;
+  /**
+   * Takes work that must finish before the invocation ends but need not hold up the answer (the
+   * audit events of a started session): the handler chain awaits it after the use case returns,
+   * so the mirroring path is not one round trip longer. Without it, such work is awaited in place.
+   */
+  defer?: (work: Promise<unknown>) => void;
+}
+
+/** Runs `work` now, awaited in place or handed to `deps.defer`. */
+async function deferrable(deps: MirrorDeps, work: Promise<unknown>): Promise<void> {
+  if (deps.defer) deps.defer(work);
+  else await work;
 }
 
 export type EniOutcome =
@@ -67,6 +79,14 @@ const ATTEMPTS = 8;
 
 /** Errors that mean "this ENI cannot be a source", answered as a skip with AWS's words. */
 const NOT_A_SOURCE = new Set(['NetworkInterfaceNotSupported', 'InterfaceInUseByTrafficMirrorTarget']);
+/** AWS's hard limits (none adjustable): a request past one is turned down, not retried. */
+const AT_LIMIT = new Set([
+  'TrafficMirrorSourcesPerTargetLimitExceeded',
+  'TrafficMirrorSessionsPerTargetLimitExceeded',
+  'TrafficMirrorSessionLimitExceeded',
+  'TrafficMirrorFilterLimitExceeded',
+  'TrafficMirrorFilterRuleLimitExceeded',
+]);
 /** Errors that mean another request changed the ENI's sessions between our read and our write. */
 const RACE = new Set([
   'TrafficMirrorSessionsPerInterfaceLimitExceeded',
@@ -175,7 +195,7 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   );
 
   const events = outcomes.flatMap((o) => auditEvents(intent, o, expiresAt));
-  if (events.length > 0) await deps.audit.publish(events);
+  if (events.length > 0) await deferrable(deps, deps.audit.publish(events));
   const filterId = filters.idFor(desired.hash);
   return { ...base, ...(filterId ? { filterId } : {}), outcomes };
 }
@@ -234,6 +254,9 @@ async function mirrorEni(
           status: 'rejected',
           reason: `target ${targetId} is not visible from account ${desired.intent.account}: it does not exist there or is not shared with it (the share-target workflow onboards an account)`,
         };
+      }
+      if (AT_LIMIT.has(name)) {
+        return { eniId, status: 'rejected', reason: `${name}: ${(error as Error).message}` };
       }
       if (name === 'InvalidNetworkInterfaceID.NotFound') {
         return { eniId, status: 'skipped', reason: `network interface ${eniId} no longer exists` };

@@ -5,7 +5,30 @@ import { EventValidationError } from '../events/validation.ts';
 import { jsonLogger, type Logger, type LogLevel } from './log.ts';
 
 export type RequestLogger = Logger & { append(extra: Record<string, unknown>): void };
-export type MirroropsContext = Context & { log: RequestLogger };
+export type MirroropsContext = Context & {
+  log: RequestLogger;
+  /** Work to finish before the invocation ends, after the answer is ready (see MirrorDeps.defer). */
+  defer: (work: Promise<unknown>) => void;
+};
+
+/** Collects deferred work and waits for it before the invocation ends, whatever the outcome. */
+const deferred = (): MiddlewareObj<unknown, unknown, Error, MirroropsContext> => {
+  const pending = new WeakMap<object, Promise<unknown>[]>();
+  const settle = async (request: Request<unknown, unknown, Error, MirroropsContext>) => {
+    await Promise.allSettled(pending.get(request.context) ?? []);
+  };
+  return {
+    before: (request) => {
+      const work: Promise<unknown>[] = [];
+      pending.set(request.context, work);
+      request.context.defer = (promise) => {
+        work.push(promise);
+      };
+    },
+    after: settle,
+    onError: settle,
+  };
+};
 
 /** A logger per invocation with the function and request id; one line per outcome. */
 const logging = (
@@ -54,6 +77,7 @@ export function mirroropsHandler<TResult>(
 ) {
   return middy<unknown, unknown, Error, MirroropsContext>()
     .use(logging(name, options.logLevel ?? 'info'))
+    .use(deferred())
     .use(deadLetter(name, options.deadLetters ?? (() => undefined)))
     .handler(run);
 }

@@ -482,7 +482,7 @@ describe('the ttl-sweeper function', () => {
     });
     try {
       const { handler } = await import('../../functions/ttl-sweeper.ts');
-      const context: Context & { log: typeof silentLogger & { append(): void } } = {
+      const context: Context & { log: typeof silentLogger & { append(): void }; defer: () => void } = {
         callbackWaitsForEmptyEventLoop: false,
         functionName: 'mirrorops-test-ttl-sweeper',
         functionVersion: '$LATEST',
@@ -496,6 +496,7 @@ describe('the ttl-sweeper function', () => {
         fail: () => undefined,
         succeed: () => undefined,
         log: { ...silentLogger, append: () => undefined },
+        defer: () => undefined,
       };
       const event = {
         version: '0',
@@ -511,7 +512,7 @@ describe('the ttl-sweeper function', () => {
 
       const result = (await handler(event, context)) as FleetSweep;
 
-      // The emulator has no RAM yet, so the hub is the only enrolled account it finds.
+      // No resource share exists, so the hub is the only enrolled account.
       expect(result.accounts).toEqual([
         {
           account: world.account,
