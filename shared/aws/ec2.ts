@@ -99,6 +99,30 @@ export interface Ec2Gateway {
   managedFilterPages(): AsyncIterable<FilterView[]>;
 }
 
+/**
+ * CreateTags calls made in the same turn of the event loop with the same tags become one call
+ * on all their resources (CreateTags takes up to 1000): extending the sessions of a 4-ENI
+ * instance is then one request, not four. Each caller learns the batch's outcome.
+ */
+function tagBatcher(send: (ids: readonly string[], tags: Tags) => Promise<unknown>) {
+  const batches = new Map<string, { ids: string[]; done: Promise<void> }>();
+  return (ids: readonly string[], tags: Tags): Promise<void> => {
+    const key = JSON.stringify(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const open = batches.get(key);
+    if (open && open.ids.length + ids.length <= 1000) {
+      open.ids.push(...ids);
+      return open.done;
+    }
+    const batch = { ids: [...ids], done: Promise.resolve() };
+    batch.done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      if (batches.get(key) === batch) batches.delete(key);
+      await send(batch.ids, tags);
+    });
+    batches.set(key, batch);
+    return batch.done;
+  };
+}
+
 /** The filter description carries the content hash: DescribeTrafficMirrorFilters can filter on it. */
 export const filterDescription = (hash: string) => `mirrorops ${hash}`;
 
@@ -302,9 +326,9 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
       );
     },
 
-    async tag(ids, tags) {
-      await ec2.send(new CreateTagsCommand({ Resources: [...ids], Tags: toTags(tags) }));
-    },
+    tag: tagBatcher((ids, tags) =>
+      ec2.send(new CreateTagsCommand({ Resources: [...ids], Tags: toTags(tags) })),
+    ),
 
     async untag(ids, keys) {
       await ec2.send(new DeleteTagsCommand({ Resources: [...ids], Tags: keys.map((Key) => ({ Key })) }));
