@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { lifetimeForSeverity } from '../domain/expiry.ts';
 import type { MirrorIntent } from '../domain/intent.ts';
 import { FULL_SCOPE, type Scope } from '../domain/scope.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { TAG } from '../domain/tags.ts';
 import { parseOrThrow } from './validation.ts';
 

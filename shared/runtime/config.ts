@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { DEFAULT_EXPIRY, type ExpiryPolicy } from '../domain/expiry.ts';
 import { type AlwaysMirror, NO_ALWAYS_MIRROR } from '../domain/optin.ts';
