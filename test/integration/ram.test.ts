@@ -798,6 +798,23 @@ describe('the rest-json protocol', () => {
     expect(response.requestId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  test('injected failures reach RAM as 500 ServerInternalException, and a failure before acting creates nothing', async () => {
+    const owner = member();
+    env.emulator.faults.set({ failActions: ['CreateResourceShare'] });
+    try {
+      await expect(
+        ramFor(env.url, owner).send(new CreateResourceShareCommand({ name: 'x' })),
+      ).rejects.toMatchObject({ name: 'ServerInternalException', $metadata: { httpStatusCode: 500 } });
+    } finally {
+      env.emulator.faults.set({});
+    }
+
+    const { resourceShares } = await ramFor(env.url, owner).send(
+      new GetResourceSharesCommand({ resourceOwner: 'SELF' }),
+    );
+    expect(resourceShares).toEqual([]);
+  });
+
   test('a missing required member is MissingRequiredParameterException', async () => {
     await rejectsWith(
       ramFor(env.url, member()).send(new CreateResourceShareCommand({} as CreateResourceShareCommandInput)),
