@@ -1,11 +1,35 @@
+import {
+  DeleteTrafficMirrorTargetCommand,
+  DescribeTrafficMirrorTargetsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { GetResourceShareInvitationsCommand, GetResourceSharesCommand } from '@aws-sdk/client-ram';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { type Emulator, startEmulator } from '../../emulator/index.ts';
+import { associationStatuses, iamFor, ramFor, shareTarget, trustPolicy } from '../support/accounts.ts';
 import { allStates, type Definition, loadDefinition, sdkIntegration, validate } from '../support/asl.ts';
+import { ec2For } from '../support/emulator.ts';
+import {
+  allSessions,
+  allTargets,
+  createFilter,
+  createSession,
+  eniTarget,
+  idsOf,
+  launchMany,
+} from '../support/mirroring.ts';
+import { type LocalRun, LocalRunner, type SdkCall } from '../support/stepfunctions.ts';
+import { createNetwork, must } from '../support/topology.ts';
 
 const AUDIT_BUS = 'mirrorops-audit-test';
 const definition: Definition = loadDefinition('share-target.asl.json', { AuditBus: AUDIT_BUS });
 const states = allStates(definition);
 const tasks = states.filter(({ state }) => state.Type === 'Task');
+/** The waits, in seconds, between looks from a member account (the definition's own list). */
+const BACKOFF =
+  (definition.States['Read request']?.Parameters as { backoff?: number[] } | undefined)?.backoff ?? [];
 const SPOKE_ROLE = "States.Format('arn:{}:iam::{}:role/mirrorops-spoke', $.partition, $.account)";
 
 describe('the share-target definition', () => {
@@ -113,8 +137,7 @@ describe('the share-target definition', () => {
   });
 
   test('waits for a member account with growing pauses, a bounded number of times', () => {
-    const read = definition.States['Read request']?.Parameters as { backoff: number[] };
-    const waits = read.backoff;
+    const waits = BACKOFF;
     expect(waits.length).toBeGreaterThanOrEqual(5);
     expect(waits.length).toBeLessThanOrEqual(20);
     for (let i = 1; i < waits.length; i++) expect(waits[i]).toBeGreaterThanOrEqual(waits[i - 1] ?? 0);
@@ -131,5 +154,339 @@ describe('the share-target definition', () => {
       expect.objectContaining({ EventBusName: AUDIT_BUS, Source: 'mirrorops' }),
     ]);
     expect(() => loadDefinition('share-target.asl.json')).toThrow(/no substitution for #\{AuditBus\}/);
+  });
+});
+
+// ---- executions against the emulator ------------------------------------------------------------
+
+const MANAGEMENT = '900000000000';
+const HUB = '100000000000';
+const [A, B, C, OWNER] = ['100000000001', '100000000002', '100000000003', '100000000005'];
+const EXTERNAL = '300000000004';
+const MACHINE = 'mirrorops-dev-share-target';
+const MACHINE_ROLE = 'mirrorops-dev-us-east-1-share-target';
+const MACHINE_ARN = `arn:aws:states:us-east-1:${HUB}:stateMachine:${MACHINE}`;
+
+interface Summary {
+  mode: string;
+  targetId: string;
+  resourceShareArn: string | null;
+  principals: string[];
+  complete: boolean;
+  accounts: { account: string; status: string; waits?: number; error?: string; cause?: string }[];
+}
+
+describe('share-target, run against the emulator', () => {
+  let emulator: Emulator;
+  let now = 0;
+  let runner: LocalRunner;
+  let targetId: string;
+  const observers: ((call: SdkCall) => void | Promise<void>)[] = [];
+
+  beforeEach(async () => {
+    now = 0;
+    observers.length = 0;
+    emulator = await startEmulator({
+      organization: { managementAccount: MANAGEMENT, members: [HUB, A, B, C, OWNER] },
+      clock: () => now,
+    });
+    targetId = await applianceTarget(ec2For(emulator.url, HUB));
+    // The execution role, in the hub; Step Functions runs the execution as it.
+    await iamFor(emulator.url, HUB).send(
+      new CreateRoleCommand({ RoleName: MACHINE_ROLE, AssumeRolePolicyDocument: trustPolicy(HUB) }),
+    );
+    runner = new LocalRunner(definition, {
+      url: emulator.url,
+      hubAccount: HUB,
+      stateMachineName: MACHINE,
+      roleName: MACHINE_ROLE,
+      observe: async (call) => {
+        for (const observer of observers) await observer(call);
+      },
+    });
+  });
+  afterEach(async () => {
+    await emulator.stop();
+  });
+
+  /** A target on an appliance ENI in the account. */
+  async function applianceTarget(ec2: EC2Client): Promise<string> {
+    const network = await createNetwork(ec2);
+    const [appliance] = await launchMany(ec2, network.subnetId, 1, 'c5n.xlarge');
+    return eniTarget(ec2, must(appliance, 'appliance').eniId);
+  }
+  /** The spoke role as spoke/mirrorops-spoke.yaml makes it: trusting the state machine's role, with its ARN as ExternalId. */
+  async function spokeRole(account: string): Promise<void> {
+    await iamFor(emulator.url, account).send(
+      new CreateRoleCommand({
+        RoleName: 'mirrorops-spoke',
+        AssumeRolePolicyDocument: trustPolicy(`arn:aws:iam::${HUB}:role/${MACHINE_ROLE}`, MACHINE_ARN),
+      }),
+    );
+  }
+  const summaryOf = (run: LocalRun) => run.output as unknown as Summary;
+  const statuses = (run: LocalRun) =>
+    Object.fromEntries(summaryOf(run).accounts.map((a) => [a.account, a.status]));
+  const auditEvents = () => emulator.world.events.filter((e) => e.bus === AUDIT_BUS);
+  const callsTo = (run: LocalRun, state: string) => run.calls.filter((c) => c.state === state);
+  const sees = async (account: string) =>
+    (
+      await allTargets(ec2For(emulator.url, account), [
+        { Name: 'traffic-mirror-target-id', Values: [targetId] },
+      ])
+    ).length === 1;
+  async function mirroropsShares() {
+    const out = await ramFor(emulator.url, HUB).send(
+      new GetResourceSharesCommand({ resourceOwner: 'SELF', name: `mirrorops-${targetId}` }),
+    );
+    return out.resourceShares ?? [];
+  }
+
+  test('onboards three accounts where one has no spoke role; a re-run finishes it, with one share and one association each', async () => {
+    await Promise.all([spokeRole(A), spokeRole(B)]);
+
+    const first = await runner.run({ targetId, accounts: [A, B, C] });
+
+    expect(first.error).toBeUndefined();
+    expect(statuses(first)).toEqual({ [A]: 'shared', [B]: 'shared', [C]: 'failed' });
+    const failed = summaryOf(first).accounts.find((a) => a.account === C);
+    expect(failed?.error).toBe('States.TaskFailed');
+    expect(failed?.cause).toContain(`arn:aws:iam::${C}:role/mirrorops-spoke`);
+    expect(summaryOf(first).complete).toBe(false);
+    expect(await sees(A)).toBe(true);
+    expect(auditEvents().map((e) => e['detail-type'])).toEqual(['Mirror Target Share Failed']);
+
+    await spokeRole(C);
+    const second = await runner.run({ targetId, accounts: [A, B, C] });
+
+    expect(statuses(second)).toEqual({ [A]: 'shared', [B]: 'shared', [C]: 'shared' });
+    expect(summaryOf(second)).toMatchObject({
+      complete: true,
+      resourceShareArn: summaryOf(first).resourceShareArn,
+    });
+    expect(await sees(C)).toBe(true);
+    expect(callsTo(first, 'Create share').length + callsTo(second, 'Create share').length).toBe(1);
+    const shares = await mirroropsShares();
+    expect(shares.length).toBe(1);
+    expect(shares[0]?.allowExternalPrincipals).toBe(false);
+    const principals = await associationStatuses(
+      ramFor(emulator.url, HUB),
+      must(shares[0]?.resourceShareArn, 'arn'),
+    );
+    expect(principals.map((a) => `${a.associatedEntity} ${a.status}`).sort()).toEqual([
+      `${A} ASSOCIATED`,
+      `${B} ASSOCIATED`,
+      `${C} ASSOCIATED`,
+    ]);
+    expect(auditEvents().map((e) => e['detail-type'])).toEqual([
+      'Mirror Target Share Failed',
+      'Mirror Target Shared',
+    ]);
+  });
+
+  test('waits until the target is visible from the account: not on the first look, with backoff', async () => {
+    await spokeRole(A);
+
+    const run = await runner.run({ targetId, accounts: [A] });
+
+    // RAM completes an association some time after it is made: the first look finds nothing.
+    const looks = callsTo(run, 'Look from the account');
+    expect(looks.map((c) => c.account)).toEqual([A, A]);
+    expect(summaryOf(run).accounts).toEqual([{ account: A, status: 'shared', waits: 1 }]);
+  });
+
+  test('gives up on an account after the bounded number of waits, with a failure that says so', async () => {
+    await spokeRole(A);
+    // The target goes away after the share is made (its association ends), so A never sees it.
+    observers.push(async (call) => {
+      if (call.state === 'Associate principals')
+        await ec2For(emulator.url, HUB).send(
+          new DeleteTrafficMirrorTargetCommand({ TrafficMirrorTargetId: targetId }),
+        );
+    });
+
+    const run = await runner.run({ targetId, accounts: [A] });
+
+    expect(callsTo(run, 'Look from the account').length).toBe(BACKOFF.length + 1);
+    expect(summaryOf(run).accounts).toEqual([
+      {
+        account: A,
+        status: 'failed',
+        error: 'MirrorOps.TargetNotVisible',
+        cause: expect.stringContaining(`after ${BACKOFF.length} waits`),
+      },
+    ]);
+    expect(auditEvents().map((e) => e['detail-type'])).toEqual(['Mirror Target Share Failed']);
+  });
+
+  test('retries a throttled EC2 call after backing off, then carries on', async () => {
+    await spokeRole(A);
+    emulator.faults.set({ throttle: { describe: { burst: 1, perSecond: 1 } } });
+    // The hub spends its one token, so the state machine's first Describe is throttled; time
+    // moves on only while the retry waits (one second refills the bucket).
+    await ec2For(emulator.url, HUB).send(new DescribeTrafficMirrorTargetsCommand({ MaxResults: 5 }));
+    observers.push((call) => {
+      if (call.error?.cause.includes('Request limit exceeded')) now += 1000;
+    });
+
+    const run = await runner.run({ targetId, accounts: [A] });
+
+    const lookups = callsTo(run, 'Look up target');
+    expect(lookups.map((c) => c.error?.name ?? 'ok')).toEqual(['Ec2.Ec2Exception', 'ok']);
+    expect(lookups[0]?.error?.cause).toMatch(/^Request limit exceeded\. \(Service: Ec2, Status Code: 503/);
+    expect(statuses(run)).toEqual({ [A]: 'shared' });
+  });
+
+  test("accepts the pending invitation of an account outside the organization, as that account's spoke role", async () => {
+    await Promise.all([spokeRole(A), spokeRole(EXTERNAL)]);
+
+    const run = await runner.run({ targetId, accounts: [A, EXTERNAL], allowExternal: true });
+
+    expect(statuses(run)).toEqual({ [A]: 'shared', [EXTERNAL]: 'shared' });
+    expect(callsTo(run, 'Accept invitation').map((c) => c.account)).toEqual([EXTERNAL]);
+    const { resourceShareInvitations = [] } = await ramFor(emulator.url, EXTERNAL).send(
+      new GetResourceShareInvitationsCommand({}),
+    );
+    expect(resourceShareInvitations.map((i) => i.status)).toEqual(['ACCEPTED']);
+    expect(await sees(EXTERNAL)).toBe(true);
+    expect((await mirroropsShares())[0]?.allowExternalPrincipals).toBe(true);
+  });
+
+  test('will not add an outside account to a share made for the organization only', async () => {
+    await spokeRole(A);
+    await runner.run({ targetId, accounts: [A] });
+
+    const run = await runner.run({ targetId, accounts: [EXTERNAL], allowExternal: true });
+
+    expect(run.error?.name).toBe('MirrorOps.ExternalNotAllowed');
+    expect(callsTo(run, 'Associate principals')).toEqual([]);
+  });
+
+  test('fails clearly, before any RAM call, for a target that is not owned here or does not exist', async () => {
+    const foreign = await applianceTarget(ec2For(emulator.url, OWNER));
+    await shareTarget(emulator.url, OWNER, foreign, HUB);
+
+    const notOwned = await runner.run({ targetId: foreign, accounts: [A] });
+    const missing = await runner.run({ targetId: 'tmt-0123456789abcdef0', accounts: [A] });
+
+    expect(notOwned.error).toEqual({
+      name: 'MirrorOps.TargetNotOwned',
+      cause: expect.stringContaining(`${foreign} belongs to account ${OWNER}, not to ${HUB}`),
+    });
+    expect(missing.error).toEqual({
+      name: 'MirrorOps.TargetNotFound',
+      cause: `traffic mirror target tmt-0123456789abcdef0 does not exist in account ${HUB} in us-east-1`,
+    });
+    for (const run of [notOwned, missing]) expect(run.calls.map((c) => c.service)).toEqual(['ec2']);
+    expect(auditEvents()).toEqual([]);
+  });
+
+  test('refuses a request without a target, without accounts, or with an unknown mode, before any call', async () => {
+    for (const input of [
+      { accounts: [A] },
+      { targetId, accounts: [] },
+      { targetId, accounts: [A], mode: 'replace' },
+      { targetId, accounts: [A], allowExternal: 'yes' },
+      { targetId, organizationalUnitArn: 'ou-1234' },
+    ]) {
+      const run = await runner.run(input);
+      expect({ input, error: run.error?.name, calls: run.calls }).toEqual({
+        input,
+        error: 'MirrorOps.InvalidRequest',
+        calls: [],
+      });
+    }
+  });
+
+  test('remove mode stops only mirrorops sessions on the target, then unshares; an account it cannot enter stays shared', async () => {
+    await Promise.all([spokeRole(A), spokeRole(B)]);
+    await runner.run({ targetId, accounts: [A, B, C] });
+    const member = ec2For(emulator.url, A);
+    const network = await createNetwork(member);
+    const sources = await launchMany(member, network.subnetId, 3);
+    const filterId = await createFilter(member);
+    const ownTarget = await applianceTarget(member);
+    const session = async (eni: number, target: string, managed: boolean) =>
+      must(
+        (
+          await createSession(member, {
+            NetworkInterfaceId: must(sources[eni], 'source').eniId,
+            TrafficMirrorTargetId: target,
+            TrafficMirrorFilterId: filterId,
+            SessionNumber: 1,
+            TagSpecifications: managed
+              ? [
+                  {
+                    ResourceType: 'traffic-mirror-session',
+                    Tags: [{ Key: 'mirrorops:managed', Value: 'true' }],
+                  },
+                ]
+              : [],
+          })
+        ).TrafficMirrorSessionId,
+        'session id',
+      );
+    const managedOnTarget = await session(0, targetId, true);
+    const unmanagedOnTarget = await session(1, targetId, false);
+    const managedElsewhere = await session(2, ownTarget, true);
+
+    const run = await runner.run({ targetId, accounts: [A, C], mode: 'remove' });
+
+    expect(run.error).toBeUndefined();
+    expect(statuses(run)).toEqual({ [A]: 'unshared', [C]: 'failed' });
+    expect(idsOf(await allSessions(member)).sort()).toEqual([managedElsewhere, unmanagedOnTarget].sort());
+    expect(callsTo(run, 'Delete session').map((c) => c.input)).toEqual([
+      { TrafficMirrorSessionId: managedOnTarget },
+    ]);
+    // Sessions first, then the share: A's disassociation comes after its last session call.
+    const order = run.calls
+      .filter((c) => c.account === A || c.state === 'Disassociate account')
+      .map((c) => c.state);
+    expect(order.indexOf('Disassociate account')).toBeGreaterThan(order.lastIndexOf('Delete session'));
+    expect(callsTo(run, 'Disassociate account').map((c) => c.input.Principals)).toEqual([[A]]);
+    const shareArn = must((await mirroropsShares())[0]?.resourceShareArn, 'share');
+    const principals = await associationStatuses(ramFor(emulator.url, HUB), shareArn);
+    expect(Object.fromEntries(principals.map((a) => [a.associatedEntity, a.status]))).toEqual({
+      [A]: 'DISASSOCIATED',
+      [B]: 'ASSOCIATED',
+      // C was never entered: its association is as the onboarding left it, not ended.
+      [C]: expect.stringMatching(/^ASSOCIAT(ING|ED)$/),
+    });
+    expect(await sees(A)).toBe(false);
+    expect(await sees(B)).toBe(true);
+    const last = auditEvents().at(-1);
+    expect(last?.['detail-type']).toBe('Mirror Target Unshare Failed');
+    expect(last?.detail).toMatchObject({ mode: 'remove', complete: false, targetId });
+  });
+
+  test('publishes what it did on the audit bus: source mirrorops, the target and share, every account', async () => {
+    await Promise.all([spokeRole(A), spokeRole(B)]);
+
+    const added = await runner.run({ targetId, accounts: [A, B] });
+    const removed = await runner.run({ targetId, accounts: [A, B], mode: 'remove' });
+
+    const shareArn = summaryOf(added).resourceShareArn;
+    expect(auditEvents()).toEqual([
+      expect.objectContaining({
+        source: 'mirrorops',
+        'detail-type': 'Mirror Target Shared',
+        account: HUB,
+        resources: [`arn:aws:ec2:us-east-1:${HUB}:traffic-mirror-target/${targetId}`, shareArn],
+        detail: { ...summaryOf(added), execution: expect.stringContaining(`:execution:${MACHINE}:`) },
+      }),
+      expect.objectContaining({
+        source: 'mirrorops',
+        'detail-type': 'Mirror Target Unshared',
+        detail: expect.objectContaining({
+          mode: 'remove',
+          complete: true,
+          accounts: [
+            { account: A, status: 'unshared' },
+            { account: B, status: 'unshared' },
+          ],
+        }),
+      }),
+    ]);
+    expect(summaryOf(removed).accounts.map((a) => a.status)).toEqual(['unshared', 'unshared']);
   });
 });
