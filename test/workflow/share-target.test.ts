@@ -284,6 +284,29 @@ describe('share-target, run against the emulator', () => {
     ]);
   });
 
+  test('enters an account only through a spoke role that trusts the state machine by its ARN as ExternalId', async () => {
+    await iamFor(emulator.url, A).send(
+      new CreateRoleCommand({
+        RoleName: 'mirrorops-spoke',
+        AssumeRolePolicyDocument: trustPolicy(
+          `arn:aws:iam::${HUB}:role/${MACHINE_ROLE}`,
+          'the-functions-external-id',
+        ),
+      }),
+    );
+
+    const run = await runner.run({ targetId, accounts: [A] });
+
+    expect(summaryOf(run).accounts).toEqual([
+      {
+        account: A,
+        status: 'failed',
+        error: 'States.TaskFailed',
+        cause: expect.stringContaining('is not authorized to perform: sts:AssumeRole'),
+      },
+    ]);
+  });
+
   test('waits until the target is visible from the account: not on the first look, with backoff', async () => {
     await spokeRole(A);
 
