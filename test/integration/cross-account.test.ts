@@ -6,11 +6,7 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import {
-  CreateResourceShareCommand,
-  GetResourceShareAssociationsCommand,
-  RAMClient,
-} from '@aws-sdk/client-ram';
+import { CreateResourceShareCommand, RAMClient } from '@aws-sdk/client-ram';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { TAG } from '../../shared/domain/tags.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
