@@ -30,7 +30,8 @@ export interface EmulatorOptions {
   clock?: Clock;
   /**
    * An AWS Organization with RAM sharing enabled: sharing between its accounts (the management
-   * account and the members) needs no invitation. Without it every account stands alone.
+   * account and the members) needs no invitation. Without it every account stands alone. Its
+   * optional `units` are OUs a share may name as a principal (`id` is the organisation's id in their ARNs).
    */
   organization?: Organization;
 }
@@ -49,6 +50,26 @@ export function checkOrganization(organization: Organization): void {
   for (const member of members) {
     if (typeof member !== 'string' || !TWELVE_DIGITS.test(member)) {
       throw new RangeError(`organization.members must be twelve-digit account ids, got '${String(member)}'`);
+    }
+  }
+  const { id, units } = organization;
+  if (id !== undefined && (typeof id !== 'string' || !/^o-[a-z0-9]{10,32}$/.test(id))) {
+    throw new RangeError(
+      `organization.id must be o- and 10 to 32 lower-case letters or digits, got '${String(id)}'`,
+    );
+  }
+  for (const [unit, accounts] of Object.entries(units ?? {})) {
+    if (!/^ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$/.test(unit)) {
+      throw new RangeError(`organization.units keys must be OU ids (ou-abcd-11111111), got '${unit}'`);
+    }
+    if (!Array.isArray(accounts))
+      throw new RangeError(`organization.units['${unit}'] must be a list of account ids`);
+    for (const account of accounts) {
+      if (account !== managementAccount && !members.includes(account)) {
+        throw new RangeError(
+          `organization.units['${unit}'] must list accounts of the organisation, got '${String(account)}'`,
+        );
+      }
     }
   }
 }
@@ -134,6 +155,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     options.organization && {
       managementAccount: options.organization.managementAccount,
       members: [...options.organization.members],
+      ...(options.organization.id === undefined ? {} : { id: options.organization.id }),
+      ...(options.organization.units === undefined
+        ? {}
+        : {
+            units: Object.fromEntries(
+              Object.entries(options.organization.units).map(([unit, accounts]) => [unit, [...accounts]]),
+            ),
+          }),
     },
   );
   const faults = new FaultInjector(options.faults, options.clock);

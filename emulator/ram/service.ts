@@ -11,6 +11,7 @@ import {
   type Association,
   type AssociationStatus,
   type Invitation,
+  parseOuArn,
   parseTargetArn,
   type ResourceShare,
 } from './state.ts';
@@ -280,12 +281,12 @@ function ownTarget(ctx: RamCtx, arn: string): string {
   return arn;
 }
 
-/** An account id principal (the only kind the emulator shares with). */
+/** An account id or an OU ARN (the principals the emulator shares with); not checked to exist. */
 function checkPrincipal(principal: string): string {
-  if (/^\d{12}$/.test(principal)) return principal;
+  if (/^\d{12}$/.test(principal) || parseOuArn(principal)) return principal;
   if (principal.startsWith('arn:')) {
     throw invalidParameter(
-      `Principal ${principal} is not supported by the emulator: share with twelve-digit account ids.`,
+      `Principal ${principal} is not supported by the emulator: share with twelve-digit account ids or OU ARNs.`,
     );
   }
   throw invalidParameter(`Principal ID ${principal} is malformed. Verify the ID and try again.`);
@@ -294,13 +295,21 @@ function checkPrincipal(principal: string): string {
 /**
  * A principal the share may be associated with: not its owner, and inside the owner's organisation
  * unless the share allows external principals. Returns whether it is external (needs an invitation).
+ * An OU ARN must name an OU of the caller's organisation: it is never external.
  */
 function sharePrincipal(
   ctx: RamCtx,
   allowExternal: boolean,
   principal: string,
-): { account: string; external: boolean } {
-  const account = checkPrincipal(principal);
+): { entity: string; external: boolean } {
+  const ou = parseOuArn(checkPrincipal(principal));
+  if (ou) {
+    if (!ctx.world.ram.unitAccounts(principal, ctx.account)) {
+      throw ramError('UnknownResourceException', `OrganizationalUnit ${ou.ouId} could not be found.`);
+    }
+    return { entity: principal, external: false };
+  }
+  const account = principal;
   if (account === ctx.account) {
     throw invalidParameter(
       `Principal ${account} owns the resource share and cannot be one of its principals.`,
@@ -312,7 +321,7 @@ function sharePrincipal(
       `Principal ${account} is not in your AWS organization. You do not have permission to add external AWS accounts to a resource share.`,
     );
   }
-  return { account, external };
+  return { entity: account, external };
 }
 
 function ownInvitation(ctx: RamCtx, arn: string): Invitation {
@@ -332,8 +341,9 @@ function receivedShares(ctx: RamCtx): ResourceShare[] {
   const ram = ctx.world.ram;
   return [...ram.shares.values()].filter((share) => {
     if (share.region !== ctx.region || share.owner === ctx.account) return false;
-    const association = ram.association(share, 'PRINCIPAL', ctx.account);
-    return association !== undefined && ram.read(association) === 'ASSOCIATED';
+    // Its own association and those of its OUs: each is read, as each is looked at.
+    const statuses = ram.principalAssociations(share, ctx.account).map((a) => ram.read(a));
+    return statuses.includes('ASSOCIATED');
   });
 }
 
@@ -378,8 +388,7 @@ const operations: Record<string, RamOperation> = {
       };
       world.ram.shares.set(share.arn, share);
       for (const arn of resources) world.ram.associate(share, 'RESOURCE', arn, false);
-      for (const { account, external } of accounts)
-        world.ram.associate(share, 'PRINCIPAL', account, external);
+      for (const { entity, external } of accounts) world.ram.associate(share, 'PRINCIPAL', entity, external);
       return { resourceShare: shareJson(share) };
     });
   },
@@ -400,9 +409,7 @@ const operations: Record<string, RamOperation> = {
       const accounts = principals.map((p) => sharePrincipal(ctx, share.allowExternalPrincipals, p));
       const touched = [
         ...resources.map((arn) => world.ram.associate(share, 'RESOURCE', arn, false)),
-        ...accounts.map(({ account, external }) =>
-          world.ram.associate(share, 'PRINCIPAL', account, external),
-        ),
+        ...accounts.map(({ entity, external }) => world.ram.associate(share, 'PRINCIPAL', entity, external)),
       ];
       share.updated = new Date();
       return { resourceShareAssociations: touched.map((a) => associationJson(a)) };

@@ -39,7 +39,7 @@ export interface Invitation {
 export interface Association {
   share: ResourceShare;
   type: 'PRINCIPAL' | 'RESOURCE';
-  /** An account id (PRINCIPAL) or a resource ARN (RESOURCE). */
+  /** An account id or an OU ARN (PRINCIPAL), or a resource ARN (RESOURCE). */
   entity: string;
   status: AssociationStatus;
   /** Read once since it was last made: the next read completes it. */
@@ -57,6 +57,26 @@ export interface Association {
 export interface Organization {
   managementAccount: string;
   members: readonly string[];
+  /** The organisation's id, `o-` and 10 to 32 lower-case letters or digits; DEFAULT_ORGANIZATION_ID if absent. */
+  id?: string;
+  /**
+   * Organizational units by id (`ou-abcd-11111111`), each with its accounts (the management account
+   * or members). An OU's ARN is `arn:aws:organizations::MANAGEMENT:ou/ORG-ID/OU-ID`.
+   */
+  units?: Readonly<Record<string, readonly string[]>>;
+}
+
+export const DEFAULT_ORGANIZATION_ID = 'o-exampleorgid';
+
+const OU_ARN =
+  /^arn:aws[a-z-]*:organizations::(\d{12}):ou\/(o-[a-z0-9]{10,32})\/(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32})$/;
+
+/** The parts of an organizational unit ARN, or undefined for any other string. */
+export function parseOuArn(arn: string): { management: string; orgId: string; ouId: string } | undefined {
+  const match = OU_ARN.exec(arn);
+  if (!match) return undefined;
+  const [, management = '', orgId = '', ouId = ''] = match;
+  return { management, orgId, ouId };
 }
 
 const TARGET_ARN = /^arn:aws[a-z-]*:ec2:([a-z0-9-]+):(\d{12}):traffic-mirror-target\/(tmt-[0-9a-f]+)$/;
@@ -96,10 +116,45 @@ export class RamState {
 
   /** Whether both accounts are in the emulated organisation (so sharing needs no invitation). */
   sameOrganization(a: string, b: string): boolean {
+    return this.inOrganization(a) && this.inOrganization(b);
+  }
+
+  /** Whether the account is the emulated organisation's management account or one of its members. */
+  inOrganization(account: string): boolean {
     const org = this.organization;
-    if (!org) return false;
-    const inOrg = (account: string) => account === org.managementAccount || org.members.includes(account);
-    return inOrg(a) && inOrg(b);
+    return org !== undefined && (account === org.managementAccount || org.members.includes(account));
+  }
+
+  /**
+   * The accounts of the OU an ARN names, when it is an OU of the emulated organisation (and, given
+   * `caller`, that account is in the organisation too); undefined otherwise.
+   */
+  unitAccounts(arn: string, caller?: string): readonly string[] | undefined {
+    const org = this.organization;
+    const ou = parseOuArn(arn);
+    if (!org || !ou) return undefined;
+    if (caller !== undefined && !this.inOrganization(caller)) return undefined;
+    if (ou.management !== org.managementAccount || ou.orgId !== (org.id ?? DEFAULT_ORGANIZATION_ID)) {
+      return undefined;
+    }
+    return org.units && Object.hasOwn(org.units, ou.ouId) ? org.units[ou.ouId] : undefined;
+  }
+
+  /** The accounts a principal association's entity stands for: an account id, or an OU's accounts. */
+  private accountsOf(entity: string): readonly string[] {
+    return /^\d{12}$/.test(entity) ? [entity] : (this.unitAccounts(entity) ?? []);
+  }
+
+  /**
+   * The live principal associations of a share through which `account` receives it: its own, and
+   * those of OUs that hold it. None for the share's owner.
+   */
+  principalAssociations(share: ResourceShare, account: string): Association[] {
+    if (share.owner === account) return [];
+    return this.associationsOf(share).filter(
+      (a) =>
+        a.type === 'PRINCIPAL' && a.status !== 'DISASSOCIATED' && this.accountsOf(a.entity).includes(account),
+    );
   }
 
   associationsOf(share: ResourceShare): Association[] {
@@ -188,13 +243,14 @@ export class RamState {
 
   /**
    * An EC2 request of `account` that looks at shared targets reads its associations in the Region
-   * (those of one target, when it names one): the principal's own and the targets'.
+   * (those of one target, when it names one): the principal's own (its account's, and those of OUs
+   * that hold it) and the targets'.
    */
   observe(account: string, region: string, targetId?: string): void {
     for (const share of this.shares.values()) {
       if (share.region !== region) continue;
-      const principal = this.association(share, 'PRINCIPAL', account);
-      if (!principal || principal.status === 'DISASSOCIATED') continue;
+      const principals = this.principalAssociations(share, account);
+      if (principals.length === 0) continue;
       const resources = this.associationsOf(share).filter(
         (a) =>
           a.type === 'RESOURCE' &&
@@ -202,7 +258,7 @@ export class RamState {
           (targetId === undefined || parseTargetArn(a.entity)?.id === targetId),
       );
       if (targetId !== undefined && resources.length === 0) continue;
-      this.read(principal);
+      for (const principal of principals) this.read(principal);
       for (const resource of resources) this.read(resource);
     }
     this.settle();
@@ -227,7 +283,10 @@ export class RamState {
     const next = new Map<string, Set<string>>();
     for (const share of this.shares.values()) {
       const all = this.associationsOf(share).filter((a) => a.status === 'ASSOCIATED');
-      const principals = all.filter((a) => a.type === 'PRINCIPAL').map((a) => a.entity);
+      const principals = all
+        .filter((a) => a.type === 'PRINCIPAL')
+        .flatMap((a) => this.accountsOf(a.entity))
+        .filter((account) => account !== share.owner);
       for (const resource of all) {
         const target = resource.type === 'RESOURCE' ? parseTargetArn(resource.entity) : undefined;
         if (!target || principals.length === 0) continue;

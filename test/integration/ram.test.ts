@@ -15,9 +15,10 @@ import {
   ListResourcesCommand,
   type RAMClient,
 } from '@aws-sdk/client-ram';
-import { describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../cli/main.ts';
-import { associationStatuses, ramFor, targetArnOf } from '../support/accounts.ts';
+import { type Emulator, startEmulator } from '../../emulator/index.ts';
+import { associationStatuses, ouArnOf, ramFor, targetArnOf } from '../support/accounts.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
 import { send } from '../support/http.ts';
 import {
@@ -877,3 +878,176 @@ describe('mirrorops emulator --org-members', () => {
     );
   });
 });
+
+describe('sharing with an organizational unit', () => {
+  const ORG = { management: '700000000000', id: 'o-aaaabbbbcc' };
+  const [IN_OU, ALSO_IN_OU, OUTSIDE_OU, OTHER_ORG] = [
+    '700000000001',
+    '700000000002',
+    '700000000003',
+    '800000000001',
+  ];
+  const OU = 'ou-abcd-11111111';
+  const ouArn = ouArnOf(ORG.management, OU, ORG.id);
+  let emulator: Emulator;
+  beforeAll(async () => {
+    emulator = await startEmulator({
+      organization: {
+        managementAccount: ORG.management,
+        members: [IN_OU, ALSO_IN_OU, OUTSIDE_OU],
+        id: ORG.id,
+        units: { [OU]: [IN_OU, ALSO_IN_OU], 'ou-abcd-22222222': [OUTSIDE_OU] },
+      },
+    });
+  });
+  afterAll(async () => {
+    await emulator.stop();
+  });
+  const ids = async (account: string) =>
+    (await allTargets(ec2For(emulator.url, account))).map((t) => t.TrafficMirrorTargetId);
+
+  test('every account of the OU sees the target once the OU association completes, with no invitation; an account outside the OU does not', async () => {
+    const owner = OUTSIDE_OU;
+    const targetId = await nlbTarget(ec2For(emulator.url, owner), owner);
+    const ram = ramFor(emulator.url, owner);
+
+    const shareArn = must(
+      (
+        await ram.send(
+          new CreateResourceShareCommand({
+            name: 'mirror-target',
+            resourceArns: [targetArnOf(owner, targetId)],
+            principals: [ouArn],
+            allowExternalPrincipals: false,
+          }),
+        )
+      ).resourceShare?.resourceShareArn,
+      'resourceShareArn',
+    );
+
+    // The OU account's own EC2 calls read the OU association: the first sees nothing yet.
+    expect(await ids(IN_OU)).toEqual([]);
+    expect(await ids(IN_OU)).toEqual([targetId]);
+    expect(await ids(ALSO_IN_OU)).toEqual([targetId]);
+    expect(await ids(ORG.management)).toEqual([]);
+    const [association] = await associationStatuses(ram, shareArn);
+    expect(association).toMatchObject({ associatedEntity: ouArn, status: 'ASSOCIATED', external: false });
+    for (const account of [IN_OU, ALSO_IN_OU]) {
+      const received = await ramFor(emulator.url, account).send(
+        new GetResourceSharesCommand({ resourceOwner: 'OTHER-ACCOUNTS' }),
+      );
+      expect(received.resourceShares?.map((s) => s.resourceShareArn)).toEqual([shareArn]);
+      const invitations = await ramFor(emulator.url, account).send(
+        new GetResourceShareInvitationsCommand({}),
+      );
+      expect(invitations.resourceShareInvitations).toEqual([]);
+    }
+    // An OU account may use the target in a session.
+    const session = await createSession(
+      ec2For(emulator.url, IN_OU),
+      await sourceInAt(emulator.url, IN_OU, targetId),
+    );
+    expect(session.TrafficMirrorTargetId).toBe(targetId);
+
+    // Disassociating the OU ends it for every account of the OU at once.
+    await ram.send(new DisassociateResourceShareCommand({ resourceShareArn: shareArn, principals: [ouArn] }));
+    expect(await ids(ALSO_IN_OU)).toEqual([]);
+  });
+
+  test('an OU added to an existing share by AssociateResourceShare is associated like a member', async () => {
+    const owner = ORG.management;
+    const targetId = await nlbTarget(ec2For(emulator.url, owner), owner);
+    const ram = ramFor(emulator.url, owner);
+    const shareArn = must(
+      (
+        await ram.send(
+          new CreateResourceShareCommand({ name: 'x', resourceArns: [targetArnOf(owner, targetId)] }),
+        )
+      ).resourceShare?.resourceShareArn,
+      'arn',
+    );
+
+    const out = await ram.send(
+      new AssociateResourceShareCommand({ resourceShareArn: shareArn, principals: [ouArn] }),
+    );
+
+    expect(out.resourceShareAssociations?.map((a) => [a.associatedEntity, a.status, a.external])).toEqual([
+      [ouArn, 'ASSOCIATING', false],
+    ]);
+    expect(await reads(ram, shareArn, 2)).toEqual([['ASSOCIATING'], ['ASSOCIATED']]);
+    // The resource association completes at its second read too (here, the OU account's first look is one).
+    await ids(IN_OU);
+    expect(await ids(IN_OU)).toContain(targetId);
+    expect(await ids(OUTSIDE_OU)).not.toContain(targetId);
+  });
+
+  test.each([
+    ['an OU the organisation does not have', () => ouArnOf(ORG.management, 'ou-abcd-99999999', ORG.id)],
+    ['an OU of another organisation', () => ouArnOf('900000000000', OU, 'o-zzzzyyyyxx')],
+    ['an OU ARN naming the right OU id under another organisation id', () => ouArnOf(ORG.management, OU)],
+  ])('%s is UnknownResourceException, and nothing is created', async (_case, arnOf) => {
+    const owner = IN_OU;
+    const targetId = await nlbTarget(ec2For(emulator.url, owner), owner);
+    const ram = ramFor(emulator.url, owner);
+    const before =
+      (await ram.send(new GetResourceSharesCommand({ resourceOwner: 'SELF' }))).resourceShares ?? [];
+
+    const error = await ram
+      .send(
+        new CreateResourceShareCommand({
+          name: 'x',
+          resourceArns: [targetArnOf(owner, targetId)],
+          principals: [arnOf()],
+        }),
+      )
+      .catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ name: 'UnknownResourceException' });
+    expect((error as Error).message).toMatch(/^OrganizationalUnit ou-[a-z0-9-]+ could not be found\.$/);
+    const after =
+      (await ram.send(new GetResourceSharesCommand({ resourceOwner: 'SELF' }))).resourceShares ?? [];
+    expect(after).toHaveLength(before.length);
+  });
+
+  test('an account outside the organisation cannot share with its OU (UnknownResourceException)', async () => {
+    const targetId = await nlbTarget(ec2For(emulator.url, OTHER_ORG), OTHER_ORG);
+    const ram = ramFor(emulator.url, OTHER_ORG);
+    const shareArn = must(
+      (
+        await ram.send(
+          new CreateResourceShareCommand({ name: 'x', resourceArns: [targetArnOf(OTHER_ORG, targetId)] }),
+        )
+      ).resourceShare?.resourceShareArn,
+      'arn',
+    );
+
+    await rejectsWith(
+      ram.send(new AssociateResourceShareCommand({ resourceShareArn: shareArn, principals: [ouArn] })),
+      'UnknownResourceException',
+    );
+  });
+
+  test('startEmulator refuses OUs with accounts outside the organisation, or a malformed OU or organisation id', async () => {
+    for (const organization of [
+      { managementAccount: ORG.management, members: [], units: { [OU]: ['123456789012'] } },
+      { managementAccount: ORG.management, members: [], units: { 'ou-1': [] } },
+      { managementAccount: ORG.management, members: [], id: 'org-1' },
+    ]) {
+      await expect(startEmulator({ organization })).rejects.toThrow(RangeError);
+    }
+  });
+});
+
+/** sourceIn, against another emulator than the file's. */
+async function sourceInAt(url: string, account: string, targetId: string) {
+  const ec2 = ec2For(url, account);
+  const network = await createNetwork(ec2);
+  const [source] = await launchMany(ec2, network.subnetId, 1);
+  const filterId = await createFilter(ec2);
+  return {
+    NetworkInterfaceId: must(source, 'source').eniId,
+    TrafficMirrorTargetId: targetId,
+    TrafficMirrorFilterId: filterId,
+    SessionNumber: 1,
+  };
+}

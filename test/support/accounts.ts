@@ -122,3 +122,7 @@ export async function shareTarget(
   }
   throw new Error(`the share ${shareArn} did not complete in three reads`);
 }
+
+/** An organizational unit's ARN, as the emulator's organisation names it (default organisation id). */
+export const ouArnOf = (management: string, ouId: string, orgId = 'o-exampleorgid') =>
+  `arn:aws:organizations::${management}:ou/${orgId}/${ouId}`;
