@@ -8,7 +8,14 @@ import { GetResourceShareInvitationsCommand, GetResourceSharesCommand } from '@a
 import { StateMachine } from 'aws-local-stepfunctions';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type Emulator, startEmulator } from '../../emulator/index.ts';
-import { associationStatuses, iamFor, ramFor, shareTarget, trustPolicy } from '../support/accounts.ts';
+import {
+  associationStatuses,
+  iamFor,
+  ouArnOf,
+  ramFor,
+  shareTarget,
+  trustPolicy,
+} from '../support/accounts.ts';
 import { allStates, type Definition, loadDefinition, sdkIntegration, validate } from '../support/asl.ts';
 import { ec2For } from '../support/emulator.ts';
 import {
@@ -166,6 +173,9 @@ const EXTERNAL = '300000000004';
 const MACHINE = 'mirrorops-dev-share-target';
 const MACHINE_ROLE = 'mirrorops-dev-us-east-1-share-target';
 const MACHINE_ARN = `arn:aws:states:us-east-1:${HUB}:stateMachine:${MACHINE}`;
+/** An organizational unit of the organisation: A and B are in it, C and OWNER are not. */
+const OU = 'ou-abcd-11111111';
+const OU_ARN = ouArnOf(MANAGEMENT, OU);
 
 interface Summary {
   mode: string;
@@ -187,7 +197,11 @@ describe('share-target, run against the emulator', () => {
     now = 0;
     observers.length = 0;
     emulator = await startEmulator({
-      organization: { managementAccount: MANAGEMENT, members: [HUB, A, B, C, OWNER] },
+      organization: {
+        managementAccount: MANAGEMENT,
+        members: [HUB, A, B, C, OWNER],
+        units: { [OU]: [A, B] },
+      },
       clock: () => now,
     });
     targetId = await applianceTarget(ec2For(emulator.url, HUB));
@@ -511,5 +525,59 @@ describe('share-target, run against the emulator', () => {
       }),
     ]);
     expect(summaryOf(removed).accounts.map((a) => a.status)).toEqual(['unshared', 'unshared']);
+  });
+  /** How many DescribeTrafficMirrorTargets calls the account makes until it sees the target (at most `bound`). */
+  async function looksUntilSeen(account: string, bound = 3): Promise<number | undefined> {
+    for (let look = 1; look <= bound; look++) if (await sees(account)) return look;
+    return undefined;
+  }
+
+  test('shares with an organizational unit given instead of accounts: the OU is the principal, and an account of it then sees the target', async () => {
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(run.error).toBeUndefined();
+    const summary = summaryOf(run);
+    expect(run.output).toEqual({
+      mode: 'add',
+      targetId,
+      resourceShareArn: expect.stringMatching(/^arn:aws:ram:us-east-1:100000000000:resource-share\//),
+      principals: [OU_ARN],
+      complete: true,
+      accounts: [],
+      execution: expect.stringContaining(`:execution:${MACHINE}:`),
+    });
+    expect(callsTo(run, 'Associate principals').map((c) => c.input.Principals)).toEqual([[OU_ARN]]);
+    // No account was listed, so none was entered.
+    expect(run.calls.filter((c) => c.account !== HUB)).toEqual([]);
+    const principals = await associationStatuses(
+      ramFor(emulator.url, HUB),
+      must(summary.resourceShareArn, 'arn'),
+    );
+    expect(principals.map((a) => [a.associatedEntity, a.external])).toEqual([[OU_ARN, false]]);
+    // RAM completes the association later: the OU's account sees the target within two looks.
+    expect(await looksUntilSeen(A)).toBeLessThanOrEqual(2);
+    expect(await sees(B)).toBe(true);
+    expect(await looksUntilSeen(C)).toBeUndefined();
+    expect(auditEvents()).toEqual([
+      expect.objectContaining({ 'detail-type': 'Mirror Target Shared', detail: summary }),
+    ]);
+  });
+
+  test('shares with an OU and checks the accounts listed with it one by one, as their spoke roles', async () => {
+    await Promise.all([spokeRole(A), spokeRole(B)]);
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN, accounts: [A, B] });
+
+    expect(run.error).toBeUndefined();
+    expect(summaryOf(run)).toMatchObject({ principals: [OU_ARN], complete: true });
+    expect(statuses(run)).toEqual({ [A]: 'shared', [B]: 'shared' });
+    expect(callsTo(run, 'Associate principals').map((c) => c.input.Principals)).toEqual([[OU_ARN]]);
+    const looks = callsTo(run, 'Look from the account');
+    expect([...new Set(looks.map((c) => c.account))].sort()).toEqual([A, B]);
+    expect(looks.every((c) => c.error === undefined)).toBe(true);
+    expect(await sees(A)).toBe(true);
+    expect(await sees(B)).toBe(true);
+    expect(await looksUntilSeen(C)).toBeUndefined();
+    expect(auditEvents().map((e) => e['detail-type'])).toEqual(['Mirror Target Shared']);
   });
 });
