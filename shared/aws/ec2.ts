@@ -32,6 +32,8 @@ export interface SessionView {
   number: number;
   filterId: string;
   targetId: string;
+  /** The account that created it: another account's, for a session on a target shared from here. */
+  ownerId?: string;
   tags: Tags;
 }
 
@@ -137,6 +139,7 @@ function sessionView(s: TrafficMirrorSession): SessionView {
     number: s.SessionNumber ?? 0,
     filterId: s.TrafficMirrorFilterId ?? '',
     targetId: s.TrafficMirrorTargetId ?? '',
+    ...(s.OwnerId ? { ownerId: s.OwnerId } : {}),
     tags: fromTags(s.Tags),
   };
 }

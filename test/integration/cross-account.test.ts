@@ -15,6 +15,7 @@ import { apply } from '../../shared/mirror.ts';
 import { loadConfig } from '../../shared/runtime/config.ts';
 import { mirrorDeps } from '../../shared/runtime/deps.ts';
 import { silentLogger } from '../../shared/runtime/log.ts';
+import { ouArnOf } from '../support/accounts.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
 import { findingFor, type GuardDutyDetail } from '../support/incident.ts';
 import { createNetwork, launch, must } from '../support/topology.ts';
@@ -25,10 +26,15 @@ const HUB = '100000000001';
 const A = '100000000002';
 const B = '100000000003';
 const C = '100000000004';
+/** In an organizational unit the target is shared with, not listed by account anywhere. */
+const D = '100000000005';
+const OU = 'ou-abcd-22222222';
 const EXTERNAL_ID = 'mirrorops-4f1c2e';
 const REGION = 'us-east-1';
 
-const env = useEmulator({ organization: { managementAccount: HUB, members: [HUB, A, B, C] } });
+const env = useEmulator({
+  organization: { managementAccount: HUB, members: [HUB, A, B, C, D], units: { [OU]: [D] } },
+});
 
 const credentials = (account: string) => ({ accessKeyId: account, secretAccessKey: 'test' });
 const iam = (account: string) =>
@@ -75,18 +81,19 @@ beforeAll(async () => {
     }),
   );
   targetId = must(target.TrafficMirrorTarget?.TrafficMirrorTargetId, 'target id');
-  for (const account of [A, B, C]) {
+  for (const account of [A, B, C, D]) {
     const ec2 = ec2For(env.url, account);
     members[account] = { ec2, ...(await createNetwork(ec2)) };
   }
   await spokeRole(A);
   await spokeRole(B);
+  await spokeRole(D);
   // Onboard A: share the hub's target with it (what the share-target workflow does).
   const share = await ram(HUB).send(
     new CreateResourceShareCommand({
       name: `mirrorops-${targetId}`,
       resourceArns: [`arn:aws:ec2:${REGION}:${HUB}:traffic-mirror-target/${targetId}`],
-      principals: [A],
+      principals: [A, ouArnOf(HUB, OU)],
       allowExternalPrincipals: false,
       tags: [{ key: TAG.managed, value: 'true' }],
     }),
@@ -100,6 +107,13 @@ beforeAll(async () => {
     visible = (out.TrafficMirrorTargets ?? []).some((t) => t.TrafficMirrorTargetId === targetId);
   }
   expect(visible).toBe(true);
+  const d = ec2For(env.url, D);
+  let visibleInD = false;
+  for (let reads = 0; reads < 10 && !visibleInD; reads++) {
+    const out = await d.send(new DescribeTrafficMirrorTargetsCommand({}));
+    visibleInD = (out.TrafficMirrorTargets ?? []).some((t) => t.TrafficMirrorTargetId === targetId);
+  }
+  expect(visibleInD).toBe(true);
 });
 
 function config() {
@@ -156,6 +170,20 @@ describe('across accounts', () => {
     expect(forA).toMatchObject({ result: { deleted: [inA[0]?.TrafficMirrorSessionId] } });
     expect(
       (await must(members[A], 'A').ec2.send(new DescribeTrafficMirrorSessionsCommand({})))
+        .TrafficMirrorSessions,
+    ).toEqual([]);
+  });
+
+  test('an account enrolled through an organizational unit is mirrored and swept too', async () => {
+    const { intent } = await findingIn(D);
+    const result = await apply(intent, await mirrorDeps(config(), D, REGION, silentLogger));
+    expect(result.outcomes).toEqual([expect.objectContaining({ status: 'started' })]);
+    const later = new Date(Date.now() + 7 * 24 * 3_600_000);
+    // The share names the OU, not D: the hub finds D by the session D created on its target.
+    const swept = await sweepFleet(config(), silentLogger, { remainingMs: () => 60_000, now: () => later });
+    expect(swept.accounts.map((a) => a.account)).toContain(D);
+    expect(
+      (await must(members[D], 'D').ec2.send(new DescribeTrafficMirrorSessionsCommand({})))
         .TrafficMirrorSessions,
     ).toEqual([]);
   });
