@@ -1,3 +1,4 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { startEmulator } from '../emulator/index.ts';
 import { eventBridgeAudit } from '../shared/aws/audit.ts';
@@ -53,6 +54,21 @@ function waves(calls: readonly Call[], origin: number, latencyMs: number): strin
   });
 }
 
+/** Every request the client sends, with when it started and ended. */
+function record(client: EC2Client | EventBridgeClient, calls: Call[]): void {
+  (client.middlewareStack as EventBridgeClient['middlewareStack']).add(
+    (next, context) => async (args) => {
+      const start = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        calls.push({ action: context.commandName ?? '?', start, end: performance.now() });
+      }
+    },
+    { step: 'initialize', name: 'benchTimeline' },
+  );
+}
+
 export async function benchCriticalPath(
   options: CriticalPathOptions = DEFAULT_CRITICAL_PATH,
 ): Promise<string> {
@@ -66,34 +82,14 @@ export async function benchCriticalPath(
       const world = await incident(emulator.url, { MIRROROPS_SCOPE: 'full' });
       const instance = await world.instance(4);
       const calls: Call[] = [];
-      world.ec2.middlewareStack.add(
-        (next, context) => async (args) => {
-          const start = performance.now();
-          try {
-            return await next(args);
-          } finally {
-            calls.push({ action: context.commandName ?? '?', start, end: performance.now() });
-          }
-        },
-        { step: 'initialize', name: 'benchTimeline' },
-      );
+      record(world.ec2, calls);
       const events = new EventBridgeClient({
         endpoint: emulator.url,
         region: 'us-east-1',
         maxAttempts: 1,
         credentials: { accessKeyId: world.account, secretAccessKey: 'bench' },
       });
-      events.middlewareStack.add(
-        (next, context) => async (args) => {
-          const start = performance.now();
-          try {
-            return await next(args);
-          } finally {
-            calls.push({ action: context.commandName ?? '?', start, end: performance.now() });
-          }
-        },
-        { step: 'initialize', name: 'benchTimeline' },
-      );
+      record(events, calls);
       const deps = world.deps({ audit: eventBridgeAudit(events, world.config.auditBus, () => undefined) });
       const event = findingFor('network-connection', world, instance);
       const again = findingFor('network-connection', world, instance, (d) => {
