@@ -39,8 +39,8 @@ type Node = { kind: 'object'; object: CompiledObject } | { kind: 'leaf'; conditi
 
 interface CompiledObject {
   fields: [string, Node][];
-  /** Each `$or` is a list of alternatives; all `$or`s of the object must hold, with its fields. */
-  ors: CompiledObject[][];
+  /** The alternatives of the object's `$or` (an object has at most one): one must hold, with the fields. */
+  or: CompiledObject[] | undefined;
   /** Only `exists: false` conditions below (no `$or`): must hold for every element of an array. */
   absenceOnly: boolean;
 }
@@ -114,11 +114,11 @@ function compileObject(pattern: unknown, path: string, insideOr: boolean): Compi
   // JsonRuleCompiler: "Empty objects are not allowed".
   if (entries.length === 0) throw new InvalidPatternError(where, 'empty objects are not allowed');
   const fields: [string, Node][] = [];
-  const ors: CompiledObject[][] = [];
+  let or: CompiledObject[] | undefined;
   for (const [key, value] of entries) {
     const at = fieldPath(path, key);
     if (key === OR) {
-      ors.push(compileOr(value, at));
+      or = compileOr(value, at);
       continue;
     }
     if (insideOr && RESERVED_IN_OR.has(key)) {
@@ -131,13 +131,13 @@ function compileObject(pattern: unknown, path: string, insideOr: boolean): Compi
     else throw new InvalidPatternError(at, `must be an object or an array of values, not ${show(value)}`);
   }
   const absenceOnly =
-    ors.length === 0 &&
+    or === undefined &&
     fields.every(([, node]) =>
       node.kind === 'object'
         ? node.object.absenceOnly
         : node.conditions.every((c) => c.kind === 'exists' && !c.present),
     );
-  return { fields, ors, absenceOnly };
+  return { fields, or, absenceOnly };
 }
 
 /**
@@ -522,7 +522,7 @@ function objectHolds(pattern: CompiledObject, value: unknown): boolean {
       node.kind === 'object' ? objectHolds(node.object, child) : leafHolds(node.conditions, child);
     if (!holds) return false;
   }
-  return pattern.ors.every((alternatives) => alternatives.some((branch) => objectHolds(branch, value)));
+  return pattern.or === undefined || pattern.or.some((branch) => objectHolds(branch, value));
 }
 
 const compiled = new WeakMap<object, CompiledObject>();
