@@ -76,6 +76,8 @@ export interface ApplyResult {
 }
 
 const ATTEMPTS = 8;
+/** Claims on one session before they are folded into one (EC2 allows 50 tags on a resource). */
+const FOLD_AT = 30;
 
 /** Errors that mean "this ENI cannot be a source", answered as a skip with AWS's words. */
 const NOT_A_SOURCE = new Set(['NetworkInterfaceNotSupported', 'InterfaceInUseByTrafficMirrorTarget']);
@@ -383,7 +385,20 @@ async function extend(
     const number = preferredNumber(intent.reason, merged.severity);
 
     const write: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...handedOver, [key]: claim })) if (own.tags[k] !== v) write[k] = v;
+    // Many findings on one instance would outgrow EC2's 50 tags: past FOLD_AT claims, the others
+    // are written as one combined claim, then removed by value (DeleteTags with a value removes the
+    // tag only if it still has that value, so a claim rewritten meanwhile stays).
+    const others = Object.fromEntries(
+      Object.entries(tags).filter(([k]) => k.startsWith(CLAIM_PREFIX) && k !== key),
+    );
+    const folding = Object.keys(others).length >= FOLD_AT ? mergeClaims(claimsOf(others)) : undefined;
+    if (folding) {
+      write[claimKey(`folded:${Object.keys(others).sort().join(',')}`)] = encodeClaim(folding);
+      if (own.tags[key] !== claim) write[key] = claim;
+    } else {
+      for (const [k, v] of Object.entries({ ...handedOver, [key]: claim }))
+        if (own.tags[k] !== v) write[k] = v;
+    }
     if (own.tags[TAG.expiresAt] !== merged.expiresAt) write[TAG.expiresAt] = merged.expiresAt;
     if (merged.severity !== undefined && own.tags[TAG.severity] !== String(merged.severity)) {
       write[TAG.severity] = String(merged.severity);
@@ -403,6 +418,14 @@ async function extend(
       write[TAG.filterHash] = hash;
     }
     if (Object.keys(write).length > 0) await deps.ec2.tag([own.id], write);
+    if (folding) {
+      const folded = Object.entries(others).filter(([k, v]) => own.tags[k] === v);
+      if (folded.length > 0)
+        await deps.ec2.untag(
+          [own.id],
+          folded.map(([k, v]) => ({ key: k, value: v })),
+        );
+    }
     if (duplicates.length > 0) {
       await deleteAll(deps, duplicates);
       changed = true;

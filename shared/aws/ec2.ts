@@ -88,7 +88,8 @@ export interface Ec2Gateway {
   createSession(session: NewSession): Promise<string>;
   modifySession(id: string, change: { filterId?: string; number?: number }): Promise<void>;
   tag(ids: readonly string[], tags: Tags): Promise<void>;
-  untag(ids: readonly string[], keys: readonly string[]): Promise<void>;
+  /** Removes tags; one given with a value is removed only while it still has that value. */
+  untag(ids: readonly string[], keys: readonly (string | { key: string; value: string })[]): Promise<void>;
   deleteSession(id: string): Promise<void>;
   deleteFilter(id: string): Promise<void>;
   /**
@@ -334,7 +335,12 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
     ),
 
     async untag(ids, keys) {
-      await ec2.send(new DeleteTagsCommand({ Resources: [...ids], Tags: keys.map((Key) => ({ Key })) }));
+      await ec2.send(
+        new DeleteTagsCommand({
+          Resources: [...ids],
+          Tags: keys.map((k) => (typeof k === 'string' ? { Key: k } : { Key: k.key, Value: k.value })),
+        }),
+      );
     },
 
     async deleteSession(id) {

@@ -23,8 +23,6 @@ export interface Claim {
 }
 
 export const CLAIM_PREFIX = 'mirrorops:claim:';
-/** Tags per resource are limited to 50; claims may use this many, the rest is mirrorops' own. */
-export const MAX_CLAIMS = 40;
 const MAX_VALUE = 256;
 
 export const claimKey = (intentKey: string) =>

@@ -1,6 +1,7 @@
 import { CreateTrafficMirrorFilterCommand, CreateTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, test } from 'vitest';
 import { contains, parseCidr } from '../../shared/domain/cidr.ts';
+import { sessionExpiry } from '../../shared/domain/claims.ts';
 import { TAG } from '../../shared/domain/tags.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { apply } from '../../shared/mirror.ts';
@@ -148,6 +149,43 @@ describe('a repeat or a new finding for the same instance', () => {
       expect(blocks.some((b) => b !== undefined && want !== undefined && contains(b, want))).toBe(true);
     }
   });
+});
+
+describe('a long incident', () => {
+  test('forty different findings on one instance: one session, within EC2 50-tag limit, nothing forgotten', async () => {
+    const world = await incident(env.url);
+    const instance = await world.instance(1);
+    const base = Date.now();
+    for (let i = 0; i < 40; i++) {
+      const event = findingFor('network-connection', world, instance, (d) => {
+        d.id = `long-incident-${i}`;
+        d.severity = i === 17 ? 8.5 : 5;
+        d.updatedAt = new Date(base - (i === 23 ? 0 : HOUR)).toISOString();
+        d.service.action = {
+          actionType: 'NETWORK_CONNECTION',
+          networkConnectionAction: { remoteIpDetails: { ipAddressV4: `203.0.113.${i + 1}` } },
+        };
+      });
+      await apply(intentOf(event, world), world.deps());
+    }
+    const [session, ...more] = await world.sessions();
+    expect(more).toHaveLength(0);
+    const tags = tagsOf(session ?? {});
+    expect(Object.keys(tags).length).toBeLessThanOrEqual(50);
+    // Claims were folded, not dropped: finding 17 (severity 8.5: 24 h from an hour ago) sets the
+    // expiry and the number (2), though its own claim tag is long folded away.
+    expect(Object.keys(tags).filter((k) => k.startsWith('mirrorops:claim:')).length).toBeLessThan(40);
+    expect(sessionExpiry(tags)).toBe(new Date(base - HOUR + 24 * HOUR).toISOString());
+    expect(session?.SessionNumber).toBe(2);
+    const filter = (await world.filters()).find(
+      (f) => f.TrafficMirrorFilterId === session?.TrafficMirrorFilterId,
+    );
+    const blocks = (filter?.IngressFilterRules ?? []).map((r) => parseCidr(r.SourceCidrBlock ?? ''));
+    for (let i = 0; i < 40; i++) {
+      const want = parseCidr(`203.0.113.${i + 1}/32`);
+      expect(blocks.some((b) => b !== undefined && want !== undefined && contains(b, want))).toBe(true);
+    }
+  }, 120_000);
 });
 
 describe('slots', () => {
