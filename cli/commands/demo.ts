@@ -15,7 +15,12 @@ import {
 import type { Context } from 'aws-lambda';
 import { startEmulator } from '../../emulator/index.ts';
 import type { StoredEvent } from '../../emulator/services/events.ts';
+import { ec2Gateway } from '../../shared/aws/ec2.ts';
 import { expiresIn, inventory } from '../../shared/inventory.ts';
+import { sweep } from '../../shared/mirror.ts';
+import { loadConfig } from '../../shared/runtime/config.ts';
+import { mirrorDeps } from '../../shared/runtime/deps.ts';
+import { silentLogger } from '../../shared/runtime/log.ts';
 import { type Command, parseFlags } from '../command.ts';
 import { lambdaContext } from '../lambda.ts';
 import { route, routesOf } from '../routes.ts';
@@ -195,7 +200,7 @@ export const demoCommand: Command = {
 
       let seen = 0;
       const show = async (clock = new Date()) => {
-        const rows = await inventory((await import('../../shared/aws/ec2.ts')).ec2Gateway(ec2));
+        const rows = await inventory(ec2Gateway(ec2));
         const names: Record<string, string> = { [web.id]: 'web-1', [db.id]: 'db-1', [app.id]: 'app-1' };
         say(
           rows.length === 0
@@ -327,10 +332,6 @@ export const demoCommand: Command = {
       say();
       say('== Time moves on 25 hours; the sweeper runs (every minute in AWS)');
       const later = new Date(Date.now() + 25 * HOUR);
-      const { sweep } = await import('../../shared/mirror.ts');
-      const { loadConfig } = await import('../../shared/runtime/config.ts');
-      const { mirrorDeps } = await import('../../shared/runtime/deps.ts');
-      const { silentLogger } = await import('../../shared/runtime/log.ts');
       const deps = await mirrorDeps(loadConfig(), ACCOUNT, REGION, silentLogger);
       const result = await sweep({ ...deps, now: () => later }, { remainingMs: () => 60_000 });
       say(`   removed ${result.deleted.length} sessions and ${result.filtersDeleted.length} filters`);

@@ -362,6 +362,19 @@ const OWNERS = ['SELF', 'OTHER-ACCOUNTS'] as const;
 
 // ---- operations ---------------------------------------------------------------------------------
 
+/** The resources and principals of an (Dis)AssociateResourceShare request: at least one of them. */
+function associationInput(input: Record<string, unknown>): { resourceArns: string[]; principals: string[] } {
+  const resourceArns = stringList(input, 'resourceArns');
+  const principals = stringList(input, 'principals');
+  if (resourceArns.length === 0 && principals.length === 0) {
+    throw ramError(
+      'MissingRequiredParameterException',
+      'The request must include resourceArns or principals.',
+    );
+  }
+  return { resourceArns, principals };
+}
+
 const operations: Record<string, RamOperation> = {
   CreateResourceShare(ctx) {
     return idempotent(ctx, () => {
@@ -397,14 +410,7 @@ const operations: Record<string, RamOperation> = {
     return idempotent(ctx, () => {
       const { input, world } = ctx;
       const share = ownShare(ctx, requiredString(input, 'resourceShareArn'));
-      const resourceArns = stringList(input, 'resourceArns');
-      const principals = stringList(input, 'principals');
-      if (resourceArns.length === 0 && principals.length === 0) {
-        throw ramError(
-          'MissingRequiredParameterException',
-          'The request must include resourceArns or principals.',
-        );
-      }
+      const { resourceArns, principals } = associationInput(input);
       const resources = resourceArns.map((arn) => ownTarget(ctx, arn));
       const accounts = principals.map((p) => sharePrincipal(ctx, share.allowExternalPrincipals, p));
       const touched = [
@@ -420,14 +426,7 @@ const operations: Record<string, RamOperation> = {
     return idempotent(ctx, () => {
       const { input, world } = ctx;
       const share = ownShare(ctx, requiredString(input, 'resourceShareArn'));
-      const resourceArns = stringList(input, 'resourceArns');
-      const principals = stringList(input, 'principals');
-      if (resourceArns.length === 0 && principals.length === 0) {
-        throw ramError(
-          'MissingRequiredParameterException',
-          'The request must include resourceArns or principals.',
-        );
-      }
+      const { resourceArns, principals } = associationInput(input);
       const find = (type: Association['type'], entity: string): Association => {
         const association = world.ram.association(share, type, entity);
         if (!association) {
