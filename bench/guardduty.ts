@@ -1,10 +1,11 @@
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { startEmulator } from '../emulator/index.ts';
 import { eventBridgeAudit } from '../shared/aws/audit.ts';
 import { findingToIntent } from '../shared/events/guardduty.ts';
+import { Memory } from '../shared/memory.ts';
 import { type ApplyResult, apply } from '../shared/mirror.ts';
 import { findingFor, incident } from '../test/support/incident.ts';
+import { type Call, recordRequests } from '../test/support/requests.ts';
 import { fixed, median, table, verdict } from './table.ts';
 
 /**
@@ -12,7 +13,9 @@ import { fixed, median, table, verdict } from './table.ts';
  * of 4 rules (policy scope=full: ingress and egress, IPv4 and IPv6), against the emulator at a
  * fixed latency per request. Wall time over latency is the number of round trips on the
  * critical path, whatever the machine; issue 3 asks for at most 3.5 (filter -> rules in parallel
- * -> sessions in parallel) and at most 2 for a repeat of the finding.
+ * -> sessions in parallel) and at most 2 for a repeat of the finding. A repeat is measured twice:
+ * in the container that handled the finding (it remembers the sessions: one round trip) and in
+ * another one (read, then write: two).
  */
 
 export interface CriticalPathOptions {
@@ -21,12 +24,6 @@ export interface CriticalPathOptions {
 }
 
 export const DEFAULT_CRITICAL_PATH: CriticalPathOptions = { latencyMs: 50, runs: 5 };
-
-interface Call {
-  action: string;
-  start: number;
-  end: number;
-}
 
 interface Sample {
   ms: number;
@@ -50,23 +47,8 @@ function waves(calls: readonly Call[], origin: number, latencyMs: number): strin
     for (const c of group) counts.set(c.action, (counts.get(c.action) ?? 0) + 1);
     const names = [...counts].map(([action, n]) => (n > 1 ? `${n}x ${action}` : action)).join(' + ');
     const at = ((group[0]?.start ?? origin) - origin).toFixed(0);
-    return `t=${at}ms ${names.replace(/Command$/g, '').replaceAll('Command', '')}`;
+    return `t=${at}ms ${names}`;
   });
-}
-
-/** Every request the client sends, with when it started and ended. */
-function record(client: EC2Client | EventBridgeClient, calls: Call[]): void {
-  (client.middlewareStack as EventBridgeClient['middlewareStack']).add(
-    (next, context) => async (args) => {
-      const start = performance.now();
-      try {
-        return await next(args);
-      } finally {
-        calls.push({ action: context.commandName ?? '?', start, end: performance.now() });
-      }
-    },
-    { step: 'initialize', name: 'benchTimeline' },
-  );
 }
 
 export async function benchCriticalPath(
@@ -76,34 +58,40 @@ export async function benchCriticalPath(
   try {
     const first: Sample[] = [];
     const repeat: Sample[] = [];
+    const coldRepeat: Sample[] = [];
     // One warm-up run (SDK clients' first requests, JIT), then the measured ones.
     for (let run = 0; run <= options.runs; run++) {
       emulator.faults.set({});
       const world = await incident(emulator.url, { MIRROROPS_SCOPE: 'full' });
       const instance = await world.instance(4);
       const calls: Call[] = [];
-      record(world.ec2, calls);
+      recordRequests(world.ec2, calls);
       const events = new EventBridgeClient({
         endpoint: emulator.url,
         region: 'us-east-1',
         maxAttempts: 1,
         credentials: { accessKeyId: world.account, secretAccessKey: 'bench' },
       });
-      record(events, calls);
+      recordRequests(events, calls);
       const deps = world.deps({ audit: eventBridgeAudit(events, world.config.auditBus, () => undefined) });
       const event = findingFor('network-connection', world, instance);
-      const again = findingFor('network-connection', world, instance, (d) => {
-        d.service.count = 2;
-        d.updatedAt = new Date(Date.now() + 60_000).toISOString();
-      });
-      const measure = async (finding: Record<string, unknown>): Promise<Sample> => {
+      const repeatOf = (count: number) =>
+        findingFor('network-connection', world, instance, (d) => {
+          d.service.count = count;
+          d.updatedAt = new Date(Date.now() + count * 60_000).toISOString();
+        });
+      const measure = async (finding: Record<string, unknown>, memory = deps.memory): Promise<Sample> => {
         const outcome = findingToIntent(finding, world.config);
         if (outcome.kind !== 'mirror') throw new Error(`the finding was ignored: ${outcome.reason}`);
         calls.length = 0;
         const deferred: Promise<unknown>[] = [];
         const start = performance.now();
         // As the handler chain runs it: audit events deferred until after the answer.
-        const result = await apply(outcome.intent, { ...deps, defer: (work) => deferred.push(work) });
+        const result = await apply(outcome.intent, {
+          ...deps,
+          defer: (work) => deferred.push(work),
+          ...(memory ? { memory } : {}),
+        });
         const ms = performance.now() - start;
         await Promise.all(deferred);
         const withAuditMs = performance.now() - start;
@@ -117,18 +105,22 @@ export async function benchCriticalPath(
 
       emulator.faults.set({ latencyMs: options.latencyMs });
       const a = await measure(event);
-      const b = await measure(again);
+      const b = await measure(repeatOf(2));
+      // Another container, which has not seen this instance: it reads before it writes.
+      const c = await measure(repeatOf(3), new Memory());
       events.destroy();
       if (run > 0) {
         first.push(a);
         repeat.push(b);
+        coldRepeat.push(c);
       }
     }
 
     const rows = [
       { name: 'new finding, 4 ENIs, new 4-rule filter', samples: first, target: 3.5 },
-      { name: 'repeat of the finding', samples: repeat, target: 2 },
-    ].map(({ name, samples, target }) => {
+      { name: 'repeat, same container (sessions remembered)', samples: repeat, target: 2 },
+      { name: 'repeat, new container (reads first)', samples: coldRepeat },
+    ].map(({ name, samples, target }: { name: string; samples: Sample[]; target?: number }) => {
       const ms = median(samples.map((s) => s.ms));
       const trips = ms / options.latencyMs;
       const calls = median(samples.map((s) => s.calls.length));
@@ -139,7 +131,7 @@ export async function benchCriticalPath(
           Math.max(
             ...s.calls
               .filter((c) =>
-                /^(CreateTrafficMirrorSession|CreateTags|ModifyTrafficMirrorSession)/.test(c.action),
+                /^(CreateTrafficMirrorSession|CreateTags|ModifyTrafficMirrorSession)$/.test(c.action),
               )
               .map((c) => c.end),
           ),
@@ -150,8 +142,8 @@ export async function benchCriticalPath(
           name,
           fixed(ms, 0),
           fixed(trips, 2),
-          `<= ${target}`,
-          verdict(trips <= target),
+          target === undefined ? '-' : `<= ${target}`,
+          target === undefined ? '' : verdict(trips <= target),
           fixed(ready / options.latencyMs, 2),
           fixed(median(samples.map((s) => s.withAuditMs)) / options.latencyMs, 2),
           fixed(
@@ -159,7 +151,7 @@ export async function benchCriticalPath(
               samples.map(
                 (s) =>
                   waves(
-                    s.calls.filter((c) => c.action !== 'PutEventsCommand'),
+                    s.calls.filter((c) => c.action !== 'PutEvents'),
                     0,
                     options.latencyMs,
                   ).length,

@@ -18,6 +18,7 @@ import type { MirrorIntent } from './domain/intent.ts';
 import { compileFilter, type FilterSpec, filterHash, type Scope } from './domain/scope.ts';
 import { decideSlot, preferredNumber, REASONS, type Reason } from './domain/slots.ts';
 import { isManaged, TAG, type Tags } from './domain/tags.ts';
+import type { Memory } from './memory.ts';
 import { type Config, targetFor } from './runtime/config.ts';
 import type { Logger } from './runtime/log.ts';
 import { Pace } from './runtime/pace.ts';
@@ -37,6 +38,12 @@ export interface MirrorDeps {
    * so the mirroring path is not one round trip longer. Without it, such work is awaited in place.
    */
   defer?: (work: Promise<unknown>) => void;
+  /**
+   * What this container remembers of the sessions it wrote (one per container, kept across
+   * invocations): a repeat then writes its claim while it reads, in one round trip. Optional: without
+   * it every request reads first.
+   */
+  memory?: Memory;
 }
 
 /** Runs `work` now, awaited in place or handed to `deps.defer`. */
@@ -112,14 +119,21 @@ const numberTaken = (error: unknown) =>
  * The critical path is three round trips when nothing exists yet: read (sessions on the ENIs and
  * the filter by content hash, in parallel) -> create the filter -> its rules and the sessions, in
  * parallel (a session may point at a filter whose rules are still being written). A repeat is two:
- * read -> tag. Every create carries a ClientToken derived from what it creates, so a redelivered
- * event creates nothing twice; an ENI that already has this reason's session is extended (expiry,
- * scope, priority), never given a second one.
+ * read -> tag; one in a container that remembers the sessions (see `repeatFromMemory`). Every
+ * create carries a ClientToken derived from what it creates, so a redelivered event creates
+ * nothing twice; an ENI that already has this reason's session is extended (expiry, scope,
+ * priority), never given a second one.
  */
 export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<ApplyResult> {
   const { ec2, config } = deps;
   const expiresAt = expiryFrom(config.expiry, intent.startAt, intent.lifetimeMs).toISOString();
   const base = { instanceId: intent.instanceId, intent: intent.key, expiresAt };
+
+  const remembered = recall(intent, deps, expiresAt);
+  if (remembered) {
+    const outcomes = await repeatFromMemory(deps, remembered);
+    return finish(deps, base, remembered.desired, remembered.filters, outcomes);
+  }
 
   // Round 1: what is there. Each read starts as soon as what it depends on is known.
   const needInstance = intent.networkInterfaceIds.length === 0 || !intent.instanceType;
@@ -133,8 +147,7 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   const scopeP: Promise<Scope> = intent.includeResolver
     ? instanceP.then(async (instance) => {
         const vpcId = intent.vpcId ?? instance?.vpcId;
-        const cidr = vpcId ? await ec2.vpcCidr(vpcId) : undefined;
-        return withResolver(intent.scope, cidr);
+        return withResolver(intent.scope, vpcId ? await vpcCidr(deps, vpcId) : undefined);
       })
     : Promise.resolve(intent.scope);
   const specP = scopeP.then(compileFilter);
@@ -184,8 +197,9 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   }
   const instanceType = intent.instanceType ?? instance?.type;
   const support = instanceType ? sourceSupport(instanceType) : { ok: true as const };
-  const filters = new FilterCache(deps, found);
-  const desired: Desired = { intent, scope, spec, hash: filterHash(spec), expiresAt: desiredExpiry };
+  const hash = filterHash(spec);
+  const filters = new FilterCache(deps, found, hash);
+  const desired: Desired = { intent, scope, spec, hash, expiresAt: desiredExpiry };
 
   const outcomes = await Promise.all(
     enis.map(async (eni): Promise<EniOutcome> => {
@@ -195,11 +209,119 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
       return mirrorEni(deps, desired, filters, eni.id, targetId, onEni);
     }),
   );
+  return finish(deps, base, desired, filters, outcomes);
+}
 
-  const events = outcomes.flatMap((o) => auditEvents(intent, o, expiresAt));
+/** The answer, with its audit events handed to `deps.defer`. */
+async function finish(
+  deps: MirrorDeps,
+  base: Omit<ApplyResult, 'outcomes'>,
+  desired: Desired,
+  filters: FilterCache,
+  outcomes: EniOutcome[],
+): Promise<ApplyResult> {
+  const events = outcomes.flatMap((o) => auditEvents(desired.intent, o, base.expiresAt));
   if (events.length > 0) await deferrable(deps, deps.audit.publish(events));
   const filterId = filters.idFor(desired.hash);
   return { ...base, ...(filterId ? { filterId } : {}), outcomes };
+}
+
+/** The container's memory keys: a session by what it is for, a VPC's CIDR by where it is. */
+const memoryKey = (deps: MirrorDeps, reason: string, instanceId: string, eniId: string) =>
+  `${deps.account}|${deps.region}|${reason}|${instanceId}|${eniId}`;
+
+/** Drops a session the container may remember, once it is deleted. */
+export function forgetSession(deps: MirrorDeps, session: SessionView): void {
+  const { [TAG.reason]: reason, [TAG.instance]: instanceId } = session.tags;
+  if (deps.memory && reason && instanceId)
+    deps.memory.forgetSession(memoryKey(deps, reason, instanceId, session.eniId));
+}
+
+async function vpcCidr(deps: MirrorDeps, vpcId: string): Promise<string | undefined> {
+  const key = `${deps.account}|${deps.region}|${vpcId}`;
+  const known = deps.memory?.cidr(key);
+  if (known) return known;
+  const cidr = await deps.ec2.vpcCidr(vpcId);
+  if (cidr) deps.memory?.rememberCidr(key, cidr);
+  return cidr;
+}
+
+interface Remembered {
+  desired: Desired;
+  filters: FilterCache;
+  enis: { eniId: string; session: SessionView; write: Record<string, string> }[];
+}
+
+/**
+ * A repeat the container can answer from memory: every ENI the event names has this reason's
+ * session remembered, and adding this request's claim changes only tags (no new filter, no
+ * higher priority, nothing to fold). Anything else, or nothing remembered, takes the full path.
+ */
+function recall(intent: MirrorIntent, deps: MirrorDeps, expiresAt: string): Remembered | undefined {
+  const { memory } = deps;
+  if (!memory || intent.onlyNew || intent.networkInterfaceIds.length === 0 || !intent.instanceType) return;
+  if (!sourceSupport(intent.instanceType).ok || Date.parse(expiresAt) <= deps.now().getTime()) return;
+  let scope = intent.scope;
+  if (intent.includeResolver) {
+    const cidr = intent.vpcId && memory.cidr(`${deps.account}|${deps.region}|${intent.vpcId}`);
+    if (!cidr) return;
+    scope = withResolver(scope, cidr);
+  }
+  const spec = compileFilter(scope);
+  const hash = filterHash(spec);
+  const desired: Desired = { intent, scope, spec, hash, expiresAt };
+  const enis: Remembered['enis'] = [];
+  for (const eniId of intent.networkInterfaceIds) {
+    const session = memory.session(memoryKey(deps, intent.reason, intent.instanceId, eniId));
+    if (!session) return;
+    const plan = planExtension(desired, session, []);
+    const tagsOnly =
+      session.tags[TAG.filterHash] === plan.hash && plan.number >= session.number && !plan.folding;
+    if (!tagsOnly) return;
+    enis.push({ eniId, session, write: plan.write });
+  }
+  const filters = new FilterCache(deps, [], undefined);
+  const [first] = enis;
+  if (first?.session.tags[TAG.filterHash] === hash) filters.noteId(hash, first.session.filterId);
+  return { desired, filters, enis };
+}
+
+/**
+ * One round trip: the claim is written on each remembered session while the sessions are read
+ * again. The read then checks the memory: with the write laid over it (the read may have been
+ * served before or after the write), the usual extension finds nothing left to do when the memory
+ * was right, and otherwise does what the full path would have done (corrects the expiry, widens,
+ * or starts a session where the remembered one is gone). A session the write did not reach is
+ * handled from the read alone.
+ */
+async function repeatFromMemory(deps: MirrorDeps, remembered: Remembered): Promise<EniOutcome[]> {
+  const { desired, filters, enis } = remembered;
+  const [fresh, written] = await Promise.all([
+    deps.ec2.sessionsOn(enis.map((e) => e.eniId)),
+    Promise.all(
+      enis.map(async ({ session, write }) => {
+        if (Object.keys(write).length === 0) return true;
+        try {
+          await deps.ec2.tag([session.id], write);
+          return true;
+        } catch (error) {
+          deps.log.info('a remembered session did not take the claim; using the read', {
+            sessionId: session.id,
+            error: errorName(error),
+          });
+          return false;
+        }
+      }),
+    ),
+  ]);
+  return Promise.all(
+    enis.map(({ eniId, session, write }, i) => {
+      const onEni = fresh
+        .filter((s) => s.eniId === eniId)
+        .map((s) => (s.id === session.id && written[i] ? { ...s, tags: { ...s.tags, ...write } } : s));
+      return mirrorEni(deps, desired, filters, eniId, session.targetId, onEni);
+    }),
+  );
 }
 
 interface Desired {
@@ -261,6 +383,7 @@ async function mirrorEni(
         return { eniId, status: 'rejected', reason: `${name}: ${(error as Error).message}` };
       }
       if (name === 'InvalidNetworkInterfaceID.NotFound') {
+        deps.memory?.forgetSession(memoryKey(deps, desired.intent.reason, desired.intent.instanceId, eniId));
         return { eniId, status: 'skipped', reason: `network interface ${eniId} no longer exists` };
       }
       const retryable =
@@ -331,6 +454,14 @@ async function start(
     token,
   });
   await filter.ready;
+  remember(deps, intent, {
+    id: sessionId,
+    eniId,
+    number: decision.sessionNumber,
+    filterId: filter.id,
+    targetId,
+    tags,
+  });
   return {
     eniId,
     status: 'started',
@@ -341,13 +472,84 @@ async function start(
   };
 }
 
+/** What adding this request's claim to a session comes to: the tags to write and what they ask for. */
+interface Extension {
+  merged: Claim;
+  spec: FilterSpec;
+  hash: string;
+  /** The session number the merged severity wants (the current one may be lower already). */
+  number: number;
+  /** Tags to write: the claim, those handed over by duplicates, and the summary tags that changed. */
+  write: Record<string, string>;
+  /** Past FOLD_AT claims: the session's other claims, written as one, then removed by value. */
+  folding?: { key: string; value: string }[];
+}
+
 /**
- * The ENI already has this reason's session: add this request's claim to it (expiry, severity,
- * scope: see domain/claims.ts), then bring the session's expiry, number and filter in line with
- * all its claims. Duplicates left by racing requests hand their claims over and are removed.
- * Whenever the number or filter changes, the session is read again until a round changes nothing,
- * so a racing request's write cannot leave the session short of any claim. A plain repeat is one
- * CreateTags.
+ * Adds this request's claim to a session (and the claims of its duplicates): the expiry, severity
+ * and scope of all its claims together (see domain/claims.ts), and the tags that differ.
+ */
+function planExtension(desired: Desired, own: SessionView, duplicates: readonly SessionView[]): Extension {
+  const { intent } = desired;
+  const key = claimKey(intent.key);
+  const mine: Claim = {
+    ...(intent.severity === undefined ? {} : { severity: intent.severity }),
+    expiresAt: desired.expiresAt,
+    scope: desired.scope,
+  };
+  // A late or repeated delivery of the same request keeps what its claim already holds.
+  const earlier = own.tags[key] === undefined ? undefined : decodeClaim(own.tags[key]);
+  const claim = encodeClaim(earlier && !intent.replaceClaim ? (mergeClaims([earlier, mine]) ?? mine) : mine);
+  const handedOver: Record<string, string> = {};
+  for (const dup of duplicates) {
+    for (const [k, v] of Object.entries(dup.tags)) if (k.startsWith(CLAIM_PREFIX)) handedOver[k] = v;
+  }
+  const tags = { ...handedOver, ...own.tags, [key]: claim };
+  const merged = mergeClaims(claimsOf(tags));
+  if (!merged) throw new Error(`session ${own.id} has no readable claim`);
+  const spec = compileFilter(merged.scope);
+
+  const write: Record<string, string> = {};
+  // Many findings on one instance would outgrow EC2's 50 tags: past FOLD_AT claims, the others
+  // are written as one combined claim, then removed by value (DeleteTags with a value removes the
+  // tag only if it still has that value, so a claim rewritten meanwhile stays).
+  const others = Object.fromEntries(
+    Object.entries(tags).filter(([k]) => k.startsWith(CLAIM_PREFIX) && k !== key),
+  );
+  const combined = Object.keys(others).length >= FOLD_AT ? mergeClaims(claimsOf(others)) : undefined;
+  if (combined) {
+    write[claimKey(`folded:${Object.keys(others).sort().join(',')}`)] = encodeClaim(combined);
+    if (own.tags[key] !== claim) write[key] = claim;
+  } else {
+    for (const [k, v] of Object.entries({ ...handedOver, [key]: claim })) if (own.tags[k] !== v) write[k] = v;
+  }
+  if (own.tags[TAG.expiresAt] !== merged.expiresAt) write[TAG.expiresAt] = merged.expiresAt;
+  if (merged.severity !== undefined && own.tags[TAG.severity] !== String(merged.severity)) {
+    write[TAG.severity] = String(merged.severity);
+  }
+  if (own.tags[TAG.intent] !== intent.key.slice(0, 256)) write[TAG.intent] = intent.key.slice(0, 256);
+  return {
+    merged,
+    spec,
+    hash: filterHash(spec),
+    number: preferredNumber(intent.reason, merged.severity),
+    write,
+    ...(combined
+      ? {
+          folding: Object.entries(others)
+            .filter(([k, v]) => own.tags[k] === v)
+            .map(([k, v]) => ({ key: k, value: v })),
+        }
+      : {}),
+  };
+}
+
+/**
+ * The ENI already has this reason's session: add this request's claim to it, then bring the
+ * session's expiry, number and filter in line with all its claims. Duplicates left by racing
+ * requests hand their claims over and are removed. Whenever the number or filter changes, the
+ * session is read again until a round changes nothing, so a racing request's write cannot leave
+ * the session short of any claim. A plain repeat is one CreateTags.
  */
 async function extend(
   deps: MirrorDeps,
@@ -357,75 +559,29 @@ async function extend(
   initial: SessionView[],
 ): Promise<EniOutcome> {
   const { intent } = desired;
-  const key = claimKey(intent.key);
-  const mine: Claim = {
-    ...(intent.severity === undefined ? {} : { severity: intent.severity }),
-    expiresAt: desired.expiresAt,
-    scope: desired.scope,
-  };
   let onEni = initial;
   let widened = false;
   for (let round = 1; ; round++) {
     const [own, ...duplicates] = ownSessions(onEni, intent);
     if (!own) throw raceError(`the ${intent.reason} session on ${eniId} went away`);
-    // A late or repeated delivery of the same request keeps what its claim already holds.
-    const earlier = own.tags[key] === undefined ? undefined : decodeClaim(own.tags[key]);
-    const claim = encodeClaim(
-      earlier && !intent.replaceClaim ? (mergeClaims([earlier, mine]) ?? mine) : mine,
-    );
-    const handedOver: Record<string, string> = {};
-    for (const dup of duplicates) {
-      for (const [k, v] of Object.entries(dup.tags)) if (k.startsWith(CLAIM_PREFIX)) handedOver[k] = v;
-    }
-    const tags = { ...handedOver, ...own.tags, [key]: claim };
-    const merged = mergeClaims(claimsOf(tags));
-    if (!merged) throw new Error(`session ${own.id} has no readable claim`);
-    const spec = compileFilter(merged.scope);
-    const hash = filterHash(spec);
-    const number = preferredNumber(intent.reason, merged.severity);
-
-    const write: Record<string, string> = {};
-    // Many findings on one instance would outgrow EC2's 50 tags: past FOLD_AT claims, the others
-    // are written as one combined claim, then removed by value (DeleteTags with a value removes the
-    // tag only if it still has that value, so a claim rewritten meanwhile stays).
-    const others = Object.fromEntries(
-      Object.entries(tags).filter(([k]) => k.startsWith(CLAIM_PREFIX) && k !== key),
-    );
-    const folding = Object.keys(others).length >= FOLD_AT ? mergeClaims(claimsOf(others)) : undefined;
-    if (folding) {
-      write[claimKey(`folded:${Object.keys(others).sort().join(',')}`)] = encodeClaim(folding);
-      if (own.tags[key] !== claim) write[key] = claim;
-    } else {
-      for (const [k, v] of Object.entries({ ...handedOver, [key]: claim }))
-        if (own.tags[k] !== v) write[k] = v;
-    }
-    if (own.tags[TAG.expiresAt] !== merged.expiresAt) write[TAG.expiresAt] = merged.expiresAt;
-    if (merged.severity !== undefined && own.tags[TAG.severity] !== String(merged.severity)) {
-      write[TAG.severity] = String(merged.severity);
-    }
-    if (own.tags[TAG.intent] !== intent.key.slice(0, 256)) write[TAG.intent] = intent.key.slice(0, 256);
+    const { merged, spec, hash, number, write, folding } = planExtension(desired, own, duplicates);
 
     let changed = false;
+    let { filterId, number: sessionNumber } = own;
     const knownId = filters.idFor(hash);
     if (own.tags[TAG.filterHash] !== hash || (knownId !== undefined && knownId !== own.filterId)) {
       const filter = await filters.ensure(hash, spec);
       await filter.ready;
       if (filter.id !== own.filterId) {
         await deps.ec2.modifySession(own.id, { filterId: filter.id });
+        filterId = filter.id;
         widened = true;
         changed = true;
       }
       write[TAG.filterHash] = hash;
     }
     if (Object.keys(write).length > 0) await deps.ec2.tag([own.id], write);
-    if (folding) {
-      const folded = Object.entries(others).filter(([k, v]) => own.tags[k] === v);
-      if (folded.length > 0)
-        await deps.ec2.untag(
-          [own.id],
-          folded.map(([k, v]) => ({ key: k, value: v })),
-        );
-    }
+    if (folding && folding.length > 0) await deps.ec2.untag([own.id], folding);
     if (duplicates.length > 0) {
       await deleteAll(deps, duplicates);
       changed = true;
@@ -436,11 +592,17 @@ async function extend(
       for (let n = number; n < own.number; n++) {
         if (taken.has(n)) continue;
         await deps.ec2.modifySession(own.id, { number: n });
+        sessionNumber = n;
         changed = true;
         break;
       }
     }
     if (!changed || round >= ATTEMPTS) {
+      const folded = new Set(folding?.map((f) => f.key));
+      const tags = Object.fromEntries(
+        Object.entries({ ...own.tags, ...write }).filter(([k]) => !folded.has(k)),
+      );
+      remember(deps, intent, { ...own, filterId, number: sessionNumber, tags });
       return {
         eniId,
         status: 'extended',
@@ -452,6 +614,11 @@ async function extend(
     }
     onEni = await deps.ec2.sessionsOn([eniId]);
   }
+}
+
+/** Keeps what this container now knows of a session it wrote. */
+function remember(deps: MirrorDeps, intent: MirrorIntent, session: SessionView): void {
+  deps.memory?.rememberSession(memoryKey(deps, intent.reason, intent.instanceId, session.eniId), session);
 }
 
 const raceError = (message: string) =>
@@ -474,26 +641,47 @@ async function deleteAll(deps: MirrorDeps, sessions: readonly SessionView[]): Pr
  */
 class FilterCache {
   private readonly known = new Map<string, FilterView>();
+  /** Filters whose id alone is known (from a remembered session), not their rules. */
+  private readonly noted = new Map<string, string>();
+  /** Hashes already looked up: what they found is in `known`. */
+  private readonly lookedUp = new Set<string>();
   private readonly pending = new Map<string, Promise<{ id: string; ready: Promise<void> }>>();
 
+  /** `found`: what a look-up of `hash` found, when the request's first read made one. */
   constructor(
     private readonly deps: MirrorDeps,
     found: FilterView[],
+    hash: string | undefined,
   ) {
-    const [first] = [...found].sort((a, b) => (a.id < b.id ? -1 : 1));
-    if (first) {
-      const hash = first.tags[TAG.filterHash];
-      if (hash) this.known.set(hash, first);
-    }
+    if (hash !== undefined) this.take(hash, found);
   }
 
   idFor(hash: string): string | undefined {
-    return this.known.get(hash)?.id;
+    return this.known.get(hash)?.id ?? this.noted.get(hash);
+  }
+
+  noteId(hash: string, id: string): void {
+    this.noted.set(hash, id);
   }
 
   forget(hash: string): void {
     this.known.delete(hash);
+    this.noted.delete(hash);
+    this.lookedUp.delete(hash);
     this.pending.delete(hash);
+  }
+
+  /**
+   * The oldest managed filter of a hash is the one used, so racing requests settle on the same one;
+   * a filter someone else made with the same description is never reused (nor given rules).
+   */
+  private take(hash: string, found: readonly FilterView[]): FilterView | undefined {
+    this.lookedUp.add(hash);
+    const [first] = found
+      .filter((f) => isManaged(f.tags) && f.tags[TAG.filterHash] === hash)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    if (first) this.known.set(hash, first);
+    return first;
   }
 
   ensure(hash: string, spec: FilterSpec): Promise<{ id: string; ready: Promise<void> }> {
@@ -510,6 +698,8 @@ class FilterCache {
   private async build(hash: string, spec: FilterSpec): Promise<{ id: string; ready: Promise<void> }> {
     const { ec2, now } = this.deps;
     let filter = this.known.get(hash);
+    // A scope other than the request's own (claims merged) may have its filter already.
+    if (!filter && !this.lookedUp.has(hash)) filter = this.take(hash, await ec2.filtersByHash(hash));
     if (!filter) {
       const created = now();
       const tags: Tags = {
@@ -523,7 +713,7 @@ class FilterCache {
       } catch (error) {
         if (errorName(error) !== 'IdempotentParameterMismatch') throw error;
         // Another request created this filter in the same minute: use it.
-        const [existing] = (await ec2.filtersByHash(hash)).sort((a, b) => (a.id < b.id ? -1 : 1));
+        const existing = this.take(hash, await ec2.filtersByHash(hash));
         id = existing
           ? existing.id
           : await ec2.createFilter(hash, tags, `mof-${hash}-${randomUUID().slice(0, 8)}`);
@@ -741,6 +931,7 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
           }
         }
         result.deleted.push(s.id);
+        forgetSession(deps, s);
         filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 1) - 1);
         stopped.push({
           type: 'Mirror Session Stopped',

@@ -3,11 +3,14 @@ import { eventBridgeAudit } from '../aws/audit.ts';
 import { eventBridgeClient, sqsClient, stsClient } from '../aws/clients.ts';
 import { type DeadLetters, sqsDeadLetters } from '../aws/dlq.ts';
 import { ec2Gateway } from '../aws/ec2.ts';
+import { Memory } from '../memory.ts';
 import type { MirrorDeps } from '../mirror.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 
 let accounts: Accounts | undefined;
+/** One per container, kept across invocations: see Memory. */
+const memory = new Memory();
 
 /** The account access of this container, made once from the configuration. */
 export function accountsFor(config: Config): Accounts {
@@ -38,6 +41,7 @@ export async function mirrorDeps(
     config,
     now: () => new Date(),
     log,
+    memory,
   };
 }
 

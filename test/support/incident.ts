@@ -12,6 +12,7 @@ import {
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { eventBridgeAudit } from '../../shared/aws/audit.ts';
 import { ec2Gateway } from '../../shared/aws/ec2.ts';
+import { Memory } from '../../shared/memory.ts';
 import type { MirrorDeps } from '../../shared/mirror.ts';
 import { type Config, loadConfig } from '../../shared/runtime/config.ts';
 import { silentLogger } from '../../shared/runtime/log.ts';
@@ -66,6 +67,9 @@ export async function incident(url: string, env: Record<string, string> = {}): P
     maxAttempts: 1,
     credentials: { accessKeyId: account, secretAccessKey: 'test' },
   });
+  // One container's memory, as the handlers have: invocations of a world share it unless a test
+  // gives its own (another container) or none.
+  const memory = new Memory();
   const deps = (overrides: Partial<MirrorDeps> = {}): MirrorDeps => ({
     account,
     region: 'us-east-1',
@@ -74,6 +78,7 @@ export async function incident(url: string, env: Record<string, string> = {}): P
     config,
     now: () => new Date(),
     log: silentLogger,
+    memory,
     ...overrides,
   });
   return {
