@@ -110,6 +110,26 @@ describe('a repeat in the container that mirrored the instance', () => {
       expect(Date.parse(tagsOf(s)[TAG.expiresAt] ?? '') - Date.parse(before ?? '')).toBe(HOUR);
   });
 
+  test("a DNS finding's repeat: the VPC's CIDR (for its resolver) is remembered too", async () => {
+    const world = await incident(env.url);
+    const instance = await world.instance(1);
+    const deps = world.deps();
+    const dns = (count: number) =>
+      intentOf(
+        findingFor('dns-request', world, instance, (d) => {
+          d.service.count = count;
+          d.updatedAt = new Date(BASE - (3 - count) * HOUR).toISOString();
+        }),
+        world,
+      );
+    await apply(dns(1), deps);
+
+    const { result, calls } = await during(world, () => apply(dns(2), deps));
+
+    expect(calls.map((c) => c.action).sort()).toEqual(['CreateTags', 'DescribeTrafficMirrorSessions']);
+    expect(result.outcomes[0]).toMatchObject({ status: 'extended', widened: false });
+  });
+
   test('a remembered session deleted meanwhile: a new one is started, and remembered in turn', async () => {
     const world = await incident(env.url);
     const instance = await world.instance(2);
