@@ -129,9 +129,22 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   const expiresAt = expiryFrom(config.expiry, intent.startAt, intent.lifetimeMs).toISOString();
   const base = { instanceId: intent.instanceId, intent: intent.key, expiresAt };
 
+  // No way into the account (its spoke role is missing or does not trust the hub): retrying will
+  // not help, so this is a rejection that says so, not an error.
+  const noAccess = (error: unknown) => {
+    if (!NO_ACCESS.has(errorName(error))) throw error;
+    const message = `cannot act in account ${intent.account}: ${(error as Error).message}`;
+    return reject(deps, intent, base, [], message);
+  };
+
   const remembered = recall(intent, deps, expiresAt);
   if (remembered) {
-    const outcomes = await repeatFromMemory(deps, remembered);
+    let outcomes: EniOutcome[];
+    try {
+      outcomes = await repeatFromMemory(deps, remembered);
+    } catch (error) {
+      return noAccess(error);
+    }
     return finish(deps, base, remembered.desired, remembered.filters, outcomes);
   }
 
@@ -163,16 +176,7 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   try {
     read = await Promise.all([instanceP, enisP, sessionsP, scopeP, specP, foundP]);
   } catch (error) {
-    // No way into the account (its spoke role is missing or does not trust the hub): retrying
-    // will not help, so this is a rejection that says so, not an error.
-    if (!NO_ACCESS.has(errorName(error))) throw error;
-    return reject(
-      deps,
-      intent,
-      base,
-      [],
-      `cannot act in account ${intent.account}: ${(error as Error).message}`,
-    );
+    return noAccess(error);
   }
   const [instance, enis, sessions, scope, spec, found] = read;
 
@@ -229,6 +233,7 @@ async function finish(
 /** The container's memory keys: a session by what it is for, a VPC's CIDR by where it is. */
 const memoryKey = (deps: MirrorDeps, reason: string, instanceId: string, eniId: string) =>
   `${deps.account}|${deps.region}|${reason}|${instanceId}|${eniId}`;
+const cidrKey = (deps: MirrorDeps, vpcId: string) => `${deps.account}|${deps.region}|${vpcId}`;
 
 /** Drops a session the container may remember, once it is deleted. */
 export function forgetSession(deps: MirrorDeps, session: SessionView): void {
@@ -238,7 +243,7 @@ export function forgetSession(deps: MirrorDeps, session: SessionView): void {
 }
 
 async function vpcCidr(deps: MirrorDeps, vpcId: string): Promise<string | undefined> {
-  const key = `${deps.account}|${deps.region}|${vpcId}`;
+  const key = cidrKey(deps, vpcId);
   const known = deps.memory?.cidr(key);
   if (known) return known;
   const cidr = await deps.ec2.vpcCidr(vpcId);
@@ -263,7 +268,7 @@ function recall(intent: MirrorIntent, deps: MirrorDeps, expiresAt: string): Reme
   if (!sourceSupport(intent.instanceType).ok || Date.parse(expiresAt) <= deps.now().getTime()) return;
   let scope = intent.scope;
   if (intent.includeResolver) {
-    const cidr = intent.vpcId && memory.cidr(`${deps.account}|${deps.region}|${intent.vpcId}`);
+    const cidr = intent.vpcId && memory.cidr(cidrKey(deps, intent.vpcId));
     if (!cidr) return;
     scope = withResolver(scope, cidr);
   }

@@ -1,5 +1,7 @@
-import { DeleteTrafficMirrorSessionCommand, type TrafficMirrorSession } from '@aws-sdk/client-ec2';
+import { DeleteTrafficMirrorSessionCommand, EC2Client, type TrafficMirrorSession } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, test } from 'vitest';
+import { AccountAccessError } from '../../shared/aws/accounts.ts';
+import { ec2Gateway } from '../../shared/aws/ec2.ts';
 import { sessionExpiry } from '../../shared/domain/claims.ts';
 import type { MirrorIntent } from '../../shared/domain/intent.ts';
 import { FULL_SCOPE } from '../../shared/domain/scope.ts';
@@ -212,6 +214,24 @@ describe('a repeat in the container that mirrored the instance', () => {
     const twoHours = new Date(at.getTime() + 2 * HOUR).toISOString();
     expect(tags[TAG.expiresAt]).toBe(twoHours);
     expect(sessionExpiry(tags)).toBe(twoHours);
+  });
+
+  test('an account the hub can no longer reach: a rejection naming it, as without memory', async () => {
+    const world = await incident(env.url);
+    const instance = await world.instance(1);
+    const deps = world.deps();
+    await apply(occurrence(world, instance, 2), deps);
+    // The spoke role was removed since: every call fails to get credentials.
+    const locked = new EC2Client({
+      endpoint: env.url,
+      region: 'us-east-1',
+      maxAttempts: 1,
+      credentials: () => Promise.reject(new AccountAccessError(`the spoke role of ${world.account} is gone`)),
+    });
+
+    const result = await apply(occurrence(world, instance, 1, 2), { ...deps, ec2: ec2Gateway(locked) });
+
+    expect(result.rejected).toMatch(new RegExp(`cannot act in account ${world.account}: .*spoke role`));
   });
 
   test('a session the sweeper deleted here is forgotten: no write is sent to it', async () => {
