@@ -59,7 +59,10 @@ export type EniOutcome =
       sessionId: string;
       sessionNumber: number;
       expiresAt: string;
+      /** A session of another reason that gave way to this one. */
       replaced?: string;
+      /** This reason's session that was at its expiry: deleted, and this one started instead. */
+      renewed?: string;
     }
   | {
       eniId: string;
@@ -103,6 +106,16 @@ const RACE = new Set([
   // A session we read was removed by a concurrent request folding duplicates together.
   'InvalidTrafficMirrorSessionId.NotFound',
 ]);
+
+/**
+ * A session this close to its expiry, or past it, is replaced rather than extended: the sweeper
+ * deletes what it read as expired some time after reading it, and an extension written in between
+ * would be deleted with the session. A minute is far more than that time and any clock skew
+ * between Lambda containers.
+ */
+const ENDING_MS = 60_000;
+const nearExpiry = (s: SessionView, now: Date) =>
+  isExpired(sessionExpiry(s.tags), new Date(now.getTime() + ENDING_MS));
 
 const NO_ACCESS = new Set(['AccessDenied', 'AccountAccessError', 'AuthFailure', 'UnauthorizedOperation']);
 
@@ -278,7 +291,7 @@ function recall(intent: MirrorIntent, deps: MirrorDeps, expiresAt: string): Reme
   const enis: Remembered['enis'] = [];
   for (const eniId of intent.networkInterfaceIds) {
     const session = memory.session(memoryKey(deps, intent.reason, intent.instanceId, eniId));
-    if (!session) return;
+    if (!session || nearExpiry(session, deps.now())) return;
     const plan = planExtension(desired, session, []);
     const tagsOnly =
       session.tags[TAG.filterHash] === plan.hash && plan.number >= session.number && !plan.folding;
@@ -371,8 +384,18 @@ async function mirrorEni(
       if (own && desired.intent.onlyNew) {
         return { eniId, status: 'unchanged', sessionId: own.id, sessionNumber: own.number };
       }
-      if (own) return await extend(deps, desired, filters, eniId, onEni);
-      return await start(deps, desired, filters, eniId, targetId, onEni, freshToken);
+      // A session at its expiry may be in the sweeper's hands, read as expired and about to be
+      // deleted: an extension written now would go with it. It is replaced instead.
+      const ending = ownSessions(onEni, desired.intent).filter((s) => nearExpiry(s, deps.now()));
+      if (ending.length > 0) {
+        await deleteAll(deps, ending);
+        onEni = onEni.filter((s) => !ending.includes(s));
+      }
+      if (ownSessions(onEni, desired.intent).length > 0)
+        return await extend(deps, desired, filters, eniId, onEni);
+      const started = await start(deps, desired, filters, eniId, targetId, onEni, freshToken);
+      const [renewed] = ending;
+      return renewed && started.status === 'started' ? { ...started, renewed: renewed.id } : started;
     } catch (error) {
       const name = errorName(error);
       if (NOT_A_SOURCE.has(name))
@@ -632,11 +655,14 @@ const raceError = (message: string) =>
 /** Deletes sessions, some of which a concurrent request may have deleted already. */
 async function deleteAll(deps: MirrorDeps, sessions: readonly SessionView[]): Promise<void> {
   await Promise.all(
-    sessions.map((s) =>
-      deps.ec2.deleteSession(s.id).catch((error: unknown) => {
+    sessions.map(async (s) => {
+      try {
+        await deps.ec2.deleteSession(s.id);
+      } catch (error) {
         if (errorName(error) !== 'InvalidTrafficMirrorSessionId.NotFound') throw error;
-      }),
-    ),
+      }
+      forgetSession(deps, s);
+    }),
   );
 }
 
@@ -778,6 +804,12 @@ function auditEvents(intent: MirrorIntent, o: EniOutcome, expiresAt: string): Au
           },
         },
       ];
+      if (o.renewed) {
+        events.push({
+          type: 'Mirror Session Stopped',
+          detail: { ...common, sessionId: o.renewed, message: `expired; renewed as ${o.sessionId}` },
+        });
+      }
       if (o.replaced) {
         events.push({
           type: 'Mirror Session Stopped',

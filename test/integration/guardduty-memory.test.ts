@@ -1,4 +1,4 @@
-import { DeleteTrafficMirrorSessionCommand, EC2Client, type TrafficMirrorSession } from '@aws-sdk/client-ec2';
+import { DeleteTrafficMirrorSessionCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, test } from 'vitest';
 import { AccountAccessError } from '../../shared/aws/accounts.ts';
 import { ec2Gateway } from '../../shared/aws/ec2.ts';
@@ -11,7 +11,7 @@ import { Memory } from '../../shared/memory.ts';
 import { apply, sweep } from '../../shared/mirror.ts';
 import { release } from '../../shared/optin.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, type GuardDutyDetail, type Incident, incident } from '../support/incident.ts';
+import { findingFor, type GuardDutyDetail, type Incident, incident, tagsOf } from '../support/incident.ts';
 import { type Call, recordRequests } from '../support/requests.ts';
 import { must } from '../support/topology.ts';
 
@@ -27,8 +27,6 @@ afterEach(() => env.emulator.faults.set({}));
 const HOUR = 3_600_000;
 /** Occurrences are placed relative to one instant, so their expiries differ by whole hours. */
 const BASE = Date.now();
-const tagsOf = (s: TrafficMirrorSession | undefined) =>
-  Object.fromEntries((s?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 
 function intentOf(event: Record<string, unknown>, world: Incident) {
   const outcome = findingToIntent(event, world.config);

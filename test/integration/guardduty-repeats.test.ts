@@ -6,13 +6,10 @@ import { TAG } from '../../shared/domain/tags.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { apply } from '../../shared/mirror.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, type Incident, incident } from '../support/incident.ts';
+import { findingFor, type Incident, incident, tagsOf } from '../support/incident.ts';
 import { must } from '../support/topology.ts';
 
 const env = useEmulator();
-
-const tagsOf = (s: { Tags?: { Key?: string | undefined; Value?: string | undefined }[] | undefined }) =>
-  Object.fromEntries((s.Tags ?? []).map((t) => [t.Key, t.Value]));
 
 function intentOf(event: Record<string, unknown>, world: Incident) {
   const outcome = findingToIntent(event, world.config);

@@ -4,12 +4,9 @@ import { TAG } from '../../shared/domain/tags.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { apply } from '../../shared/mirror.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, incident } from '../support/incident.ts';
+import { findingFor, incident, tagsOf } from '../support/incident.ts';
 
 const env = useEmulator();
-
-const tagsOf = (s: { Tags?: { Key?: string | undefined; Value?: string | undefined }[] | undefined }) =>
-  Object.fromEntries((s.Tags ?? []).map((t) => [t.Key, t.Value]));
 
 const rulesOf = (f: {
   IngressFilterRules?: object[] | undefined;

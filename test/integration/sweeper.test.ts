@@ -16,7 +16,7 @@ import { type ApplyResult, apply, type MirrorDeps, type SweepResult, sweep } fro
 import type { Config } from '../../shared/runtime/config.ts';
 import { silentLogger } from '../../shared/runtime/log.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, type GuardDutyDetail, type Incident, incident } from '../support/incident.ts';
+import { findingFor, type GuardDutyDetail, type Incident, incident, tagsOf } from '../support/incident.ts';
 import { nlbTarget } from '../support/mirroring.ts';
 import { must } from '../support/topology.ts';
 
@@ -30,8 +30,6 @@ const plenty = { remainingMs: () => 10 * MINUTE };
 /** A clock `ms` from now: the sweeper's view of time, moved without waiting. */
 const inFuture = (ms: number) => () => new Date(Date.now() + ms);
 
-const tagsOf = (resource: { Tags?: Tag[] | undefined }) =>
-  Object.fromEntries((resource.Tags ?? []).map((t) => [t.Key, t.Value]));
 const toTags = (tags: Record<string, string>): Tag[] =>
   Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 

@@ -13,14 +13,18 @@ import { tagTrigger } from '../../shared/events/tag.ts';
 import { apply } from '../../shared/mirror.ts';
 import { onLaunch, onTagChange } from '../../shared/optin.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { ec2EventFor, findingFor, type Incident, incident, tagEventFor } from '../support/incident.ts';
+import {
+  ec2EventFor,
+  findingFor,
+  type Incident,
+  incident,
+  tagEventFor,
+  tagsOf,
+} from '../support/incident.ts';
 import { must } from '../support/topology.ts';
 
 const env = useEmulator();
 const HOUR = 3_600_000;
-
-const tagsOf = (s: { Tags?: { Key?: string | undefined; Value?: string | undefined }[] | undefined }) =>
-  Object.fromEntries((s.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 
 async function setTag(world: Incident, resourceId: string, value: string | undefined) {
   if (value === undefined) {

@@ -20,6 +20,12 @@ import { ec2For } from './emulator.ts';
 import { freshClient } from './mirroring.ts';
 import { createNetwork, launch, must, type Network } from './topology.ts';
 
+/** A resource's tags (a session's, a filter's...) as a plain record. */
+export const tagsOf = (
+  resource: { Tags?: { Key?: string | undefined; Value?: string | undefined }[] | undefined } | undefined,
+): Record<string, string> =>
+  Object.fromEntries((resource?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+
 /** An audit event as the emulator kept it. */
 export interface SeenEvent {
   'detail-type': string;
