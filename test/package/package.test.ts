@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { substitute } from '../support/cloudformation.ts';
 
 const run = promisify(execFile);
 
@@ -15,7 +16,12 @@ interface Statement {
   Condition?: Record<string, Record<string, unknown>>;
 }
 interface Template {
-  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  Parameters?: Record<
+    string,
+    { Type: string; Default?: string; AllowedPattern?: string; ConstraintDescription?: string }
+  >;
+  Conditions?: Record<string, unknown>;
+  Resources: Record<string, { Type: string; Condition?: string; Properties: Record<string, unknown> }>;
 }
 
 const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
@@ -29,21 +35,37 @@ const globMatch = (pattern: string, value: string) =>
     'i',
   ).test(value);
 
+const TARGET = 'targetId=tmt-0123456789abcdef0';
+const ORGANIZATION = 'o-abcdef1234';
+
 let template: Template;
 let outDir: string;
+/** The same stack deployed with `--param="organizationId=o-abcdef1234"`. */
+let withOrganization: Template;
+let organizationDir: string;
 
-// `osls package`, offline, exactly as a user runs it: the template and the bundles are what deploys.
-beforeAll(async () => {
-  outDir = await mkdtemp(join(tmpdir(), 'mirrorops-package-'));
+/** `osls package`, offline, exactly as a user runs it: the template and the bundles are what deploys. */
+async function packageStack(dir: string, ...params: string[]): Promise<Template> {
   await run(
     join('node_modules', '.bin', 'osls'),
-    ['package', '--package', outDir, '--param', 'targetId=tmt-0123456789abcdef0'],
+    ['package', '--package', dir, ...params.flatMap((p) => ['--param', p])],
     { env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' }, timeout: 240_000 },
   );
-  template = JSON.parse(
-    await readFile(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+  return JSON.parse(
+    await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
   ) as Template;
-  return () => rm(outDir, { recursive: true, force: true });
+}
+
+beforeAll(async () => {
+  outDir = await mkdtemp(join(tmpdir(), 'mirrorops-package-'));
+  organizationDir = await mkdtemp(join(tmpdir(), 'mirrorops-package-org-'));
+  // One after the other: both builds go through the service's own .esbuild directory.
+  template = await packageStack(outDir, TARGET);
+  withOrganization = await packageStack(organizationDir, TARGET, `organizationId=${ORGANIZATION}`);
+  return async () => {
+    await rm(outDir, { recursive: true, force: true });
+    await rm(organizationDir, { recursive: true, force: true });
+  };
 }, 300_000);
 
 const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
@@ -146,6 +168,93 @@ describe('the packaged hub stack', () => {
     for (const [, rule] of patternRules)
       expect(JSON.stringify(rule.Properties.Targets)).toContain('DeadLetterQueue');
     expect(ofType('AWS::CloudWatch::Alarm').length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("the packaged hub stack and its default bus's permission for the organization", () => {
+  const HUB = '111111111111';
+  const STATEMENT_ID = 'mirrorops-dev-org';
+  const BUS_POLICY = 'AWS::Events::EventBusPolicy';
+
+  /** What Refs become when the stack is deployed in HUB: osls passes no parameter, so each takes its Default. */
+  const valuesOf = (t: Template): Record<string, string> => ({
+    'AWS::Partition': 'aws',
+    'AWS::Region': 'us-east-1',
+    'AWS::AccountId': HUB,
+    ...Object.fromEntries(
+      Object.entries(t.Parameters ?? {}).flatMap(([name, p]) =>
+        p.Default === undefined ? [] : [[name, p.Default]],
+      ),
+    ),
+  });
+  /** A condition as CloudFormation evaluates it with those values. */
+  function holds(t: Template, expression: unknown, values: Record<string, string>): boolean {
+    const node = (expression ?? {}) as Record<string, unknown>;
+    if (typeof node.Condition === 'string') return holds(t, t.Conditions?.[node.Condition], values);
+    if (Array.isArray(node['Fn::Not'])) return !holds(t, node['Fn::Not'][0], values);
+    if (Array.isArray(node['Fn::And'])) return node['Fn::And'].every((c) => holds(t, c, values));
+    if (Array.isArray(node['Fn::Or'])) return node['Fn::Or'].some((c) => holds(t, c, values));
+    if (Array.isArray(node['Fn::Equals'])) {
+      const [a, b] = substitute(node['Fn::Equals'], values) as unknown[];
+      return a === b;
+    }
+    throw new Error(`condition not understood: ${JSON.stringify(expression)}`);
+  }
+  /** The resources of a type CloudFormation creates (no Condition, or one that holds), Refs worked out. */
+  const created = (t: Template, type: string) => {
+    const values = valuesOf(t);
+    return Object.entries(t.Resources)
+      .filter(
+        ([, r]) =>
+          r.Type === type && (r.Condition === undefined || holds(t, { Condition: r.Condition }, values)),
+      )
+      .map(([name, r]) => [name, substitute(r.Properties, values)] as const);
+  };
+
+  test('with organizationId, one statement of its own lets the organization put events on the default bus, nothing more', () => {
+    const policies = created(withOrganization, BUS_POLICY);
+    expect(policies.map(([name]) => name)).toHaveLength(1);
+    // The Statement form, not the deprecated Action/Principal/Condition properties: toEqual admits no other key.
+    expect(policies[0]?.[1]).toEqual({
+      EventBusName: 'default',
+      StatementId: STATEMENT_ID,
+      Statement: {
+        Sid: STATEMENT_ID,
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 'events:PutEvents',
+        Resource: `arn:aws:events:us-east-1:${HUB}:event-bus/default`,
+        Condition: { StringEquals: { 'aws:PrincipalOrgID': ORGANIZATION } },
+      },
+    });
+  });
+
+  test('without organizationId, the default bus gets no statement: the policy is conditioned off', () => {
+    // Declared, but its condition is false for the empty default: CloudFormation creates nothing.
+    expect(ofType(BUS_POLICY).map(([, r]) => r.Condition)).toEqual([expect.any(String)]);
+    expect(created(template, BUS_POLICY)).toEqual([]);
+  });
+
+  test('an organizationId of the wrong form is refused by CloudFormation before anything changes', () => {
+    // The parameter the statement's aws:PrincipalOrgID refers to carries the pattern CloudFormation checks.
+    const policy = Object.values(withOrganization.Resources).find((r) => r.Type === BUS_POLICY);
+    const statement = policy?.Properties.Statement as Statement | undefined;
+    const orgId = statement?.Condition?.StringEquals?.['aws:PrincipalOrgID'] as { Ref?: string } | undefined;
+    const parameter = withOrganization.Parameters?.[orgId?.Ref ?? ''];
+    expect(parameter?.ConstraintDescription).toMatch(/o-/);
+    const allowed = new RegExp(parameter?.AllowedPattern ?? '');
+    for (const id of [ORGANIZATION, `o-${'a0'.repeat(16)}`, ''])
+      expect({ id, allowed: allowed.test(id) }).toEqual({ id, allowed: true });
+    for (const id of [
+      'O-ABCDEF1234',
+      'abcdef1234',
+      'o-abc123',
+      `o-${'a'.repeat(33)}`,
+      '123456789012',
+      'r-ab12',
+      'ou-ab12-abcdef12',
+    ])
+      expect({ id, allowed: allowed.test(id) }).toEqual({ id, allowed: false });
   });
 });
 
