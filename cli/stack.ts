@@ -28,17 +28,26 @@ class Intrinsic {
   constructor(readonly tag: string) {}
 }
 
+/** Every short-form intrinsic of CloudFormation (intrinsic-function-reference.html). */
 const intrinsicTags: Tags = [
   'Ref',
   'GetAtt',
   'Sub',
   'Join',
-  'If',
   'Select',
   'Split',
   'ImportValue',
   'FindInMap',
+  'Base64',
+  'Cidr',
+  'GetAZs',
+  'Transform',
+  'If',
   'Equals',
+  'Not',
+  'And',
+  'Or',
+  'Condition',
 ].flatMap(
   (name) =>
     (['scalar', 'seq', 'map'] as const).map((collection) => ({
