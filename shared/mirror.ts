@@ -456,14 +456,18 @@ async function start(
     [TAG.instance]: intent.instanceId,
     [TAG.filterHash]: desired.hash,
     ...(intent.severity === undefined ? {} : { [TAG.severity]: String(intent.severity) }),
-    [claimKey(intent.key)]: encodeClaim({
+    [claimKeyOf(intent)]: encodeClaim({
       ...(intent.severity === undefined ? {} : { severity: intent.severity }),
       expiresAt: desired.expiresAt,
       scope: desired.scope,
     }),
   };
   // Racing requests that read the same sessions compute the same token: one creates, the others
-  // get IdempotentParameterMismatch (or the same session) and come back to extend it instead.
+  // get IdempotentParameterMismatch (their descriptions differ) and come back to extend it. The
+  // description names the request, so a token is never replayed by another request: EC2 answers a
+  // repeated token with its first response even when that session has been deleted since (a
+  // finding redelivered after `mirrorops stop`), which would report a session that is not there.
+  // An SDK retry of this very request still replays, as it should.
   const state = onEni
     .map((s) => s.id)
     .sort()
@@ -477,7 +481,7 @@ async function start(
     filterId: filter.id,
     number: decision.sessionNumber,
     ...(deps.config.packetLength ? { packetLength: deps.config.packetLength } : {}),
-    description: `mirrorops ${intent.reason} ${intent.instanceId}`,
+    description: `mirrorops ${intent.reason} ${intent.instanceId} (request ${randomUUID().slice(0, 8)})`,
     tags,
     token,
   });
@@ -500,6 +504,16 @@ async function start(
   };
 }
 
+/**
+ * The tag a request's claim is written under. Each occurrence of a finding (its own `updatedAt`)
+ * has a key of its own, so two occurrences handled at once, by two containers, each add their
+ * claim and neither can overwrite the other's with an earlier expiry; a redelivery of the same
+ * occurrence writes the same key again. A claim that replaces (a tag's new value) keeps one key
+ * for the request, so the new value moves the expiry in as well as out.
+ */
+const claimKeyOf = (intent: MirrorIntent) =>
+  claimKey(intent.replaceClaim ? intent.key : `${intent.key}@${intent.startAt.toISOString()}`);
+
 /** What adding this request's claim to a session comes to: the tags to write and what they ask for. */
 interface Extension {
   merged: Claim;
@@ -519,7 +533,7 @@ interface Extension {
  */
 function planExtension(desired: Desired, own: SessionView, duplicates: readonly SessionView[]): Extension {
   const { intent } = desired;
-  const key = claimKey(intent.key);
+  const key = claimKeyOf(intent);
   const mine: Claim = {
     ...(intent.severity === undefined ? {} : { severity: intent.severity }),
     expiresAt: desired.expiresAt,

@@ -1,9 +1,14 @@
-import { CreateTrafficMirrorFilterCommand, CreateTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateTrafficMirrorFilterCommand,
+  CreateTrafficMirrorSessionCommand,
+  DeleteTrafficMirrorSessionCommand,
+} from '@aws-sdk/client-ec2';
 import { describe, expect, test } from 'vitest';
 import { contains, parseCidr } from '../../shared/domain/cidr.ts';
 import { sessionExpiry } from '../../shared/domain/claims.ts';
 import { TAG } from '../../shared/domain/tags.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
+import { Memory } from '../../shared/memory.ts';
 import { apply } from '../../shared/mirror.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { findingFor, type Incident, incident, tagsOf } from '../support/incident.ts';
@@ -43,6 +48,29 @@ describe('duplicate delivery', () => {
     expect(sessions).toHaveLength(3);
     expect(new Set(sessions.map((s) => s.NetworkInterfaceId)).size).toBe(3);
     expect(await world.filters()).toHaveLength(1);
+  });
+});
+
+describe('a redelivery after the sessions were stopped', () => {
+  test('mirrors again, and reports the session that now exists', async () => {
+    const world = await incident(env.url);
+    const instance = await world.instance(1);
+    const event = findingFor('network-connection', world, instance);
+    await apply(intentOf(structuredClone(event), world), world.deps({ memory: new Memory() }));
+    const [stopped] = await world.sessions();
+    await world.ec2.send(
+      new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: stopped?.TrafficMirrorSessionId }),
+    );
+
+    // Another container, which never saw the first delivery.
+    const result = await apply(intentOf(structuredClone(event), world), world.deps({ memory: new Memory() }));
+
+    const [session, ...more] = await world.sessions();
+    expect(more).toEqual([]);
+    expect(session?.TrafficMirrorSessionId).not.toBe(stopped?.TrafficMirrorSessionId);
+    expect(result.outcomes).toMatchObject([
+      { status: 'started', sessionId: session?.TrafficMirrorSessionId },
+    ]);
   });
 });
 

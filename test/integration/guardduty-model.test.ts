@@ -1,0 +1,201 @@
+import { DeleteTrafficMirrorSessionCommand, DescribeTrafficMirrorFiltersCommand } from '@aws-sdk/client-ec2';
+import fc from 'fast-check';
+import { expect, test } from 'vitest';
+import { contains, parseCidr } from '../../shared/domain/cidr.ts';
+import { sessionExpiry } from '../../shared/domain/claims.ts';
+import { preferredNumber } from '../../shared/domain/slots.ts';
+import { TAG } from '../../shared/domain/tags.ts';
+import { findingToIntent } from '../../shared/events/guardduty.ts';
+import { Memory } from '../../shared/memory.ts';
+import { apply } from '../../shared/mirror.ts';
+import { useEmulator } from '../support/emulator.ts';
+import { findingFor, type Incident, incident, tagsOf } from '../support/incident.ts';
+
+/**
+ * Random incidents against the real use case: findings (new ones, repeats, late ones) handled by
+ * three Lambda containers, each with its own memory, some at the same moment, and sessions deleted
+ * behind their backs. Whatever the order, once the instance's findings settle, each ENI has one
+ * session that honours every finding still standing: the latest expiry asked for, the highest
+ * severity's number, and a filter covering every remote address.
+ */
+const env = useEmulator();
+const HOUR = 3_600_000;
+const BASE = Date.now();
+const REMOTES = ['198.51.100.1', '198.51.100.2', '203.0.113.9', '192.0.2.77'];
+
+interface Finding {
+  kind: 'finding';
+  container: number;
+  instance: number;
+  finding: number;
+  count: number;
+  hoursAgo: number;
+  severity: number;
+  remote: number;
+}
+interface Deletion {
+  kind: 'delete';
+  instance: number;
+}
+type Step = Finding[] | [Deletion];
+
+const finding = fc.record({
+  kind: fc.constant('finding' as const),
+  container: fc.integer({ min: 0, max: 2 }),
+  instance: fc.integer({ min: 0, max: 1 }),
+  finding: fc.integer({ min: 0, max: 3 }),
+  count: fc.integer({ min: 1, max: 9 }),
+  hoursAgo: fc.integer({ min: 0, max: 4 }),
+  severity: fc.constantFrom(4, 5.5, 7, 8.5),
+  remote: fc.integer({ min: 0, max: REMOTES.length - 1 }),
+});
+const step: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 6, arbitrary: fc.array(finding, { minLength: 1, maxLength: 3 }) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(
+      fc.record({ kind: fc.constant('delete' as const), instance: fc.integer({ min: 0, max: 1 }) }),
+    ),
+  },
+);
+
+/** What a finding id asked for so far: a finding keeps its type, so its remote and severity. */
+interface Asked {
+  expiresAt: number;
+  severity: number;
+  remote: string;
+}
+
+let world: Incident;
+
+test('findings from three containers, concurrent and interleaved with deletions, settle on sessions honouring every finding', async () => {
+  world ??= await incident(env.url);
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { minLength: 2, maxLength: 8 }), async (steps) => {
+      const instances = [await world.instance(2), await world.instance(1)];
+      const memories = [new Memory(), new Memory(), new Memory()];
+      // Finding ids are per run; a finding keeps its severity and remote (GuardDuty's do).
+      const run = `${instances[0]?.instanceId}`;
+      const fixed = new Map<string, { severity: number; remote: number }>();
+      const asked = instances.map(() => new Map<string, Asked>());
+
+      const intentOf = (f: Finding) => {
+        const id = `${run}-${f.instance}-${f.finding}`;
+        const kept = fixed.get(id) ?? { severity: f.severity, remote: f.remote };
+        fixed.set(id, kept);
+        const instance = instances[f.instance] ?? instances[0];
+        if (!instance) throw new Error('no instance');
+        const outcome = findingToIntent(
+          findingFor('network-connection', world, instance, (d) => {
+            d.id = id;
+            d.severity = kept.severity;
+            d.service.count = f.count;
+            d.updatedAt = new Date(BASE - f.hoursAgo * HOUR).toISOString();
+            d.service.action = {
+              actionType: 'NETWORK_CONNECTION',
+              networkConnectionAction: { remoteIpDetails: { ipAddressV4: REMOTES[kept.remote] } },
+            };
+          }),
+          world.config,
+        );
+        if (outcome.kind !== 'mirror') throw new Error(outcome.reason);
+        return { id, intent: outcome.intent, remote: `${REMOTES[kept.remote]}/32`, severity: kept.severity };
+      };
+
+      /** Someone stops these ENIs' sessions (mirrorops stop, or a person); no container is told. */
+      const stop = async (eniIds: readonly string[]) => {
+        for (const session of await world.sessions()) {
+          if (!eniIds.includes(session.NetworkInterfaceId ?? '')) continue;
+          await world.ec2.send(
+            new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: session.TrafficMirrorSessionId }),
+          );
+        }
+      };
+
+      try {
+        for (const s of steps) {
+          const [first] = s;
+          if (first?.kind === 'delete') {
+            await stop(instances[first.instance]?.eniIds ?? []);
+            asked[first.instance]?.clear(); // its findings are forgotten with the sessions
+            continue;
+          }
+          await Promise.all(
+            (s as Finding[]).map(async (f) => {
+              const { id, intent, remote, severity } = intentOf(f);
+              const result = await apply(
+                intent,
+                world.deps({ memory: memories[f.container] ?? new Memory() }),
+              );
+              expect(
+                result.outcomes.filter((o) => o.status !== 'started' && o.status !== 'extended'),
+              ).toEqual([]);
+              const before = asked[f.instance]?.get(id);
+              asked[f.instance]?.set(id, {
+                expiresAt: Math.max(before?.expiresAt ?? 0, Date.parse(result.expiresAt)),
+                severity,
+                remote,
+              });
+            }),
+          );
+        }
+
+        // Settle: one more delivery of a standing finding per instance, by a new container.
+        for (const [i, wanted] of asked.entries()) {
+          const [id] = wanted.keys();
+          if (id === undefined) continue;
+          const [, instanceIndex, findingIndex] = id.slice(run.length).split('-').map(Number);
+          const { intent } = intentOf({
+            kind: 'finding',
+            container: 0,
+            instance: instanceIndex ?? i,
+            finding: findingIndex ?? 0,
+            count: 1,
+            hoursAgo: 4,
+            severity: 4,
+            remote: 0,
+          });
+          await apply(intent, world.deps({ memory: new Memory() }));
+        }
+
+        const sessions = await world.sessions();
+        for (const [i, wanted] of asked.entries()) {
+          const instance = instances[i];
+          for (const eniId of instance?.eniIds ?? []) {
+            const onEni = sessions.filter((s) => s.NetworkInterfaceId === eniId);
+            if (wanted.size === 0) {
+              expect(onEni).toEqual([]);
+              continue;
+            }
+            expect(onEni).toHaveLength(1);
+            const [session] = onEni;
+            const tags = tagsOf(session);
+            const latest = Math.max(...[...wanted.values()].map((a) => a.expiresAt));
+            expect(tags[TAG.expiresAt]).toBe(new Date(latest).toISOString());
+            expect(sessionExpiry(tags)).toBe(new Date(latest).toISOString());
+            const severity = Math.max(...[...wanted.values()].map((a) => a.severity));
+            expect(session?.SessionNumber).toBe(preferredNumber('guardduty', severity));
+            const filter = (
+              await world.ec2.send(
+                new DescribeTrafficMirrorFiltersCommand({
+                  TrafficMirrorFilterIds: [session?.TrafficMirrorFilterId ?? ''],
+                }),
+              )
+            ).TrafficMirrorFilters?.[0];
+            const blocks = (filter?.IngressFilterRules ?? []).map((r) => parseCidr(r.SourceCidrBlock ?? ''));
+            for (const { remote } of wanted.values()) {
+              const want = parseCidr(remote);
+              expect(blocks.some((b) => b !== undefined && want !== undefined && contains(b, want))).toBe(
+                true,
+              );
+            }
+          }
+        }
+      } finally {
+        // The target takes 10 sources: the next run starts from none.
+        await stop(instances.flatMap((i) => i.eniIds));
+      }
+    }),
+    { numRuns: 25, seed: 20261201, endOnFailure: true },
+  );
+}, 120_000);
