@@ -7,7 +7,8 @@ import { TAG, type Tags } from './tags.ts';
 
 /**
  * What each request asked of a session, kept on the session as a tag of its own
- * (`mirrorops:claim:<hash of the intent key>` = `severity|expires-at|dns|remotes`).
+ * (`mirrorops:claim:<hash of the request's key>` = `severity|expires-at|dns|remotes`; the key is
+ * the finding's occurrence, or the tag for a tag opt-in, see `claimKeyOf` in mirror.ts).
  *
  * EC2 has no compare-and-set: two requests extending one session at once would each write the
  * expiry, number and filter they computed, and the last write would win. A claim is written under
