@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
  * RAM completes associations asynchronously ("can take minutes"). Without a clock, the emulator
  * completes an association at its second read: the first request that reads it after it was made
  * sees ASSOCIATING, every later one ASSOCIATED. An association whose invitation is pending does not
- * advance until the invitation is accepted. See emulator/README.md.
+ * advance until the invitation is accepted. A test may make a principal's associations end FAILED
+ * instead, or stay ASSOCIATING (`completeAs`). See emulator/README.md.
  */
 
 export type AssociationStatus = 'ASSOCIATING' | 'ASSOCIATED' | 'DISASSOCIATING' | 'DISASSOCIATED' | 'FAILED';
@@ -52,6 +53,12 @@ export interface Association {
   /** An account outside the owner's organisation must accept this before the association completes. */
   invitation?: Invitation;
 }
+
+/**
+ * How the ASSOCIATING associations of one entity end, in place of ASSOCIATED at their second read:
+ * FAILED with RAM's `statusMessage`, or never (they stay ASSOCIATING however often read).
+ */
+export type AssociationOutcome = { status: 'FAILED'; statusMessage: string } | { status: 'ASSOCIATING' };
 
 /** The organisation the emulator pretends the accounts belong to, with RAM sharing enabled in it. */
 export interface Organization {
@@ -104,6 +111,8 @@ export class RamState {
   private granted = new Map<string, Set<string>>();
   private dirty = false;
   private lastSeq = 0;
+  /** Entities whose associations do not complete as ASSOCIATED: see `completeAs`. */
+  private readonly outcomes = new Map<string, AssociationOutcome>();
 
   constructor(
     private readonly sharedTargets: Map<string, Set<string>>,
@@ -165,7 +174,21 @@ export class RamState {
     return this.associations.get(share.arn)?.get(`${type}/${entity}`);
   }
 
-  /** Adds an association, or makes a dissociated one anew. Either way it starts ASSOCIATING. */
+  /**
+   * For tests (RAM has no such call): the associations of `entity` (an account id, an OU ARN or a
+   * resource ARN), in any share, that are or will be ASSOCIATING end as `outcome` at the read that
+   * would have completed them, rather than ASSOCIATED; without `outcome`, they complete again as
+   * usual. AWS documents FAILED and statusMessage, not what makes RAM fail an association.
+   */
+  completeAs(entity: string, outcome?: AssociationOutcome): void {
+    if (outcome === undefined) this.outcomes.delete(entity);
+    else this.outcomes.set(entity, { ...outcome });
+  }
+
+  /**
+   * Adds an association, or makes a dissociated or failed one anew (associating again is how a
+   * failed association is retried). Either way it starts ASSOCIATING.
+   */
   associate(share: ResourceShare, type: Association['type'], entity: string, external: boolean): Association {
     let byKey = this.associations.get(share.arn);
     if (!byKey) {
@@ -173,7 +196,7 @@ export class RamState {
       this.associations.set(share.arn, byKey);
     }
     const existing = byKey.get(`${type}/${entity}`);
-    if (existing && existing.status !== 'DISASSOCIATED') return existing;
+    if (existing && existing.status !== 'DISASSOCIATED' && existing.status !== 'FAILED') return existing;
     const now = new Date();
     const association: Association = {
       share,
@@ -226,7 +249,8 @@ export class RamState {
 
   /**
    * An association's status as one request reads it: the first read of an ASSOCIATING association
-   * sees ASSOCIATING, the next completes it. A pending invitation holds it.
+   * sees ASSOCIATING, the next completes it (as ASSOCIATED, or as `completeAs` says). A pending
+   * invitation holds it.
    */
   read(association: Association): AssociationStatus {
     if (association.status !== 'ASSOCIATING') return association.status;
@@ -235,7 +259,14 @@ export class RamState {
       association.seen = true;
       return association.status;
     }
-    association.status = 'ASSOCIATED';
+    const outcome = this.outcomes.get(association.entity);
+    if (outcome?.status === 'ASSOCIATING') return association.status;
+    if (outcome?.status === 'FAILED') {
+      association.status = 'FAILED';
+      association.statusMessage = outcome.statusMessage;
+    } else {
+      association.status = 'ASSOCIATED';
+    }
     association.updated = new Date();
     this.dirty = true;
     return association.status;
