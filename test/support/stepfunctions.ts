@@ -101,6 +101,13 @@ export interface LocalRunnerOptions {
   roleName: string;
   /** Called after each SDK call, in the order they end; may act on the emulator before the Task goes on. */
   observe?: (call: SdkCall) => void | Promise<void>;
+  /**
+   * Answers a call in the emulator's place when it returns an answer (in Step Functions'
+   * PascalCase): for answers AWS gives that the emulator does not, such as a RAM page without the
+   * principal asked for but with a NextToken. The call is still made as its account (its role
+   * assumed), recorded and observed.
+   */
+  answer?: (call: SdkCall) => Json | undefined | Promise<Json | undefined>;
 }
 
 export interface LocalRun {
@@ -198,7 +205,7 @@ export class LocalRunner {
   }
 
   async run(input: Json, executionName = randomUUID()): Promise<LocalRun> {
-    const { url, hubAccount, roleName, observe } = this.options;
+    const { url, hubAccount, roleName, observe, answer } = this.options;
     const region = this.region;
     const calls: SdkCall[] = [];
     const sts = (keys: Keys | string): STSClient => stsFor(url, keys, region);
@@ -246,6 +253,12 @@ export class LocalRunner {
           };
           try {
             const { keys } = await keysFor(typeof roleArn === 'string' ? roleArn : undefined);
+            const played = await answer?.(call);
+            if (played !== undefined) {
+              calls.push(call);
+              await observe?.(call);
+              return played;
+            }
             const Command = service.commands[`${action}Command`] as CommandClass | undefined;
             if (!Command) throw new Error(`the ${serviceName} SDK has no ${action}Command`);
             const client = service.client({ endpoint: url, region, maxAttempts: 1, credentials: keys });

@@ -4,7 +4,12 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand } from '@aws-sdk/client-iam';
-import { GetResourceShareInvitationsCommand, GetResourceSharesCommand } from '@aws-sdk/client-ram';
+import {
+  AssociateResourceShareCommand,
+  CreateResourceShareCommand,
+  GetResourceShareInvitationsCommand,
+  GetResourceSharesCommand,
+} from '@aws-sdk/client-ram';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type Emulator, startEmulator } from '../../emulator/index.ts';
@@ -16,7 +21,14 @@ import {
   shareTarget,
   trustPolicy,
 } from '../support/accounts.ts';
-import { allStates, type Definition, loadDefinition, sdkIntegration, validate } from '../support/asl.ts';
+import {
+  allStates,
+  type Definition,
+  type Json,
+  loadDefinition,
+  sdkIntegration,
+  validate,
+} from '../support/asl.ts';
 import { ec2For } from '../support/emulator.ts';
 import {
   allSessions,
@@ -77,6 +89,7 @@ describe('the share-target definition', () => {
       'ram:AssociateResourceShare',
       'ram:CreateResourceShare',
       'ram:DisassociateResourceShare',
+      'ram:GetResourceShareAssociations',
       'ram:GetResourceShareInvitations',
       'ram:GetResourceShares',
     ]);
@@ -97,7 +110,9 @@ describe('the share-target definition', () => {
     // Sharing and unsharing are the owner's calls: never made as a member account.
     for (const { name, state } of tasks) {
       if (
-        /associateResourceShare|createResourceShare|getResourceShares$|putEvents/.test(state.Resource ?? '')
+        /associateResourceShare|createResourceShare|getResourceShares$|getResourceShareAssociations|putEvents/.test(
+          state.Resource ?? '',
+        )
       )
         expect({ name, credentials: state.Credentials }).toEqual({ name, credentials: undefined });
     }
@@ -153,6 +168,36 @@ describe('the share-target definition', () => {
     expect(total).toBeLessThanOrEqual(15 * 60);
   });
 
+  test("waits for an OU's association with a member account's pauses and bound, then reports it", () => {
+    // The same list of waits: a pause after each read but the last, at most one read per entry and one more.
+    expect(definition.States["Await the OU's association"]?.Parameters).toEqual({
+      waits: 0,
+      seconds: 0,
+      'checks.$': 'States.ArrayLength($.backoff)',
+    });
+    expect(definition.States['Back off for the OU']?.Parameters).toMatchObject({
+      'seconds.$': 'States.ArrayGetItem($.backoff, $.ouPoll.waits)',
+    });
+    expect(definition.States['Wait for the OU']).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.ouPoll.seconds',
+      Next: "Read the OU's association",
+    });
+    // A later page is read with the same request and the token.
+    expect(definition.States["Read more of the OU's association"]?.Parameters).toEqual({
+      ...(definition.States["Read the OU's association"]?.Parameters as Record<string, Json>),
+      'NextToken.$': '$.ouRead.NextToken',
+    });
+    // Every way out of the wait records the OU's result, then the accounts are checked.
+    const ends = ['OU shared', 'OU association failed', 'OU association ended', 'OU association timed out'];
+    for (const name of [...ends, 'OU check failed'])
+      expect({ name, ...definition.States[name] }).toMatchObject({
+        name,
+        ResultPath: '$.ou',
+        Next: 'Onboard accounts',
+      });
+  });
+
   test('publishes on the audit bus given at deploy time, as source mirrorops', () => {
     const publish = definition.States['Publish audit event']?.Parameters as {
       Entries: Record<string, string>[];
@@ -184,6 +229,8 @@ interface Summary {
   principals: string[];
   complete: boolean;
   accounts: { account: string; status: string; waits?: number; error?: string; cause?: string }[];
+  /** With an OU, in add mode: its association as the run left it. */
+  organizationalUnit?: { arn: string; status: string; waits?: number; error?: string; cause?: string };
 }
 
 describe('share-target, run against the emulator', () => {
@@ -192,10 +239,13 @@ describe('share-target, run against the emulator', () => {
   let runner: LocalRunner;
   let targetId: string;
   const observers: ((call: SdkCall) => void | Promise<void>)[] = [];
+  /** Answers played in the emulator's place (see LocalRunnerOptions.answer); the first that answers wins. */
+  const answers: ((call: SdkCall) => Json | undefined | Promise<Json | undefined>)[] = [];
 
   beforeEach(async () => {
     now = 0;
     observers.length = 0;
+    answers.length = 0;
     emulator = await startEmulator({
       organization: {
         managementAccount: MANAGEMENT,
@@ -216,6 +266,13 @@ describe('share-target, run against the emulator', () => {
       roleName: MACHINE_ROLE,
       observe: async (call) => {
         for (const observer of observers) await observer(call);
+      },
+      answer: async (call) => {
+        for (const play of answers) {
+          const answer = await play(call);
+          if (answer !== undefined) return answer;
+        }
+        return undefined;
       },
     });
   });
@@ -532,7 +589,7 @@ describe('share-target, run against the emulator', () => {
     return undefined;
   }
 
-  test('shares with an organizational unit given instead of accounts: the OU is the principal, and an account of it then sees the target', async () => {
+  test('shares with an organizational unit given instead of accounts: the OU is the principal, its association is awaited, and an account of it then sees the target', async () => {
     const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
 
     expect(run.error).toBeUndefined();
@@ -544,17 +601,28 @@ describe('share-target, run against the emulator', () => {
       principals: [OU_ARN],
       complete: true,
       accounts: [],
+      // RAM completes the association later: read ASSOCIATING once, then ASSOCIATED after one wait.
+      organizationalUnit: { arn: OU_ARN, status: 'shared', waits: 1 },
       execution: expect.stringContaining(`:execution:${MACHINE}:`),
     });
     expect(callsTo(run, 'Associate principals').map((c) => c.input.Principals)).toEqual([[OU_ARN]]);
+    const read = {
+      AssociationType: 'PRINCIPAL',
+      ResourceShareArns: [summary.resourceShareArn],
+      Principal: OU_ARN,
+      MaxResults: 500,
+    };
+    expect(callsTo(run, "Read the OU's association").map((c) => c.input)).toEqual([read, read]);
     // No account was listed, so none was entered.
     expect(run.calls.filter((c) => c.account !== HUB)).toEqual([]);
     const principals = await associationStatuses(
       ramFor(emulator.url, HUB),
       must(summary.resourceShareArn, 'arn'),
     );
-    expect(principals.map((a) => [a.associatedEntity, a.external])).toEqual([[OU_ARN, false]]);
-    // RAM completes the association later: the OU's account sees the target within two looks.
+    expect(principals.map((a) => [a.associatedEntity, a.external, a.status])).toEqual([
+      [OU_ARN, false, 'ASSOCIATED'],
+    ]);
+    // The target's own association is read for the first time by the account: seen within two looks.
     expect(await looksUntilSeen(A)).toBeLessThanOrEqual(2);
     expect(await sees(B)).toBe(true);
     expect(await looksUntilSeen(C)).toBeUndefined();
@@ -569,7 +637,11 @@ describe('share-target, run against the emulator', () => {
     const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN, accounts: [A, B] });
 
     expect(run.error).toBeUndefined();
-    expect(summaryOf(run)).toMatchObject({ principals: [OU_ARN], complete: true });
+    expect(summaryOf(run)).toMatchObject({
+      principals: [OU_ARN],
+      complete: true,
+      organizationalUnit: { arn: OU_ARN, status: 'shared' },
+    });
     expect(statuses(run)).toEqual({ [A]: 'shared', [B]: 'shared' });
     expect(callsTo(run, 'Associate principals').map((c) => c.input.Principals)).toEqual([[OU_ARN]]);
     const looks = callsTo(run, 'Look from the account');
@@ -579,5 +651,218 @@ describe('share-target, run against the emulator', () => {
     expect(await sees(B)).toBe(true);
     expect(await looksUntilSeen(C)).toBeUndefined();
     expect(auditEvents().map((e) => e['detail-type'])).toEqual(['Mirror Target Shared']);
+  });
+
+  const READ_OU = "Read the OU's association";
+  const READ_MORE = "Read more of the OU's association";
+
+  test("waits as long as RAM keeps the OU's association ASSOCIATING, then reports it shared", async () => {
+    emulator.world.ram.completeAs(OU_ARN, { status: 'ASSOCIATING' });
+    // RAM completes the association after the third read: the fourth finds it ASSOCIATED.
+    let reads = 0;
+    observers.push((call) => {
+      if (call.state === READ_OU && ++reads === 3) emulator.world.ram.completeAs(OU_ARN);
+    });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(callsTo(run, READ_OU).length).toBe(4);
+    expect(summaryOf(run)).toMatchObject({
+      complete: true,
+      organizationalUnit: { arn: OU_ARN, status: 'shared', waits: 3 },
+    });
+    expect(auditEvents().map((e) => e['detail-type'])).toEqual(['Mirror Target Shared']);
+  });
+
+  test("reports an OU whose association RAM fails: Share failed, RAM's statusMessage in the output and the audit event; a re-run associates it anew", async () => {
+    const reason = 'Emulated failure: the organizational unit could not be associated.';
+    emulator.world.ram.completeAs(OU_ARN, { status: 'FAILED', statusMessage: reason });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(run.error).toBeUndefined();
+    const summary = summaryOf(run);
+    expect(summary).toMatchObject({ mode: 'add', complete: false, principals: [OU_ARN], accounts: [] });
+    expect(summary.organizationalUnit).toEqual({
+      arn: OU_ARN,
+      status: 'failed',
+      error: 'MirrorOps.OuAssociationFailed',
+      cause: `RAM reports the association of organizational unit ${OU_ARN} with resource share ${summary.resourceShareArn} as FAILED: ${reason}`,
+    });
+    // ASSOCIATING at the first read, FAILED at the second: no more waiting after that.
+    expect(callsTo(run, READ_OU).length).toBe(2);
+    expect(auditEvents()).toEqual([
+      expect.objectContaining({ 'detail-type': 'Mirror Target Share Failed', detail: summary }),
+    ]);
+    expect(await looksUntilSeen(A)).toBeUndefined();
+
+    emulator.world.ram.completeAs(OU_ARN);
+    const again = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(summaryOf(again)).toMatchObject({
+      complete: true,
+      resourceShareArn: summary.resourceShareArn,
+      organizationalUnit: { arn: OU_ARN, status: 'shared', waits: 1 },
+    });
+    expect(await looksUntilSeen(A)).toBeLessThanOrEqual(2);
+    expect(auditEvents().map((e) => e['detail-type'])).toEqual([
+      'Mirror Target Share Failed',
+      'Mirror Target Shared',
+    ]);
+  });
+
+  test("follows RAM's pages to the OU's association: a page without it but with a NextToken is not the end", async () => {
+    // RAM may answer a page without the principal asked for, and a NextToken, when the share has
+    // many principals (terraform-provider-aws#33985); the emulator filters before paging, so the
+    // first page is played here, and the next one is the emulator's association as read now.
+    answers.push(async (call) => {
+      if (call.state === READ_OU) return { ResourceShareAssociations: [], NextToken: 'page-2' };
+      if (call.state !== READ_MORE) return undefined;
+      const shareArn = must((call.input.ResourceShareArns as string[])[0], 'share');
+      const associations = await associationStatuses(ramFor(emulator.url, HUB), shareArn);
+      return {
+        ResourceShareAssociations: associations.map((a) => ({
+          AssociatedEntity: a.associatedEntity ?? null,
+          Status: a.status ?? null,
+        })),
+      };
+    });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(run.calls.filter((c) => c.action === 'GetResourceShareAssociations').map((c) => c.state)).toEqual([
+      READ_OU,
+      READ_MORE,
+      READ_OU,
+      READ_MORE,
+    ]);
+    for (const call of callsTo(run, READ_MORE)) expect(call.input).toMatchObject({ NextToken: 'page-2' });
+    expect(summaryOf(run)).toMatchObject({
+      complete: true,
+      organizationalUnit: { arn: OU_ARN, status: 'shared', waits: 1 },
+    });
+  });
+
+  test("gives up on an OU's association after the bounded number of waits: Share failed, timed out", async () => {
+    emulator.world.ram.completeAs(OU_ARN, { status: 'ASSOCIATING' });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(callsTo(run, READ_OU).length).toBe(BACKOFF.length + 1);
+    const summary = summaryOf(run);
+    expect(summary.complete).toBe(false);
+    expect(summary.organizationalUnit).toEqual({
+      arn: OU_ARN,
+      status: 'failed',
+      error: 'MirrorOps.OuAssociationTimedOut',
+      cause: expect.stringMatching(`^timed out: .* after ${BACKOFF.length} waits`),
+    });
+    expect(auditEvents()).toEqual([
+      expect.objectContaining({ 'detail-type': 'Mirror Target Share Failed', detail: summary }),
+    ]);
+  });
+
+  test('still checks the accounts listed with an OU whose association failed; each fails, not seeing the target', async () => {
+    await spokeRole(A);
+    emulator.world.ram.completeAs(OU_ARN, { status: 'FAILED', statusMessage: 'Emulated failure.' });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN, accounts: [A] });
+
+    expect(summaryOf(run)).toMatchObject({
+      complete: false,
+      organizationalUnit: {
+        status: 'failed',
+        cause: expect.stringContaining('as FAILED: Emulated failure.'),
+      },
+      accounts: [{ account: A, status: 'failed', error: 'MirrorOps.TargetNotVisible' }],
+    });
+    expect(auditEvents().map((e) => e['detail-type'])).toEqual(['Mirror Target Share Failed']);
+  });
+
+  test("retries RAM's transient errors reading the OU's association, then reports the OU failed with the last one", async () => {
+    emulator.faults.set({ failActions: ['GetResourceShareAssociations'] });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    const reads = callsTo(run, READ_OU);
+    const retrier = definition.States[READ_OU]?.Retry?.[0];
+    expect(reads.map((c) => c.error?.name)).toEqual(
+      Array(1 + (retrier?.MaxAttempts ?? 0)).fill('Ram.ServerInternalException'),
+    );
+    expect(run.error).toBeUndefined();
+    expect(summaryOf(run)).toMatchObject({
+      complete: false,
+      organizationalUnit: {
+        arn: OU_ARN,
+        status: 'failed',
+        error: 'Ram.ServerInternalException',
+        cause: expect.stringContaining('(Service: Ram, Status Code: 500'),
+      },
+    });
+    expect(auditEvents().map((e) => e['detail-type'])).toEqual(['Mirror Target Share Failed']);
+  });
+});
+
+describe("the emulator's RAM, made to fail or stall an association as these runs need", () => {
+  let emulator: Emulator;
+  beforeEach(async () => {
+    emulator = await startEmulator({
+      organization: { managementAccount: MANAGEMENT, members: [HUB, A, B], units: { [OU]: [A, B] } },
+    });
+  });
+  afterEach(async () => {
+    await emulator.stop();
+  });
+
+  async function shareWithOu(): Promise<{ shareArn: string; targetId: string }> {
+    const ec2 = ec2For(emulator.url, HUB);
+    const network = await createNetwork(ec2);
+    const [appliance] = await launchMany(ec2, network.subnetId, 1, 'c5n.xlarge');
+    const targetId = await eniTarget(ec2, must(appliance, 'appliance').eniId);
+    const { resourceShare } = await ramFor(emulator.url, HUB).send(
+      new CreateResourceShareCommand({
+        name: 'ou-share',
+        resourceArns: [`arn:aws:ec2:us-east-1:${HUB}:traffic-mirror-target/${targetId}`],
+        principals: [OU_ARN],
+      }),
+    );
+    return { shareArn: must(resourceShare?.resourceShareArn, 'share'), targetId };
+  }
+  const ouReads = async (shareArn: string, reads: number) => {
+    const out: string[] = [];
+    for (let i = 0; i < reads; i++) {
+      const [association] = await associationStatuses(ramFor(emulator.url, HUB), shareArn);
+      out.push(`${association?.status}${association?.statusMessage ? `: ${association.statusMessage}` : ''}`);
+    }
+    return out;
+  };
+
+  test('FAILED at the read that would complete it, with the statusMessage given; associating again starts it anew', async () => {
+    emulator.world.ram.completeAs(OU_ARN, { status: 'FAILED', statusMessage: 'no' });
+    const { shareArn, targetId } = await shareWithOu();
+
+    expect(await ouReads(shareArn, 3)).toEqual(['ASSOCIATING', 'FAILED: no', 'FAILED: no']);
+    const inA = await allTargets(ec2For(emulator.url, A), [
+      { Name: 'traffic-mirror-target-id', Values: [targetId] },
+    ]);
+    expect(inA).toEqual([]);
+
+    emulator.world.ram.completeAs(OU_ARN);
+    const { resourceShareAssociations = [] } = await ramFor(emulator.url, HUB).send(
+      new AssociateResourceShareCommand({ resourceShareArn: shareArn, principals: [OU_ARN] }),
+    );
+    expect(resourceShareAssociations.map((a) => [a.status, a.statusMessage])).toEqual([
+      ['ASSOCIATING', undefined],
+    ]);
+    expect(await ouReads(shareArn, 2)).toEqual(['ASSOCIATING', 'ASSOCIATED']);
+  });
+
+  test('held ASSOCIATING however often read, until released', async () => {
+    emulator.world.ram.completeAs(OU_ARN, { status: 'ASSOCIATING' });
+    const { shareArn } = await shareWithOu();
+
+    expect(await ouReads(shareArn, 5)).toEqual(Array(5).fill('ASSOCIATING'));
+    emulator.world.ram.completeAs(OU_ARN);
+    expect(await ouReads(shareArn, 1)).toEqual(['ASSOCIATED']);
   });
 });
