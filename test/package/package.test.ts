@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { substitute } from '../support/cloudformation.ts';
+import { parseTemplate, substitute } from '../support/cloudformation.ts';
 
 const run = promisify(execFile);
 
@@ -302,6 +302,50 @@ describe('the packaged share-target state machine', () => {
     expect(assume.length).toBe(1);
     for (const r of list(assume[0]?.Resource as unknown))
       expect(JSON.stringify(r)).toMatch(/:iam::\*:role\/mirrorops-spoke"/);
+  });
+
+  test("every SDK call of the workflow is allowed to the role it runs as: the machine's own, or the spoke role", async () => {
+    const asl = JSON.parse(await readFile(join('statemachines', 'share-target.asl.json'), 'utf8'));
+    const tasks: { state: string; action: string; asSpoke: boolean }[] = [];
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) {
+        for (const item of node) visit(item);
+        return;
+      }
+      if (typeof node !== 'object' || node === null) return;
+      for (const [name, value] of Object.entries(node)) {
+        const state = value as { Type?: string; Resource?: string; Credentials?: unknown };
+        const sdk =
+          state?.Type === 'Task' ? /^arn:aws:states:::aws-sdk:(\w+):(\w+)$/.exec(state.Resource ?? '') : null;
+        if (sdk) {
+          const [, service = '', call = ''] = sdk;
+          // IAM's service prefix; the SDK integration names the client (eventbridge is events).
+          const prefix = service === 'eventbridge' ? 'events' : service;
+          tasks.push({
+            state: name,
+            action: `${prefix}:${call[0]?.toUpperCase()}${call.slice(1)}`,
+            asSpoke: state.Credentials !== undefined,
+          });
+        }
+        visit(value);
+      }
+    };
+    visit(asl.States);
+    expect(tasks.length).toBeGreaterThan(5);
+    const spoke = parseTemplate(await readFile(join('spoke', 'mirrorops-spoke.yaml'), 'utf8'));
+    const spokeRole = Object.values(spoke.Resources).find(
+      (r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === 'mirrorops-spoke',
+    );
+    const allowedBy = (statements: readonly Statement[], action: string) =>
+      statements.some((st) => st.Effect === 'Allow' && list(st.Action).some((a) => globMatch(a, action)));
+    const machine = machineRole().Policies.flatMap((p) => p.PolicyDocument.Statement);
+    const member = (
+      (spokeRole?.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    for (const { state, action, asSpoke } of tasks) {
+      const allowed = allowedBy(asSpoke ? member : machine, action);
+      expect({ state, action, asSpoke, allowed }).toEqual({ state, action, asSpoke, allowed: true });
+    }
   });
 
   test('the spoke template trusts the packaged Lambda and state machine roles by name', async () => {
