@@ -1,4 +1,9 @@
-import { DeleteTrafficMirrorSessionCommand, DescribeTrafficMirrorFiltersCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  DeleteTrafficMirrorSessionCommand,
+  DescribeTrafficMirrorFiltersCommand,
+} from '@aws-sdk/client-ec2';
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import { contains, parseCidr } from '../../shared/domain/cidr.ts';
@@ -6,13 +11,15 @@ import { sessionExpiry } from '../../shared/domain/claims.ts';
 import { preferredNumber } from '../../shared/domain/slots.ts';
 import { TAG } from '../../shared/domain/tags.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
+import { tagTrigger } from '../../shared/events/tag.ts';
 import { Memory } from '../../shared/memory.ts';
 import { apply } from '../../shared/mirror.ts';
+import { onTagChange } from '../../shared/optin.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, type Incident, incident, tagsOf } from '../support/incident.ts';
+import { findingFor, type Incident, incident, tagEventFor, tagsOf } from '../support/incident.ts';
 
 /**
- * Random incidents against the real use case: findings (new ones, repeats, late ones) handled by
+ * Random incidents against the real use cases: findings (new ones, repeats, late ones) handled by
  * three Lambda containers, each with its own memory, some at the same moment, and sessions deleted
  * behind their backs. Whatever the order, once the instance's findings settle, each ENI has one
  * session that honours every finding still standing: the latest expiry asked for, the highest
@@ -197,5 +204,114 @@ test('findings from three containers, concurrent and interleaved with deletions,
       }
     }),
     { numRuns: 25, seed: 20261201, endOnFailure: true },
+  );
+}, 120_000);
+
+/** Tag opt-in values and how long each mirrors from the change (24 h for `true`, the default). */
+const LIFETIMES: Record<string, number | undefined> = {
+  true: 24 * HOUR,
+  '1h': HOUR,
+  '2h': 2 * HOUR,
+  '8h': 8 * HOUR,
+  false: undefined,
+};
+
+type TagOp =
+  | { kind: 'set'; value: string | undefined; container: number }
+  | { kind: 'redeliver'; container: number }
+  | { kind: 'stop' };
+
+const tagOp: fc.Arbitrary<TagOp> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('set' as const),
+      value: fc.constantFrom<string | undefined>(...Object.keys(LIFETIMES), undefined),
+      container: fc.integer({ min: 0, max: 2 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('redeliver' as const),
+      container: fc.integer({ min: 0, max: 2 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('stop' as const) }) },
+);
+
+test('a tag set, changed, removed, redelivered and stopped from three containers: the sessions always follow the tag as it is now', async () => {
+  world ??= await incident(env.url);
+  await fc.assert(
+    fc.asyncProperty(fc.array(tagOp, { minLength: 1, maxLength: 10 }), async (ops) => {
+      const instance = await world.instance(2);
+      const memories = [new Memory(), new Memory(), new Memory()];
+      let last: { value: string | undefined; at: Date } | undefined;
+      /** When the sessions should end, or undefined when there should be none. */
+      let expected: number | undefined;
+      const deliver = async (value: string | undefined, at: Date, container: number) => {
+        const event = tagEventFor(world, instance.instanceId, value, at);
+        const deps = world.deps({ memory: memories[container] ?? new Memory() });
+        return onTagChange(tagTrigger(event), deps);
+      };
+      const stop = async () => {
+        for (const session of await world.sessions()) {
+          if (!instance.eniIds.includes(session.NetworkInterfaceId ?? '')) continue;
+          await world.ec2.send(
+            new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: session.TrafficMirrorSessionId }),
+          );
+        }
+      };
+      try {
+        for (const [i, op] of ops.entries()) {
+          if (op.kind === 'stop') {
+            await stop();
+            expected = undefined;
+          } else if (op.kind === 'redeliver') {
+            if (!last) continue;
+            await deliver(last.value, last.at, op.container);
+            const lifetime = last.value === undefined ? undefined : LIFETIMES[last.value];
+            expected = lifetime === undefined ? undefined : last.at.getTime() + lifetime;
+          } else {
+            const at = new Date(BASE + i * 60_000);
+            if (op.value === undefined) {
+              await world.ec2.send(
+                new DeleteTagsCommand({ Resources: [instance.instanceId], Tags: [{ Key: TAG.mirror }] }),
+              );
+            } else {
+              await world.ec2.send(
+                new CreateTagsCommand({
+                  Resources: [instance.instanceId],
+                  Tags: [{ Key: TAG.mirror, Value: op.value }],
+                }),
+              );
+            }
+            await deliver(op.value, at, op.container);
+            last = { value: op.value, at };
+            const lifetime = op.value === undefined ? undefined : LIFETIMES[op.value];
+            expected = lifetime === undefined ? undefined : at.getTime() + lifetime;
+          }
+          const sessions = (await world.sessions()).filter((s) =>
+            instance.eniIds.includes(s.NetworkInterfaceId ?? ''),
+          );
+          if (expected === undefined) {
+            expect({ op: i, sessions }).toEqual({ op: i, sessions: [] });
+            continue;
+          }
+          expect(sessions.map((s) => s.NetworkInterfaceId).sort()).toEqual([...instance.eniIds].sort());
+          for (const session of sessions) {
+            const tags = tagsOf(session);
+            expect({ op: i, expiresAt: tags[TAG.expiresAt], effective: sessionExpiry(tags) }).toEqual({
+              op: i,
+              expiresAt: new Date(expected).toISOString(),
+              effective: new Date(expected).toISOString(),
+            });
+          }
+        }
+      } finally {
+        await stop();
+      }
+    }),
+    { numRuns: 25, seed: 20261202, endOnFailure: true },
   );
 }, 120_000);
