@@ -1,9 +1,9 @@
 import { enrolledAccounts } from './aws/accounts.ts';
 import { ramClient } from './aws/clients.ts';
-import { type SweepOptions, type SweepResult, sweep } from './mirror.ts';
 import type { Config } from './runtime/config.ts';
 import { accountsFor, mirrorDeps } from './runtime/deps.ts';
 import type { Logger } from './runtime/log.ts';
+import { type SweepOptions, type SweepResult, sweep } from './sweep.ts';
 
 export interface FleetSweep {
   accounts: ({ account: string; result: SweepResult } | { account: string; error: string })[];

@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditSink } from './aws/audit.ts';
 import type { Ec2Gateway, FilterView, InstanceView, SessionView } from './aws/ec2.ts';
+import { clientToken, errorName } from './aws/errors.ts';
 import { formatAddress, parseCidr } from './domain/cidr.ts';
 import {
   CLAIM_PREFIX,
@@ -18,10 +19,10 @@ import type { MirrorIntent } from './domain/intent.ts';
 import { compileFilter, type FilterSpec, filterHash, type Scope } from './domain/scope.ts';
 import { decideSlot, preferredNumber, REASONS, type Reason } from './domain/slots.ts';
 import { isManaged, TAG, type Tags } from './domain/tags.ts';
+import { FilterCache } from './filters.ts';
 import type { Memory } from './memory.ts';
 import { type Config, targetFor } from './runtime/config.ts';
 import type { Logger } from './runtime/log.ts';
-import { Pace } from './runtime/pace.ts';
 
 /** What the use cases need, passed in so tests give the real gateway pointed at the emulator. */
 export interface MirrorDeps {
@@ -119,9 +120,6 @@ const nearExpiry = (s: SessionView, now: Date) =>
 
 const NO_ACCESS = new Set(['AccessDenied', 'AccountAccessError', 'AuthFailure', 'UnauthorizedOperation']);
 
-const errorName = (error: unknown) => (error instanceof Error ? error.name : '');
-const sha = (text: string, length: number) =>
-  createHash('sha256').update(text).digest('hex').slice(0, length);
 const numberTaken = (error: unknown) =>
   errorName(error) === 'InvalidParameterValue' && /session number/i.test((error as Error).message);
 
@@ -474,7 +472,7 @@ async function start(
     .join(',');
   const token = freshToken
     ? `mos-${randomUUID()}`
-    : `mos-${sha(`${eniId}|${intent.reason}|${state}|${desired.expiresAt.slice(0, 13)}`, 40)}`;
+    : clientToken('mos', `${eniId}|${intent.reason}|${state}|${desired.expiresAt.slice(0, 13)}`);
   const sessionId = await deps.ec2.createSession({
     eniId,
     targetId,
@@ -680,121 +678,6 @@ async function deleteAll(deps: MirrorDeps, sessions: readonly SessionView[]): Pr
   );
 }
 
-/**
- * Filters by content hash for one request: found ones are reused (and completed if a crash left
- * rules missing); a missing one is created once, however many ENIs need it.
- */
-class FilterCache {
-  private readonly known = new Map<string, FilterView>();
-  /** Filters whose id alone is known (from a remembered session), not their rules. */
-  private readonly noted = new Map<string, string>();
-  /** Hashes already looked up: what they found is in `known`. */
-  private readonly lookedUp = new Set<string>();
-  private readonly pending = new Map<string, Promise<{ id: string; ready: Promise<void> }>>();
-
-  /** `found`: what a look-up of `hash` found, when the request's first read made one. */
-  constructor(
-    private readonly deps: MirrorDeps,
-    found: FilterView[],
-    hash: string | undefined,
-  ) {
-    if (hash !== undefined) this.take(hash, found);
-  }
-
-  idFor(hash: string): string | undefined {
-    return this.known.get(hash)?.id ?? this.noted.get(hash);
-  }
-
-  noteId(hash: string, id: string): void {
-    this.noted.set(hash, id);
-  }
-
-  forget(hash: string): void {
-    this.known.delete(hash);
-    this.noted.delete(hash);
-    this.lookedUp.delete(hash);
-    this.pending.delete(hash);
-  }
-
-  /**
-   * The oldest managed filter of a hash is the one used, so racing requests settle on the same one;
-   * a filter someone else made with the same description is never reused (nor given rules).
-   */
-  private take(hash: string, found: readonly FilterView[]): FilterView | undefined {
-    this.lookedUp.add(hash);
-    const [first] = found
-      .filter((f) => isManaged(f.tags) && f.tags[TAG.filterHash] === hash)
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
-    if (first) this.known.set(hash, first);
-    return first;
-  }
-
-  ensure(hash: string, spec: FilterSpec): Promise<{ id: string; ready: Promise<void> }> {
-    let p = this.pending.get(hash);
-    if (!p) {
-      p = this.build(hash, spec);
-      this.pending.set(hash, p);
-      // A failed build is not cached: the next ENI or attempt tries again.
-      p.catch(() => this.pending.delete(hash));
-    }
-    return p;
-  }
-
-  private async build(hash: string, spec: FilterSpec): Promise<{ id: string; ready: Promise<void> }> {
-    const { ec2, now } = this.deps;
-    let filter = this.known.get(hash);
-    // A scope other than the request's own (claims merged) may have its filter already.
-    if (!filter && !this.lookedUp.has(hash)) filter = this.take(hash, await ec2.filtersByHash(hash));
-    if (!filter) {
-      const created = now();
-      const tags: Tags = {
-        [TAG.managed]: 'true',
-        [TAG.filterHash]: hash,
-        [TAG.createdAt]: created.toISOString(),
-      };
-      let id: string;
-      try {
-        id = await ec2.createFilter(hash, tags, `mof-${hash}-${Math.floor(created.getTime() / 60_000)}`);
-      } catch (error) {
-        if (errorName(error) !== 'IdempotentParameterMismatch') throw error;
-        // Another request created this filter in the same minute: use it.
-        const existing = this.take(hash, await ec2.filtersByHash(hash));
-        id = existing
-          ? existing.id
-          : await ec2.createFilter(hash, tags, `mof-${hash}-${randomUUID().slice(0, 8)}`);
-        if (existing) filter = existing;
-      }
-      filter ??= { id, tags, rules: [], networkServices: [] };
-      this.known.set(hash, filter);
-    }
-    const have = filter;
-    const missing = spec.rules.filter(
-      (want) =>
-        !have.rules.some(
-          (r) =>
-            r.direction === want.direction &&
-            r.ruleNumber === want.ruleNumber &&
-            r.sourceCidrBlock === want.sourceCidrBlock &&
-            r.destinationCidrBlock === want.destinationCidrBlock,
-        ),
-    );
-    const work: Promise<void>[] = missing.map((rule) =>
-      ec2
-        .addRule(have.id, rule, `mor-${sha(`${have.id}|${rule.direction}|${rule.ruleNumber}`, 40)}`)
-        .catch((error: unknown) => {
-          // Written by a racing request between our read and our write: the rule is there.
-          if (errorName(error) !== 'TrafficMirrorFilterRuleAlreadyExists') throw error;
-        }),
-    );
-    if (spec.networkServices.length > 0 && !have.networkServices.includes('amazon-dns')) {
-      work.push(ec2.enableDns(have.id));
-    }
-    const ready = Promise.all(work).then(() => undefined);
-    ready.catch(() => undefined); // awaited by the session paths; never an unhandled rejection
-    return { id: have.id, ready };
-  }
-}
-
 function auditEvents(intent: MirrorIntent, o: EniOutcome, expiresAt: string): AuditEvent[] {
   const common = {
     account: intent.account,
@@ -883,156 +766,4 @@ async function reject(
     },
   ]);
   return { ...base, outcomes, rejected: message };
-}
-
-export interface SweepResult {
-  /** Managed sessions found past their expiry. */
-  expired: number;
-  deleted: string[];
-  /** Expired sessions left for the next run because time ran out. */
-  deferred: number;
-  /** Sessions changed after they were listed (extended, or mirrorops:managed removed): kept. */
-  kept: number;
-  filtersDeleted: string[];
-  failures: { id: string; error: string }[];
-}
-
-export interface SweepOptions {
-  /** Milliseconds left in this invocation; the sweep stops starting work when it nears zero. */
-  remainingMs: () => number;
-  /** Stop this long before the deadline, for the last calls to finish. */
-  marginMs?: number;
-}
-
-const SWEEP_BATCH = 50;
-const SWEEP_CONCURRENCY = 8;
-
-/**
- * Removes managed sessions past `mirrorops:expires-at`, then managed filters that no session uses
- * and that are older than the grace period (a filter being set up for a session is left alone).
- * Nothing without `mirrorops:managed=true` is touched. Deletions are paced to the configured
- * rate; when time runs short the rest waits for the next run, and nothing is lost: state is
- * only the tags, read again each time. Each batch is read again just before it is deleted, so a
- * session extended since the listing is kept.
- */
-export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<SweepResult> {
-  const { ec2, config, now } = deps;
-  const margin = options.marginMs ?? 5_000;
-  const timeLeft = () => options.remainingMs() > margin;
-  const pace = new Pace(config.sweepRatePerSecond, Math.max(1, Math.ceil(config.sweepRatePerSecond)));
-  const result: SweepResult = {
-    expired: 0,
-    deleted: [],
-    deferred: 0,
-    kept: 0,
-    filtersDeleted: [],
-    failures: [],
-  };
-
-  const expired: SessionView[] = [];
-  const filterUse = new Map<string, number>();
-  const at = now();
-  // Only the account's own sessions: the owner of a target also sees the sessions member accounts
-  // created on it, and only their owners can delete them. Without a known account id (a schedule
-  // event without one), all are listed and another account's session shows up as a failure.
-  const owner = /^\d{12}$/.test(deps.account) ? deps.account : undefined;
-  for await (const page of ec2.sessionPages(owner)) {
-    for (const s of page) {
-      filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 0) + 1);
-      if (isManaged(s.tags) && isExpired(sessionExpiry(s.tags), at)) expired.push(s);
-    }
-  }
-  result.expired = expired.length;
-
-  const stopped: AuditEvent[] = [];
-  for (let i = 0; i < expired.length; i += SWEEP_BATCH) {
-    if (!timeLeft()) {
-      result.deferred = expired.length - i;
-      break;
-    }
-    const batch = expired.slice(i, i + SWEEP_BATCH);
-    const fresh = new Map((await ec2.sessionsById(batch.map((s) => s.id))).map((s) => [s.id, s]));
-    const due = batch.filter((s) => {
-      const current = fresh.get(s.id);
-      if (!current) return false; // already gone
-      // Extended since the listing, or no longer ours (someone removed mirrorops:managed): kept.
-      if (!isManaged(current.tags) || !isExpired(sessionExpiry(current.tags), at)) {
-        result.kept++;
-        return false;
-      }
-      return true;
-    });
-    let next = 0;
-    let started = 0;
-    const worker = async () => {
-      while (next < due.length) {
-        // Claimed before the wait for the pace, so no worker spends a token on nothing at the end
-        // of a batch; time is checked after the wait, which can be long with many workers queued,
-        // so that no deletion starts past the margin and outlives the invocation.
-        const s = due[next++] as SessionView;
-        await pace.take();
-        if (!timeLeft()) return;
-        started++;
-        try {
-          await ec2.deleteSession(s.id);
-        } catch (error) {
-          if (errorName(error) !== 'InvalidTrafficMirrorSessionId.NotFound') {
-            result.failures.push({ id: s.id, error: `${errorName(error)}: ${(error as Error).message}` });
-            continue;
-          }
-        }
-        result.deleted.push(s.id);
-        forgetSession(deps, s);
-        filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 1) - 1);
-        stopped.push({
-          type: 'Mirror Session Stopped',
-          detail: {
-            account: deps.account,
-            region: deps.region,
-            ...(s.tags[TAG.instance] ? { instanceId: s.tags[TAG.instance] } : {}),
-            networkInterfaceId: s.eniId,
-            sessionId: s.id,
-            sessionNumber: s.number,
-            ...(s.tags[TAG.reason] ? { reason: s.tags[TAG.reason] } : {}),
-            ...(s.tags[TAG.intent] ? { intent: s.tags[TAG.intent] } : {}),
-            ...(s.tags[TAG.expiresAt] ? { expiresAt: s.tags[TAG.expiresAt] } : {}),
-            message: 'expired',
-          },
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));
-    // Published batch by batch: a sweep that fails or runs out of time later has already told of
-    // every session it deleted (publish itself never throws).
-    if (stopped.length > 0) await deps.audit.publish(stopped.splice(0));
-    const unfinished = due.length - started;
-    if (unfinished > 0) {
-      result.deferred = unfinished + (expired.length - i - batch.length);
-      break;
-    }
-  }
-
-  // Filters: managed, unused, and past the grace period.
-  if (timeLeft()) {
-    pages: for await (const page of ec2.managedFilterPages()) {
-      for (const f of page) {
-        if ((filterUse.get(f.id) ?? 0) > 0) continue;
-        const created = Date.parse(f.tags[TAG.createdAt] ?? '');
-        if (!Number.isNaN(created) && at.getTime() - created < config.filterGraceMs) continue;
-        await pace.take();
-        if (!timeLeft()) break pages;
-        try {
-          await ec2.deleteFilter(f.id);
-          result.filtersDeleted.push(f.id);
-        } catch (error) {
-          const name = errorName(error);
-          if (name === 'InvalidTrafficMirrorFilterId.NotFound') continue;
-          // A session started using it after we listed: it stays.
-          if (name === 'TrafficMirrorFilterInUse') continue;
-          result.failures.push({ id: f.id, error: `${name}: ${(error as Error).message}` });
-        }
-      }
-    }
-  }
-  return result;
 }

@@ -4,7 +4,8 @@ import { ec2Gateway } from '../../shared/aws/ec2.ts';
 import { sessionExpiry } from '../../shared/domain/claims.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { Memory } from '../../shared/memory.ts';
-import { apply, sweep } from '../../shared/mirror.ts';
+import { apply } from '../../shared/mirror.ts';
+import { sweep } from '../../shared/sweep.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
 import { findingFor, type Incident, incident, tagsOf } from '../support/incident.ts';
 
