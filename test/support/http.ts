@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { connect } from 'node:net';
 import { expect } from 'vitest';
 import type { World } from '../../emulator/state.ts';
@@ -9,6 +9,8 @@ export interface RawResponse {
   requestId: string | null;
   contentType: string | null;
   body: string;
+  /** Every header of the answer (names in lower case). */
+  headers: IncomingHttpHeaders;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -53,6 +55,7 @@ export function send(
             requestId: header('x-amzn-requestid'),
             contentType: header('content-type'),
             body: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
           });
         });
       },
@@ -74,6 +77,22 @@ export function parseError(body: string): { code: string; message: string; reque
   if (!match) return undefined;
   const [, code = '', message = '', requestId = ''] = match;
   return { code, message, requestId };
+}
+
+const QUERY_ERROR =
+  /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<ErrorResponse xmlns="([^"]+)"><Error><Type>(Sender|Receiver)<\/Type><Code>([^<]+)<\/Code><Message>([^<]*)<\/Message><\/Error><RequestId>([0-9a-f-]{36})<\/RequestId><\/ErrorResponse>$/;
+
+/**
+ * The error in an STS or IAM error body of exactly their shape (`<ErrorResponse xmlns>` with Type,
+ * Code, Message and RequestId), or undefined when the body is not one.
+ */
+export function parseQueryError(
+  body: string,
+): { namespace: string; type: string; code: string; message: string; requestId: string } | undefined {
+  const match = QUERY_ERROR.exec(body);
+  if (!match) return undefined;
+  const [, namespace = '', type = '', code = '', message = '', requestId = ''] = match;
+  return { namespace, type, code, message, requestId };
 }
 
 /** Asserts an EC2 error answer: status, code, the body's exact shape, and the header's request id. */
