@@ -332,7 +332,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return;
       }
       if (!(error instanceof ApiError)) {
-        if (req.destroyed || res.destroyed) return; // the client went away mid-request
+        // The client went away mid-request. (Not `req.destroyed`: a request whose body has been
+        // read to its end is destroyed too, and the caller must still get its 500.)
+        if (res.destroyed || req.socket.destroyed) return;
         console.error('emulator: unexpected error', error);
       }
       const api =
