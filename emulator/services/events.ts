@@ -32,12 +32,15 @@ export const eventsService: JsonService = {
       if (entries.length < 1 || entries.length > 10) {
         throw new ApiError('ValidationException', `Entries must hold 1 to 10 entries, not ${entries.length}`);
       }
-      let failed = 0;
-      const results = entries.map((raw) => {
+      // Every entry's members are read (a member of the wrong type refuses the whole request)
+      // before any event is stored, so that a refused request stores none.
+      const checked = entries.map((raw) => {
         const entry = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
         const source = str(entry, 'Source');
         const detailType = str(entry, 'DetailType');
         const detailText = str(entry, 'Detail');
+        const bus = str(entry, 'EventBusName') ?? 'default';
+        const resources = arr(entry, 'Resources').filter((r): r is string => typeof r === 'string');
         const problem = !source
           ? 'Parameter Source is not valid. Reason: Source is a required argument.'
           : !detailType
@@ -56,22 +59,37 @@ export const eventsService: JsonService = {
           }
         }
         if (problem || typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
-          failed++;
-          return { ErrorCode: 'InvalidArgument', ErrorMessage: problem ?? 'Detail is malformed.' };
+          return { error: problem ?? 'Detail is malformed.' } as const;
         }
+        return {
+          event: {
+            source: source as string,
+            detailType: detailType as string,
+            detail,
+            bus: bus.includes(':event-bus/') ? bus.slice(bus.lastIndexOf('/') + 1) : bus,
+            resources,
+          },
+        } as const;
+      });
+      let failed = 0;
+      const results = checked.map((result) => {
+        if (result.error !== undefined) {
+          failed++;
+          return { ErrorCode: 'InvalidArgument', ErrorMessage: result.error };
+        }
+        const { event } = result;
         const id = randomUUID();
-        const bus = str(entry, 'EventBusName') ?? 'default';
         world.events.push({
           version: '0',
           id,
-          'detail-type': detailType as string,
-          source: source as string,
+          'detail-type': event.detailType,
+          source: event.source,
           account,
           time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
           region,
-          resources: arr(entry, 'Resources').filter((r): r is string => typeof r === 'string'),
-          detail,
-          bus: bus.includes(':event-bus/') ? bus.slice(bus.lastIndexOf('/') + 1) : bus,
+          resources: event.resources,
+          detail: event.detail,
+          bus: event.bus,
         });
         return { EventId: id };
       });
