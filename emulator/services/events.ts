@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.ts';
-import { arr, type JsonService, str } from './json.ts';
+import { arr, type JsonService, nestsTooDeep, str } from './json.ts';
 
 /** An event as EventBridge delivers it to a target, kept for tests, the demo and the CLI to read. */
 export interface StoredEvent {
@@ -51,7 +51,8 @@ export const eventsService: JsonService = {
                 ? 'Entry exceeds the 256 KB limit.'
                 : undefined;
         let detail: unknown;
-        if (!problem) {
+        // EventBridge processes JSON only up to 1000 levels deep: a deeper Detail is malformed.
+        if (!problem && !nestsTooDeep(detailText as string)) {
           try {
             detail = JSON.parse(detailText as string);
           } catch {

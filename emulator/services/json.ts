@@ -26,6 +26,35 @@ export interface JsonService {
   operations: Record<string, JsonOperation>;
 }
 
+/**
+ * How deep JSON may nest: EventBridge documents that PutEvents "will only process nested JSON up
+ * to 1000 levels deep". The emulator holds every JSON request to it, since deeper values would
+ * overflow the stack of whatever writes them again (answers, idempotency keys, the events view).
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
+ * Whether a JSON text nests arrays and objects more than MAX_JSON_DEPTH levels deep (brackets
+ * inside strings do not count). A text too short to nest that deep is not scanned.
+ */
+export function nestsTooDeep(text: string): boolean {
+  if (text.length <= 2 * MAX_JSON_DEPTH) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 export function parseJsonBody(body: string): Record<string, unknown> {
   if (body.trim() === '') return {};
   let value: unknown;
@@ -33,6 +62,12 @@ export function parseJsonBody(body: string): Record<string, unknown> {
     value = JSON.parse(body);
   } catch {
     throw new ApiError('SerializationException', 'The request body is not valid JSON');
+  }
+  if (nestsTooDeep(body)) {
+    throw new ApiError(
+      'SerializationException',
+      `The request body nests JSON more than ${MAX_JSON_DEPTH} levels deep`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ApiError('SerializationException', 'The request body must be a JSON object');

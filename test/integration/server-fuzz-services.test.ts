@@ -1,8 +1,12 @@
 import { DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import { GetResourceSharesCommand } from '@aws-sdk/client-ram';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, test, vi } from 'vitest';
 import { ec2Actions } from '../../emulator/ec2/index.ts';
+import { ramFor } from '../support/accounts.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
 import { expectEc2Error, type RawResponse, send } from '../support/http.ts';
+import { must } from '../support/topology.ts';
 
 /**
  * The emulator's other protocols (the JSON ones, RAM's rest-json, STS and IAM) under malformed
@@ -14,6 +18,17 @@ const env = useEmulator();
 /** A SigV4 Authorization header whose credential scope selects the account and Region. */
 const authorization = (account: string, region = 'us-east-1', service = 'events') =>
   `AWS4-HMAC-SHA256 Credential=${account}/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+
+const sdkConfig = (account: string) => ({
+  endpoint: env.url,
+  region: 'us-east-1',
+  maxAttempts: 1,
+  credentials: { accessKeyId: account, secretAccessKey: 'test' },
+});
+
+/** `depth` levels of arrays or objects, as text. */
+const nested = (depth: number, kind: 'array' | 'object') =>
+  kind === 'array' ? '['.repeat(depth) + ']'.repeat(depth) : `${'{"a":'.repeat(depth)}0${'}'.repeat(depth)}`;
 
 /** The error of a JSON protocol: 4xx, `{"__type", "message"}` and the same code in `x-amzn-errortype`. */
 function expectJsonError(response: RawResponse, contentType: RegExp): string {
@@ -31,6 +46,29 @@ function expectJsonError(response: RawResponse, contentType: RegExp): string {
   return code;
 }
 
+/** The error of RAM's rest-json: 4xx, `{"message"}`, the code in `x-amzn-errortype`. */
+function expectRamError(response: RawResponse): string {
+  expect(response.status, response.body).toBeGreaterThanOrEqual(400);
+  expect(response.status, response.body).toBeLessThan(500);
+  expect(response.contentType).toBe('application/json');
+  const error = JSON.parse(response.body) as Record<string, unknown>;
+  expect(Object.keys(error), response.body).toEqual(['message']);
+  expect(typeof error.message).toBe('string');
+  const code = response.headers['x-amzn-errortype'];
+  expect(code, response.body).toMatch(/^[A-Za-z]+$/);
+  return code as string;
+}
+
+const RAM_ROUTES = {
+  CreateResourceShare: '/createresourceshare',
+  AssociateResourceShare: '/associateresourceshare',
+  DisassociateResourceShare: '/disassociateresourceshare',
+  GetResourceShares: '/getresourceshares',
+  GetResourceShareAssociations: '/getresourceshareassociations',
+  GetResourceShareInvitations: '/getresourceshareinvitations',
+  AcceptResourceShareInvitation: '/acceptresourceshareinvitation',
+  ListResources: '/listresources',
+} as const;
 describe('regressions the fuzzing found', () => {
   const jsonHeaders = (target: string, account = '680000000000') => ({
     'x-amz-target': target,
@@ -61,6 +99,78 @@ describe('regressions the fuzzing found', () => {
       expect(expectJsonError(response, /^application\/x-amz-json-1\.1$/)).toBe('ValidationException');
     }
     expect(await eventsFrom('regression.partial')).toEqual([]);
+  });
+
+  test('JSON nested more than 1000 levels deep is SerializationException (JSON protocols and RAM), never a 500', async () => {
+    const entry = (extra: string) =>
+      `{"Entries":[{"Source":"regression.deep","DetailType":"T","Detail":"{}","Extra":${extra}}]}`;
+    // The body's own three levels (object, Entries, entry) and the member's: 1000 in all is read.
+    const ok = await send(env.url, entry(nested(997, 'array')), {
+      headers: jsonHeaders('AWSEvents.PutEvents'),
+    });
+    expect(ok.status, ok.body).toBe(200);
+    for (const depth of [998, 5000, 200_000]) {
+      const deep = await send(env.url, entry(nested(depth, 'array')), {
+        headers: jsonHeaders('AWSEvents.PutEvents'),
+      });
+      expect(expectJsonError(deep, /^application\/x-amz-json-1\.1$/)).toBe('SerializationException');
+    }
+    expect(await eventsFrom('regression.deep')).toHaveLength(1);
+
+    const queueUrl = must(
+      (
+        await new SQSClient(sdkConfig('680000000000')).send(
+          new CreateQueueCommand({ QueueName: 'regression-deep' }),
+        )
+      ).QueueUrl,
+      'QueueUrl',
+    );
+    const message = await send(
+      env.url,
+      `{"QueueUrl":"${queueUrl}","MessageBody":"b","MessageAttributes":{"a":${nested(5000, 'object')}}}`,
+      { headers: { ...jsonHeaders('AmazonSQS.SendMessage'), 'content-type': 'application/x-amz-json-1.0' } },
+    );
+    expect(expectJsonError(message, /^application\/x-amz-json-1\.0$/)).toBe('SerializationException');
+    expect(JSON.parse(message.body).__type).toBe('com.amazonaws.sqs#SerializationException');
+
+    for (const path of Object.values(RAM_ROUTES)) {
+      const ram = await send(env.url, `{"resourceOwner":"SELF","x":${nested(5000, 'array')}}`, { path });
+      expect(expectRamError(ram), path).toBe('SerializationException');
+    }
+    // Nothing deep was kept: the server answers these reads as before.
+    const shares = await ramFor(env.url, '680000000000').send(
+      new GetResourceSharesCommand({ resourceOwner: 'SELF' }),
+    );
+    expect(shares.resourceShares).toEqual([]);
+  });
+
+  test('a Detail nested more than 1000 levels deep fails its entry alone, and the events view still answers', async () => {
+    const detail = (depth: number) => `{"a":${nested(depth - 1, 'array')}}`;
+    const entry = (depth: number) => ({
+      Source: 'regression.detail',
+      DetailType: 'T',
+      Detail: detail(depth),
+    });
+    const response = await send(
+      env.url,
+      JSON.stringify({ Entries: [entry(1000), entry(1001), entry(60_000)] }),
+      {
+        headers: jsonHeaders('AWSEvents.PutEvents'),
+      },
+    );
+    expect(response.status, response.body).toBe(200);
+    const out = JSON.parse(response.body) as { FailedEntryCount: number; Entries: Record<string, string>[] };
+    expect(out.FailedEntryCount).toBe(2);
+    expect(out.Entries[1]).toEqual({ ErrorCode: 'InvalidArgument', ErrorMessage: 'Detail is malformed.' });
+    expect(out.Entries[2]).toEqual({ ErrorCode: 'InvalidArgument', ErrorMessage: 'Detail is malformed.' });
+    // The view writes the stored detail back (1000 levels inside the list and the event): it answers.
+    const stored = await eventsFrom('regression.detail');
+    expect(stored.map((e) => e.id)).toEqual([out.Entries[0]?.EventId]);
+    let depth = 0;
+    for (let node: unknown = stored[0]?.detail; typeof node === 'object' && node !== null; depth++) {
+      node = Array.isArray(node) ? node[0] : (node as Record<string, unknown>).a;
+    }
+    expect(depth).toBe(1000);
   });
 
   test('an exception the emulator did not plan for is answered 500 InternalError, not left without an answer', async () => {
