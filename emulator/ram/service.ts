@@ -169,16 +169,21 @@ function paged<T extends { seq: number }>(
   const token = optionalString(ctx.input, 'nextToken');
   let after = 0;
   if (token !== undefined) {
-    let parsed: { q?: unknown; s?: unknown } = {};
+    let parsed: unknown;
     try {
-      parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as typeof parsed;
+      parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
     } catch {
       // not a token we wrote
     }
-    if (parsed.q !== query || typeof parsed.s !== 'number') {
+    // Any JSON may come back from a forged token (`null` included): only an object we wrote will do.
+    const { q, s } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+      q?: unknown;
+      s?: unknown;
+    };
+    if (q !== query || typeof s !== 'number') {
       throw ramError('InvalidNextTokenException', `The token ${token} is not valid for this request.`);
     }
-    after = parsed.s;
+    after = s;
   }
   const rest = items.filter((item) => item.seq > after).sort((a, b) => a.seq - b.seq);
   if (maxResults === undefined || rest.length <= maxResults) return { page: rest, nextToken: undefined };

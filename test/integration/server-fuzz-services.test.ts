@@ -13,6 +13,7 @@ import { must } from '../support/topology.ts';
  * input: regressions for bugs found by fuzzing them as server-fuzz.test.ts fuzzes EC2.
  */
 
+const RAM_MANAGEMENT = '650000000000';
 const env = useEmulator();
 
 /** A SigV4 Authorization header whose credential scope selects the account and Region. */
@@ -171,6 +172,20 @@ describe('regressions the fuzzing found', () => {
       node = Array.isArray(node) ? node[0] : (node as Record<string, unknown>).a;
     }
     expect(depth).toBe(1000);
+  });
+
+  test('a RAM page token that decodes to JSON null, or to anything but an object RAM wrote, is InvalidNextTokenException', async () => {
+    const ram = ramFor(env.url, RAM_MANAGEMENT);
+    for (const text of ['null', '1', '"q"', '[]', 'true', '{}']) {
+      const nextToken = Buffer.from(text).toString('base64url');
+      for (const path of ['/getresourceshares', '/listresources']) {
+        const response = await send(env.url, JSON.stringify({ resourceOwner: 'SELF', nextToken }), { path });
+        expect(expectRamError(response), `${path} ${text}`).toBe('InvalidNextTokenException');
+      }
+      await expect(
+        ram.send(new GetResourceSharesCommand({ resourceOwner: 'SELF', nextToken })),
+      ).rejects.toMatchObject({ name: 'InvalidNextTokenException', $metadata: { httpStatusCode: 400 } });
+    }
   });
 
   test('an exception the emulator did not plan for is answered 500 InternalError, not left without an answer', async () => {
