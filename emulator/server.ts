@@ -104,7 +104,11 @@ function sessionTokenOf(req: IncomingMessage, p: Params): string | undefined {
 }
 
 class BodyTooLarge extends ApiError {
-  constructor(readonly drained: boolean) {
+  /** `head`: the body's first MAX_BODY_BYTES, read before it was found too large. */
+  constructor(
+    readonly drained: boolean,
+    readonly head = '',
+  ) {
     super('RequestEntityTooLarge', `The request body exceeds ${MAX_BODY_BYTES} bytes`, 413);
   }
 }
@@ -121,7 +125,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     else if (size > MAX_DRAIN_BYTES) throw new BodyTooLarge(false);
   }
-  if (size > MAX_BODY_BYTES) throw new BodyTooLarge(true);
+  if (size > MAX_BODY_BYTES) throw new BodyTooLarge(true, Buffer.concat(chunks).toString('utf8'));
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -148,6 +152,29 @@ function reply(res: ServerResponse, status: number, contentType: string, body: s
 }
 
 const JSON_SERVICES: JsonService[] = [eventsService, sqsService];
+
+/** The Query service other than EC2 (STS, IAM) that a request's `Version` names, if any. */
+const queryServiceOf = (version: string | undefined): QueryService | undefined =>
+  version !== undefined && Object.hasOwn(QUERY_SERVICES, version) ? QUERY_SERVICES[version] : undefined;
+
+/** The service and operation an `X-Amz-Target: Prefix.Operation` names (no service if none has that prefix). */
+function jsonTarget(target: string): { service: JsonService | undefined; name: string } {
+  const dot = target.lastIndexOf('.');
+  const service = dot < 0 ? undefined : JSON_SERVICES.find((s) => s.prefix === target.slice(0, dot));
+  return { service, name: target.slice(dot + 1) };
+}
+
+/** An error of the JSON protocols: `{"__type", "message"}`, with the code in `x-amzn-errortype` too. */
+function replyJsonError(res: ServerResponse, service: JsonService | undefined, api: ApiError): void {
+  res.setHeader('x-amzn-errortype', api.code);
+  reply(res, api.status, service?.contentType ?? 'application/x-amz-json-1.1', jsonError(service, api));
+}
+
+/** An error of RAM's rest-json: the code in `x-amzn-errortype`, `{"message"}` in the body. */
+function replyRamError(res: ServerResponse, api: ApiError): void {
+  res.setHeader('x-amzn-errortype', api.code);
+  reply(res, api.status, 'application/json', JSON.stringify({ message: api.message }));
+}
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   if (options.organization !== undefined) checkOrganization(options.organization);
@@ -255,8 +282,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         error instanceof ApiError && error.status < 500
           ? error
           : new ApiError('ServerInternalException', (error as Error).message, 500);
-      res.setHeader('x-amzn-errortype', api.code);
-      reply(res, api.status, 'application/json', JSON.stringify({ message: api.message }));
+      replyRamError(res, api);
     } finally {
       // Reads made before a refusal may have completed associations: EC2 sees them at once.
       world.ram.settle();
@@ -265,26 +291,26 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   /** One request of a JSON-protocol service (`X-Amz-Target: Prefix.Operation`). */
   function handleJson(req: IncomingMessage, target: string, body: string, res: ServerResponse): void {
-    const dot = target.lastIndexOf('.');
-    const service = JSON_SERVICES.find((s) => s.prefix === target.slice(0, dot));
+    const { service, name } = jsonTarget(target);
     try {
-      const operation = service?.operations[target.slice(dot + 1)];
-      if (!service || !operation || !Object.hasOwn(service.operations, target.slice(dot + 1))) {
+      const operation =
+        service && Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
+      if (!service || !operation) {
         throw new ApiError('UnknownOperationException', `Unknown operation ${target}`);
       }
       const input = parseJsonBody(body);
       const { account, region } = caller(req, parseForm(''));
-      const failure = faults.failure(target.slice(dot + 1));
+      const failure = faults.failure(name);
       if (failure === 'before') throw internalError();
       const baseUrl = `http://${req.headers.host ?? '127.0.0.1'}`;
       const output = operation({ account, region, world, input, baseUrl });
       if (failure === 'after') throw internalError();
       reply(res, 200, service.contentType, JSON.stringify(output));
     } catch (error) {
+      if (!(error instanceof ApiError)) console.error('emulator: unexpected error', error);
       const api =
         error instanceof ApiError ? error : new ApiError('InternalFailure', (error as Error).message, 500);
-      res.setHeader('x-amzn-errortype', api.code);
-      reply(res, api.status, service?.contentType ?? 'application/x-amz-json-1.1', jsonError(service, api));
+      replyJsonError(res, service, api);
     }
   }
 
@@ -304,15 +330,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     res.setHeader('x-amzn-requestid', requestId);
+    // The protocol is known from the headers and the URL before the body is read, so that every
+    // refusal (a body too large included) is written in the shape the caller's SDK reads.
+    const target = req.headers['x-amz-target'];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const ramOperation =
+      req.method === 'POST' && Object.hasOwn(RAM_ROUTES, path) ? RAM_ROUTES[path] : undefined;
     try {
       const body = await readBody(req);
       await faults.delay();
-      const target = req.headers['x-amz-target'];
       if (typeof target === 'string') return handleJson(req, target, body, res);
       if (req.method === 'GET' && req.url?.startsWith('/_emulator/')) return handleInspect(req, res);
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
-      const ramOperation = Object.hasOwn(RAM_ROUTES, path) ? RAM_ROUTES[path] : undefined;
-      if (req.method === 'POST' && ramOperation !== undefined) return handleRam(req, ramOperation, body, res);
+      if (ramOperation !== undefined) return handleRam(req, ramOperation, body, res);
       if (req.method !== 'POST' && req.method !== 'GET') {
         throw new ApiError(
           'InvalidHttpRequest',
@@ -320,9 +349,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         );
       }
       const p = parseForm(queryOf(req, body));
-      const version = p.str('Version');
-      const service =
-        version !== undefined && Object.hasOwn(QUERY_SERVICES, version) ? QUERY_SERVICES[version] : undefined;
+      const service = queryServiceOf(p.str('Version'));
       if (service) return handleQueryService(req, service, p, requestId, res);
       const xml = handleEc2(req, p, requestId);
       reply(res, 200, XML, xml);
@@ -341,9 +368,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         error instanceof ApiError
           ? error
           : new ApiError('InternalError', `The emulator failed: ${(error as Error).message}`, 500);
-      if (!res.headersSent && !res.destroyed) {
-        reply(res, api.status, XML, ec2Error(api.code, api.message, requestId));
-      }
+      if (res.headersSent || res.destroyed) return;
+      if (typeof target === 'string') return replyJsonError(res, jsonTarget(target).service, api);
+      if (ramOperation !== undefined) return replyRamError(res, api);
+      // A Query request's Version picks STS or IAM. A body too large was read in part, and the
+      // SDKs send the Version right after the Action, so it is in that head.
+      const head = error instanceof BodyTooLarge ? error.head : '';
+      const service = queryServiceOf(parseForm(queryOf(req, head)).str('Version'));
+      const xml = service
+        ? queryError(service.namespace, api.status, api.code, api.message, requestId)
+        : ec2Error(api.code, api.message, requestId);
+      reply(res, api.status, XML, xml);
     }
   }
 

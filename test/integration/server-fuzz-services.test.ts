@@ -1,11 +1,15 @@
 import { DescribeVpcsCommand } from '@aws-sdk/client-ec2';
-import { GetResourceSharesCommand } from '@aws-sdk/client-ram';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { CreateResourceShareCommand, GetResourceSharesCommand } from '@aws-sdk/client-ram';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, test, vi } from 'vitest';
 import { ec2Actions } from '../../emulator/ec2/index.ts';
-import { ramFor } from '../support/accounts.ts';
+import { MAX_BODY_BYTES } from '../../emulator/index.ts';
+import { iamFor, ramFor, stsFor } from '../support/accounts.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
-import { expectEc2Error, type RawResponse, send } from '../support/http.ts';
+import { expectEc2Error, parseQueryError, type RawResponse, send } from '../support/http.ts';
 import { must } from '../support/topology.ts';
 
 /**
@@ -70,6 +74,8 @@ const RAM_ROUTES = {
   AcceptResourceShareInvitation: '/acceptresourceshareinvitation',
   ListResources: '/listresources',
 } as const;
+const STS = { version: '2011-06-15', namespace: 'https://sts.amazonaws.com/doc/2011-06-15/' };
+const IAM = { version: '2010-05-08', namespace: 'https://iam.amazonaws.com/doc/2010-05-08/' };
 describe('regressions the fuzzing found', () => {
   const jsonHeaders = (target: string, account = '680000000000') => ({
     'x-amz-target': target,
@@ -186,6 +192,58 @@ describe('regressions the fuzzing found', () => {
         ram.send(new GetResourceSharesCommand({ resourceOwner: 'SELF', nextToken })),
       ).rejects.toMatchObject({ name: 'InvalidNextTokenException', $metadata: { httpStatusCode: 400 } });
     }
+  });
+
+  test('a body too large is refused in the shape of the protocol its headers or path name', async () => {
+    const big = 'x'.repeat(MAX_BODY_BYTES + 1);
+    const json = await send(env.url, big, { headers: jsonHeaders('AWSEvents.PutEvents') });
+    expect(json.status).toBe(413);
+    expect(expectJsonError(json, /^application\/x-amz-json-1\.1$/)).toBe('RequestEntityTooLarge');
+    const sqs = await send(env.url, big, { headers: jsonHeaders('AmazonSQS.SendMessage') });
+    expect(expectJsonError(sqs, /^application\/x-amz-json-1\.0$/)).toBe('RequestEntityTooLarge');
+    expect(JSON.parse(sqs.body).__type).toBe('com.amazonaws.sqs#RequestEntityTooLarge');
+    const ram = await send(env.url, big, { path: '/createresourceshare' });
+    expect(ram.status).toBe(413);
+    expect(expectRamError(ram)).toBe('RequestEntityTooLarge');
+    expect(JSON.parse(ram.body)).toEqual({ message: `The request body exceeds ${MAX_BODY_BYTES} bytes` });
+    for (const [version, namespace] of [
+      [STS.version, STS.namespace],
+      [IAM.version, IAM.namespace],
+    ]) {
+      const query = await send(env.url, `Action=CreateRole&Version=${version}&Policy=${big}`);
+      expect(query.status).toBe(413);
+      const error = parseQueryError(query.body);
+      expect(error, query.body).toMatchObject({ namespace, type: 'Sender', code: 'RequestEntityTooLarge' });
+      expect(error?.requestId).toBe(query.requestId);
+    }
+
+    // And so the SDKs read them as errors with a name, not as answers they cannot parse.
+    const events = new EventBridgeClient(sdkConfig('680000000000'));
+    await expect(
+      events.send(
+        new PutEventsCommand({
+          Entries: [{ Source: 'regression.big', DetailType: 'T', Detail: JSON.stringify({ pad: big }) }],
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'RequestEntityTooLarge', $metadata: { httpStatusCode: 413 } });
+    await expect(
+      ramFor(env.url, RAM_MANAGEMENT).send(new CreateResourceShareCommand({ name: big })),
+    ).rejects.toMatchObject({ name: 'RequestEntityTooLarge', $metadata: { httpStatusCode: 413 } });
+    await expect(
+      stsFor(env.url, '680000000000').send(
+        new AssumeRoleCommand({
+          RoleArn: 'arn:aws:iam::680000000000:role/r',
+          RoleSessionName: 's',
+          Policy: big,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'RequestEntityTooLarge', $metadata: { httpStatusCode: 413 } });
+    await expect(
+      iamFor(env.url, '680000000000').send(
+        new CreateRoleCommand({ RoleName: 'big', AssumeRolePolicyDocument: big }),
+      ),
+    ).rejects.toMatchObject({ name: 'RequestEntityTooLarge', $metadata: { httpStatusCode: 413 } });
+    expect(await eventsFrom('regression.big')).toEqual([]);
   });
 
   test('an exception the emulator did not plan for is answered 500 InternalError, not left without an answer', async () => {
