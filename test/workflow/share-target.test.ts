@@ -7,6 +7,7 @@ import { CreateRoleCommand } from '@aws-sdk/client-iam';
 import {
   AssociateResourceShareCommand,
   CreateResourceShareCommand,
+  DisassociateResourceShareCommand,
   GetResourceShareInvitationsCommand,
   GetResourceSharesCommand,
 } from '@aws-sdk/client-ram';
@@ -19,6 +20,7 @@ import {
   ouArnOf,
   ramFor,
   shareTarget,
+  targetArnOf,
   trustPolicy,
 } from '../support/accounts.ts';
 import {
@@ -188,12 +190,67 @@ describe('the share-target definition', () => {
       ...(definition.States["Read the OU's association"]?.Parameters as Record<string, Json>),
       'NextToken.$': '$.ouRead.NextToken',
     });
-    // Every way out of the wait records the OU's result, then the accounts are checked.
-    const ends = ['OU shared', 'OU association failed', 'OU association ended', 'OU association timed out'];
-    for (const name of [...ends, 'OU check failed'])
+    // Every way out of the wait records the OU's result; then the accounts listed with a shared OU
+    // are checked, and those listed with a failed one are failed at once.
+    expect(definition.States['OU shared']).toMatchObject({
+      ResultPath: '$.ou',
+      Next: 'Accounts listed with the OU?',
+    });
+    const failed = ['OU association failed', 'OU association ended', 'OU association timed out'];
+    for (const name of [...failed, 'OU check failed'])
       expect({ name, ...definition.States[name] }).toMatchObject({
         name,
         ResultPath: '$.ou',
+        Next: 'Fail the accounts listed with the OU',
+      });
+    expect(definition.States['Fail the accounts listed with the OU']).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.request.accounts',
+      ResultPath: '$.results',
+      Next: 'Tally accounts',
+    });
+  });
+
+  test("with an OU and no accounts, waits for the target's own association with the same pauses and bound, then reports it", () => {
+    expect(definition.States['Accounts listed with the OU?']).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.request.accounts[0]', IsPresent: true, Next: 'Onboard accounts' }],
+      Default: "Await the target's association",
+    });
+    expect(definition.States["Await the target's association"]?.Parameters).toEqual({
+      waits: 0,
+      seconds: 0,
+      'checks.$': 'States.ArrayLength($.backoff)',
+    });
+    expect(definition.States['Back off for the target']?.Parameters).toMatchObject({
+      'seconds.$': 'States.ArrayGetItem($.backoff, $.targetPoll.waits)',
+    });
+    expect(definition.States['Wait for the target']).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.targetPoll.seconds',
+      Next: "Read the target's association",
+    });
+    expect(definition.States["Read the target's association"]?.Parameters).toEqual({
+      AssociationType: 'RESOURCE',
+      'ResourceShareArns.$': 'States.Array($.share.arn)',
+      'ResourceArn.$': '$.target.arn',
+      MaxResults: 500,
+    });
+    expect(definition.States["Read more of the target's association"]?.Parameters).toEqual({
+      ...(definition.States["Read the target's association"]?.Parameters as Record<string, Json>),
+      'NextToken.$': '$.targetRead.NextToken',
+    });
+    const ends = [
+      'Target shared',
+      'Target association failed',
+      'Target association ended',
+      'Target association timed out',
+      'Target check failed',
+    ];
+    for (const name of ends)
+      expect({ name, ...definition.States[name] }).toMatchObject({
+        name,
+        ResultPath: '$.targetAssociation',
         Next: 'Onboard accounts',
       });
   });
@@ -231,6 +288,8 @@ interface Summary {
   accounts: { account: string; status: string; waits?: number; error?: string; cause?: string }[];
   /** With an OU, in add mode: its association as the run left it. */
   organizationalUnit?: { arn: string; status: string; waits?: number; error?: string; cause?: string };
+  /** With an OU shared and no accounts listed: the target's own association as the run left it. */
+  targetAssociation?: { arn: string; status: string; waits?: number; error?: string; cause?: string };
 }
 
 describe('share-target, run against the emulator', () => {
@@ -589,7 +648,7 @@ describe('share-target, run against the emulator', () => {
     return undefined;
   }
 
-  test('shares with an organizational unit given instead of accounts: the OU is the principal, its association is awaited, and an account of it then sees the target', async () => {
+  test("shares with an organizational unit given instead of accounts: the OU is the principal, its association and the target's are awaited, and an account of it then sees the target at once", async () => {
     const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
 
     expect(run.error).toBeUndefined();
@@ -603,6 +662,8 @@ describe('share-target, run against the emulator', () => {
       accounts: [],
       // RAM completes the association later: read ASSOCIATING once, then ASSOCIATED after one wait.
       organizationalUnit: { arn: OU_ARN, status: 'shared', waits: 1 },
+      // So does it the target's, made with the share: no account is listed to look for it.
+      targetAssociation: { arn: targetArnOf(HUB, targetId), status: 'shared', waits: 1 },
       execution: expect.stringContaining(`:execution:${MACHINE}:`),
     });
     expect(callsTo(run, 'Associate principals').map((c) => c.input.Principals)).toEqual([[OU_ARN]]);
@@ -613,6 +674,13 @@ describe('share-target, run against the emulator', () => {
       MaxResults: 500,
     };
     expect(callsTo(run, "Read the OU's association").map((c) => c.input)).toEqual([read, read]);
+    const readTarget = {
+      AssociationType: 'RESOURCE',
+      ResourceShareArns: [summary.resourceShareArn],
+      ResourceArn: targetArnOf(HUB, targetId),
+      MaxResults: 500,
+    };
+    expect(callsTo(run, READ_TARGET).map((c) => c.input)).toEqual([readTarget, readTarget]);
     // No account was listed, so none was entered.
     expect(run.calls.filter((c) => c.account !== HUB)).toEqual([]);
     const principals = await associationStatuses(
@@ -622,8 +690,8 @@ describe('share-target, run against the emulator', () => {
     expect(principals.map((a) => [a.associatedEntity, a.external, a.status])).toEqual([
       [OU_ARN, false, 'ASSOCIATED'],
     ]);
-    // The target's own association is read for the first time by the account: seen within two looks.
-    expect(await looksUntilSeen(A)).toBeLessThanOrEqual(2);
+    // Both associations were ASSOCIATED when the run ended: the OU's accounts see the target at once.
+    expect(await looksUntilSeen(A)).toBe(1);
     expect(await sees(B)).toBe(true);
     expect(await looksUntilSeen(C)).toBeUndefined();
     expect(auditEvents()).toEqual([
@@ -643,6 +711,9 @@ describe('share-target, run against the emulator', () => {
       organizationalUnit: { arn: OU_ARN, status: 'shared' },
     });
     expect(statuses(run)).toEqual({ [A]: 'shared', [B]: 'shared' });
+    // Looking from the accounts shows the target is shared: its association is not awaited besides.
+    expect(callsTo(run, READ_TARGET)).toEqual([]);
+    expect(summaryOf(run).targetAssociation).toBeUndefined();
     expect(callsTo(run, 'Associate principals').map((c) => c.input.Principals)).toEqual([[OU_ARN]]);
     const looks = callsTo(run, 'Look from the account');
     expect([...new Set(looks.map((c) => c.account))].sort()).toEqual([A, B]);
@@ -655,6 +726,8 @@ describe('share-target, run against the emulator', () => {
 
   const READ_OU = "Read the OU's association";
   const READ_MORE = "Read more of the OU's association";
+  const READ_TARGET = "Read the target's association";
+  const READ_TARGET_MORE = "Read more of the target's association";
 
   test("waits as long as RAM keeps the OU's association ASSOCIATING, then reports it shared", async () => {
     emulator.world.ram.completeAs(OU_ARN, { status: 'ASSOCIATING' });
@@ -689,8 +762,10 @@ describe('share-target, run against the emulator', () => {
       error: 'MirrorOps.OuAssociationFailed',
       cause: `RAM reports the association of organizational unit ${OU_ARN} with resource share ${summary.resourceShareArn} as FAILED: ${reason}`,
     });
-    // ASSOCIATING at the first read, FAILED at the second: no more waiting after that.
+    // ASSOCIATING at the first read, FAILED at the second: no more waiting after that, nor for the target.
     expect(callsTo(run, READ_OU).length).toBe(2);
+    expect(callsTo(run, READ_TARGET)).toEqual([]);
+    expect(summary.targetAssociation).toBeUndefined();
     expect(auditEvents()).toEqual([
       expect.objectContaining({ 'detail-type': 'Mirror Target Share Failed', detail: summary }),
     ]);
@@ -730,12 +805,9 @@ describe('share-target, run against the emulator', () => {
 
     const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
 
-    expect(run.calls.filter((c) => c.action === 'GetResourceShareAssociations').map((c) => c.state)).toEqual([
-      READ_OU,
-      READ_MORE,
-      READ_OU,
-      READ_MORE,
-    ]);
+    expect(run.calls.filter((c) => c.state === READ_OU || c.state === READ_MORE).map((c) => c.state)).toEqual(
+      [READ_OU, READ_MORE, READ_OU, READ_MORE],
+    );
     for (const call of callsTo(run, READ_MORE)) expect(call.input).toMatchObject({ NextToken: 'page-2' });
     expect(summaryOf(run)).toMatchObject({
       complete: true,
@@ -762,21 +834,71 @@ describe('share-target, run against the emulator', () => {
     ]);
   });
 
-  test('still checks the accounts listed with an OU whose association failed; each fails, not seeing the target', async () => {
+  test.each([
+    {
+      how: 'FAILED',
+      fail: () =>
+        emulator.world.ram.completeAs(OU_ARN, { status: 'FAILED', statusMessage: 'Emulated failure.' }),
+      error: 'MirrorOps.OuAssociationFailed',
+    },
+    {
+      how: 'timed out',
+      fail: () => emulator.world.ram.completeAs(OU_ARN, { status: 'ASSOCIATING' }),
+      error: 'MirrorOps.OuAssociationTimedOut',
+    },
+    {
+      how: 'unreadable',
+      fail: () => emulator.faults.set({ failActions: ['GetResourceShareAssociations'] }),
+      error: 'Ram.ServerInternalException',
+    },
+  ])(
+    "fails the accounts listed with an OU whose association ended $how at once, with the OU's reason, without looking from them",
+    async ({ fail, error }) => {
+      await Promise.all([spokeRole(A), spokeRole(B)]);
+      fail();
+
+      const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN, accounts: [A, B] });
+
+      expect(run.error).toBeUndefined();
+      const summary = summaryOf(run);
+      const ou = must(summary.organizationalUnit, 'organizationalUnit');
+      expect(ou).toMatchObject({ arn: OU_ARN, status: 'failed', error });
+      const cause = `not checked: the association of organizational unit ${OU_ARN} with resource share ${summary.resourceShareArn} failed (${error}): ${ou.cause}`;
+      expect(summary).toMatchObject({
+        complete: false,
+        accounts: [A, B].map((account) => ({
+          account,
+          status: 'failed',
+          error: 'MirrorOps.OuAssociationFailed',
+          cause,
+        })),
+      });
+      // No account was entered: no look, no wait for one.
+      expect(run.calls.filter((c) => c.account !== HUB)).toEqual([]);
+      expect(callsTo(run, READ_TARGET)).toEqual([]);
+      expect(auditEvents()).toEqual([
+        expect.objectContaining({ 'detail-type': 'Mirror Target Share Failed', detail: summary }),
+      ]);
+    },
+  );
+
+  test("reports RAM's message for an OU's association FAILED in each account listed with it", async () => {
     await spokeRole(A);
     emulator.world.ram.completeAs(OU_ARN, { status: 'FAILED', statusMessage: 'Emulated failure.' });
 
     const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN, accounts: [A] });
 
-    expect(summaryOf(run)).toMatchObject({
-      complete: false,
-      organizationalUnit: {
+    expect(summaryOf(run).accounts).toEqual([
+      {
+        account: A,
         status: 'failed',
-        cause: expect.stringContaining('as FAILED: Emulated failure.'),
+        error: 'MirrorOps.OuAssociationFailed',
+        cause: expect.stringMatching(
+          /^not checked: .* failed \(MirrorOps\.OuAssociationFailed\): RAM reports .* as FAILED: Emulated failure\.$/,
+        ),
       },
-      accounts: [{ account: A, status: 'failed', error: 'MirrorOps.TargetNotVisible' }],
-    });
-    expect(auditEvents().map((e) => e['detail-type'])).toEqual(['Mirror Target Share Failed']);
+    ]);
+    expect(callsTo(run, 'Look from the account')).toEqual([]);
   });
 
   test("retries RAM's transient errors reading the OU's association, then reports the OU failed with the last one", async () => {
@@ -794,6 +916,167 @@ describe('share-target, run against the emulator', () => {
       complete: false,
       organizationalUnit: {
         arn: OU_ARN,
+        status: 'failed',
+        error: 'Ram.ServerInternalException',
+        cause: expect.stringContaining('(Service: Ram, Status Code: 500'),
+      },
+    });
+    expect(auditEvents().map((e) => e['detail-type'])).toEqual(['Mirror Target Share Failed']);
+  });
+
+  // ---- an OU without accounts: the target's own association ----------------------------------
+
+  test("waits as long as RAM keeps the target's association ASSOCIATING, then reports it shared; an account of the OU then sees the target at once", async () => {
+    const targetArn = targetArnOf(HUB, targetId);
+    emulator.world.ram.completeAs(targetArn, { status: 'ASSOCIATING' });
+    // RAM completes it after the third read: the fourth finds it ASSOCIATED.
+    let reads = 0;
+    observers.push((call) => {
+      if (call.state === READ_TARGET && ++reads === 3) emulator.world.ram.completeAs(targetArn);
+    });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(run.error).toBeUndefined();
+    expect(callsTo(run, READ_TARGET).length).toBe(4);
+    // The target is read once the OU is ASSOCIATED, not before.
+    const reading = run.calls.filter((c) => c.action === 'GetResourceShareAssociations').map((c) => c.state);
+    expect(reading).toEqual([READ_OU, READ_OU, READ_TARGET, READ_TARGET, READ_TARGET, READ_TARGET]);
+    const summary = summaryOf(run);
+    expect(summary).toMatchObject({
+      complete: true,
+      organizationalUnit: { arn: OU_ARN, status: 'shared', waits: 1 },
+      targetAssociation: { arn: targetArn, status: 'shared', waits: 3 },
+    });
+    expect(auditEvents()).toEqual([
+      expect.objectContaining({ 'detail-type': 'Mirror Target Shared', detail: summary }),
+    ]);
+    expect(await looksUntilSeen(A)).toBe(1);
+  });
+
+  test("reports a target whose association with the share RAM fails: Share failed, RAM's statusMessage in the output and the audit event", async () => {
+    const targetArn = targetArnOf(HUB, targetId);
+    const reason = 'Emulated failure: the resource could not be associated.';
+    emulator.world.ram.completeAs(targetArn, { status: 'FAILED', statusMessage: reason });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(run.error).toBeUndefined();
+    const summary = summaryOf(run);
+    expect(summary).toMatchObject({
+      mode: 'add',
+      complete: false,
+      accounts: [],
+      organizationalUnit: { arn: OU_ARN, status: 'shared' },
+    });
+    expect(summary.targetAssociation).toEqual({
+      arn: targetArn,
+      status: 'failed',
+      error: 'MirrorOps.TargetAssociationFailed',
+      cause: `RAM reports the association of traffic mirror target ${targetArn} with resource share ${summary.resourceShareArn} as FAILED: ${reason}`,
+    });
+    // ASSOCIATING at the first read, FAILED at the second.
+    expect(callsTo(run, READ_TARGET).length).toBe(2);
+    expect(auditEvents()).toEqual([
+      expect.objectContaining({ 'detail-type': 'Mirror Target Share Failed', detail: summary }),
+    ]);
+    expect(await looksUntilSeen(A)).toBeUndefined();
+  });
+
+  test('reports a target whose association ended without a reason (removed from the share): a run does not associate it again', async () => {
+    const targetArn = targetArnOf(HUB, targetId);
+    // Someone takes the target out of mirrorops' share after it was made.
+    await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+    const shareArn = must((await mirroropsShares())[0]?.resourceShareArn, 'share');
+    await ramFor(emulator.url, HUB).send(
+      new DisassociateResourceShareCommand({ resourceShareArn: shareArn, resourceArns: [targetArn] }),
+    );
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(summaryOf(run)).toMatchObject({
+      complete: false,
+      organizationalUnit: { status: 'shared' },
+      targetAssociation: {
+        arn: targetArn,
+        status: 'failed',
+        error: 'MirrorOps.TargetAssociationFailed',
+        cause: expect.stringMatching(
+          `^RAM reports the association of traffic mirror target ${targetArn} with resource share ${shareArn} as DISASSOCIATED, without a reason; .* associate the target with the share again in RAM`,
+        ),
+      },
+    });
+    expect(callsTo(run, READ_TARGET).length).toBe(1);
+  });
+
+  test("gives up on the target's association after the bounded number of waits: Share failed, timed out", async () => {
+    emulator.world.ram.completeAs(targetArnOf(HUB, targetId), { status: 'ASSOCIATING' });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(callsTo(run, READ_TARGET).length).toBe(BACKOFF.length + 1);
+    const summary = summaryOf(run);
+    expect(summary.complete).toBe(false);
+    expect(summary.organizationalUnit).toMatchObject({ status: 'shared' });
+    expect(summary.targetAssociation).toEqual({
+      arn: targetArnOf(HUB, targetId),
+      status: 'failed',
+      error: 'MirrorOps.TargetAssociationTimedOut',
+      cause: expect.stringMatching(`^timed out: .* after ${BACKOFF.length} waits`),
+    });
+    expect(auditEvents()).toEqual([
+      expect.objectContaining({ 'detail-type': 'Mirror Target Share Failed', detail: summary }),
+    ]);
+  });
+
+  test("follows RAM's pages to the target's association: a page without it but with a NextToken is not the end", async () => {
+    // As for the OU: the first page is played here, the next is the emulator's association as read now.
+    answers.push(async (call) => {
+      if (call.state === READ_TARGET) return { ResourceShareAssociations: [], NextToken: 'page-2' };
+      if (call.state !== READ_TARGET_MORE) return undefined;
+      const shareArn = must((call.input.ResourceShareArns as string[])[0], 'share');
+      const associations = await associationStatuses(ramFor(emulator.url, HUB), shareArn, 'RESOURCE');
+      return {
+        ResourceShareAssociations: associations.map((a) => ({
+          AssociatedEntity: a.associatedEntity ?? null,
+          Status: a.status ?? null,
+        })),
+      };
+    });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    expect(
+      run.calls.filter((c) => c.state === READ_TARGET || c.state === READ_TARGET_MORE).map((c) => c.state),
+    ).toEqual([READ_TARGET, READ_TARGET_MORE, READ_TARGET, READ_TARGET_MORE]);
+    for (const call of callsTo(run, READ_TARGET_MORE))
+      expect(call.input).toMatchObject({ ResourceArn: targetArnOf(HUB, targetId), NextToken: 'page-2' });
+    expect(summaryOf(run)).toMatchObject({
+      complete: true,
+      targetAssociation: { status: 'shared', waits: 1 },
+    });
+  });
+
+  test("retries RAM's transient errors reading the target's association, then reports it failed with the last one", async () => {
+    // The OU's association completes at its second read; RAM fails every read after that.
+    let ouReads = 0;
+    observers.push((call) => {
+      if (call.state === READ_OU && ++ouReads === 2)
+        emulator.faults.set({ failActions: ['GetResourceShareAssociations'] });
+    });
+
+    const run = await runner.run({ targetId, organizationalUnitArn: OU_ARN });
+
+    const retrier = definition.States[READ_TARGET]?.Retry?.[0];
+    expect(callsTo(run, READ_TARGET).map((c) => c.error?.name)).toEqual(
+      Array(1 + (retrier?.MaxAttempts ?? 0)).fill('Ram.ServerInternalException'),
+    );
+    expect(run.error).toBeUndefined();
+    expect(summaryOf(run)).toMatchObject({
+      complete: false,
+      organizationalUnit: { status: 'shared' },
+      targetAssociation: {
+        arn: targetArnOf(HUB, targetId),
         status: 'failed',
         error: 'Ram.ServerInternalException',
         cause: expect.stringContaining('(Service: Ram, Status Code: 500'),
