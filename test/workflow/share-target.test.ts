@@ -170,21 +170,28 @@ describe('the share-target definition', () => {
     expect(total).toBeLessThanOrEqual(15 * 60);
   });
 
-  test("waits for an OU's association with a member account's pauses and bound, then reports it", () => {
-    // The same list of waits: a pause after each read but the last, at most one read per entry and one more.
-    expect(definition.States["Await the OU's association"]?.Parameters).toEqual({
+  /**
+   * A wait loop with a member account's pauses and bound: a pause after each read but the last, at
+   * most one read per entry of the backoff list and one more.
+   */
+  function expectBoundedWait(what: string, short: string, poll: string) {
+    expect(definition.States[`Await ${what}`]?.Parameters).toEqual({
       waits: 0,
       seconds: 0,
       'checks.$': 'States.ArrayLength($.backoff)',
     });
-    expect(definition.States['Back off for the OU']?.Parameters).toMatchObject({
-      'seconds.$': 'States.ArrayGetItem($.backoff, $.ouPoll.waits)',
+    expect(definition.States[`Back off for ${short}`]?.Parameters).toMatchObject({
+      'seconds.$': `States.ArrayGetItem($.backoff, $.${poll}.waits)`,
     });
-    expect(definition.States['Wait for the OU']).toMatchObject({
+    expect(definition.States[`Wait for ${short}`]).toMatchObject({
       Type: 'Wait',
-      SecondsPath: '$.ouPoll.seconds',
-      Next: "Read the OU's association",
+      SecondsPath: `$.${poll}.seconds`,
+      Next: `Read ${what}`,
     });
+  }
+
+  test("waits for an OU's association with a member account's pauses and bound, then reports it", () => {
+    expectBoundedWait("the OU's association", 'the OU', 'ouPoll');
     // A later page is read with the same request and the token.
     expect(definition.States["Read more of the OU's association"]?.Parameters).toEqual({
       ...(definition.States["Read the OU's association"]?.Parameters as Record<string, Json>),
@@ -217,19 +224,7 @@ describe('the share-target definition', () => {
       Choices: [{ Variable: '$.request.accounts[0]', IsPresent: true, Next: 'Onboard accounts' }],
       Default: "Await the target's association",
     });
-    expect(definition.States["Await the target's association"]?.Parameters).toEqual({
-      waits: 0,
-      seconds: 0,
-      'checks.$': 'States.ArrayLength($.backoff)',
-    });
-    expect(definition.States['Back off for the target']?.Parameters).toMatchObject({
-      'seconds.$': 'States.ArrayGetItem($.backoff, $.targetPoll.waits)',
-    });
-    expect(definition.States['Wait for the target']).toMatchObject({
-      Type: 'Wait',
-      SecondsPath: '$.targetPoll.seconds',
-      Next: "Read the target's association",
-    });
+    expectBoundedWait("the target's association", 'the target', 'targetPoll');
     expect(definition.States["Read the target's association"]?.Parameters).toEqual({
       AssociationType: 'RESOURCE',
       'ResourceShareArns.$': 'States.Array($.share.arn)',
