@@ -1,5 +1,7 @@
 import {
   CreateTagsCommand,
+  CreateTrafficMirrorFilterCommand,
+  CreateTrafficMirrorSessionCommand,
   DeleteTagsCommand,
   DeleteTrafficMirrorSessionCommand,
   DescribeTrafficMirrorFiltersCommand,
@@ -313,5 +315,156 @@ test('a tag set, changed, removed, redelivered and stopped from three containers
       }
     }),
     { numRuns: 25, seed: 20261202, endOnFailure: true },
+  );
+}, 120_000);
+
+type SlotOp =
+  | { kind: 'finding'; finding: number; severity: number; container: number }
+  | { kind: 'tag'; on: boolean; container: number };
+
+const slotOp: fc.Arbitrary<SlotOp> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('finding' as const),
+      finding: fc.integer({ min: 0, max: 2 }),
+      severity: fc.constantFrom(4, 5.5, 7, 8.5),
+      container: fc.integer({ min: 0, max: 2 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('tag' as const),
+      on: fc.boolean(),
+      container: fc.integer({ min: 0, max: 2 }),
+    }),
+  },
+);
+
+test('an ENI shared with sessions mirrorops did not create: those are never touched, and the findings and the tag share what is left by priority', async () => {
+  world ??= await incident(env.url);
+  const filter = await world.ec2.send(new CreateTrafficMirrorFilterCommand({ Description: 'not mirrorops' }));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(fc.integer({ min: 1, max: 32766 }), { maxLength: 2 }),
+      fc.array(fc.array(slotOp, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 }),
+      async (foreignNumbers, batches) => {
+        const instance = await world.instance(1);
+        const [eniId = ''] = instance.eniIds;
+        const memories = [new Memory(), new Memory(), new Memory()];
+        const foreign = [];
+        for (const number of foreignNumbers) {
+          const created = await world.ec2.send(
+            new CreateTrafficMirrorSessionCommand({
+              NetworkInterfaceId: eniId,
+              TrafficMirrorTargetId: world.targetId,
+              TrafficMirrorFilterId: filter.TrafficMirrorFilter?.TrafficMirrorFilterId,
+              SessionNumber: number,
+              TagSpecifications: [
+                { ResourceType: 'traffic-mirror-session', Tags: [{ Key: 'owner', Value: 'network team' }] },
+              ],
+            }),
+          );
+          foreign.push(created.TrafficMirrorSession);
+        }
+        const onEni = async () =>
+          (await world.sessions()).filter((session) => session.NetworkInterfaceId === eniId);
+        const severities = new Map<number, number>();
+        let tagged = false;
+        let at = BASE;
+        const finding = (op: { finding: number; severity: number }) => {
+          const severity = severities.get(op.finding) ?? op.severity;
+          severities.set(op.finding, severity);
+          const outcome = findingToIntent(
+            findingFor('network-connection', world, instance, (d) => {
+              d.id = `${instance.instanceId}-slot-${op.finding}`;
+              d.severity = severity;
+              d.updatedAt = new Date(BASE).toISOString();
+            }),
+            world.config,
+          );
+          if (outcome.kind !== 'mirror') throw new Error(outcome.reason);
+          return outcome.intent;
+        };
+        const tag = async (on: boolean, container: number) => {
+          at += 60_000;
+          const value = on ? '8h' : undefined;
+          if (on) {
+            await world.ec2.send(
+              new CreateTagsCommand({
+                Resources: [instance.instanceId],
+                Tags: [{ Key: TAG.mirror, Value: '8h' }],
+              }),
+            );
+          } else {
+            await world.ec2.send(
+              new DeleteTagsCommand({ Resources: [instance.instanceId], Tags: [{ Key: TAG.mirror }] }),
+            );
+          }
+          const event = tagEventFor(world, instance.instanceId, value, new Date(at));
+          await onTagChange(tagTrigger(event), world.deps({ memory: memories[container] ?? new Memory() }));
+        };
+        try {
+          for (const batch of batches) {
+            // Tag changes in a batch happen one after the other (the tag as it is now decides);
+            // findings run at once, with them.
+            const findings = batch.filter((op) => op.kind === 'finding');
+            const tags = batch.filter((op) => op.kind === 'tag');
+            await Promise.all([
+              ...findings.map((op) =>
+                apply(finding(op), world.deps({ memory: memories[op.container] ?? new Memory() })),
+              ),
+              (async () => {
+                for (const op of tags) {
+                  await tag(op.on, op.container);
+                  tagged = op.on;
+                }
+              })(),
+            ]);
+          }
+          // Settle: a standing finding and the tag as it is are delivered once more.
+          const [standing] = severities.keys();
+          if (standing !== undefined)
+            await apply(finding({ finding: standing, severity: 0 }), world.deps({ memory: new Memory() }));
+          await tag(tagged, 0);
+
+          const sessions = await onEni();
+          // Never touched: the same sessions, numbers, filters and tags.
+          for (const mine of foreign) {
+            const now = sessions.find((x) => x.TrafficMirrorSessionId === mine?.TrafficMirrorSessionId);
+            expect(now).toMatchObject({
+              SessionNumber: mine?.SessionNumber,
+              TrafficMirrorFilterId: mine?.TrafficMirrorFilterId,
+              Tags: mine?.Tags,
+            });
+          }
+          expect(sessions.length).toBeLessThanOrEqual(3);
+          expect(new Set(sessions.map((x) => x.SessionNumber)).size).toBe(sessions.length);
+          const reasons = sessions.map((x) => tagsOf(x)[TAG.reason]).filter((r) => r !== undefined);
+          expect(new Set(reasons).size).toBe(reasons.length);
+          const free = 3 - foreign.length;
+          // A finding always gets a slot: at least one is not taken by others, and a tag session gives way.
+          expect(reasons.includes('guardduty')).toBe(severities.size > 0);
+          expect(reasons.includes('tag')).toBe(tagged && free - (severities.size > 0 ? 1 : 0) >= 1);
+          const gd = sessions.find((x) => tagsOf(x)[TAG.reason] === 'guardduty');
+          if (gd) expect(gd.SessionNumber).toBeLessThanOrEqual(9);
+        } finally {
+          for (const session of await onEni()) {
+            if (
+              tagsOf(session)[TAG.managed] !== 'true' &&
+              !foreign.some((f) => f?.TrafficMirrorSessionId === session.TrafficMirrorSessionId)
+            )
+              continue;
+            await world.ec2.send(
+              new DeleteTrafficMirrorSessionCommand({
+                TrafficMirrorSessionId: session.TrafficMirrorSessionId,
+              }),
+            );
+          }
+        }
+      },
+    ),
+    { numRuns: 25, seed: 20261203, endOnFailure: true },
   );
 }, 120_000);
