@@ -10,5 +10,7 @@ test('the critical-path benchmark runs and reports every case', async () => {
     'repeat, new container (reads first)',
   ])
     expect(report).toContain(row);
-  expect(report).toMatch(/t=\d+ms DescribeTrafficMirrorSessions \+ CreateTags\n/);
+  // Which requests started together is timing (not asserted here): guardduty-memory.test.ts checks
+  // the order of a warm repeat's requests without it.
+  expect(report).toContain('CreateTags');
 }, 60_000);
