@@ -445,7 +445,12 @@ async function start(
   );
   if (decision.kind === 'reject') return { eniId, status: 'rejected', reason: decision.reason };
   const filter = await filters.ensure(desired.hash, desired.spec);
-  if (decision.kind === 'replace') await deps.ec2.deleteSession(decision.evict.sessionId);
+  if (decision.kind === 'replace') {
+    const { sessionId } = decision.evict;
+    await deps.ec2.deleteSession(sessionId);
+    const evicted = onEni.find((s) => s.id === sessionId);
+    if (evicted) forgetSession(deps, evicted);
+  }
   const tags: Tags = {
     [TAG.managed]: 'true',
     [TAG.reason]: intent.reason,
