@@ -129,6 +129,12 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Raw);
 
 /** Every path in a value: the root, then each member and entry, depth first. */
+/** Every member name the templates use, and these others, for bodies to be made of. */
+function memberNames(templates: Record<string, unknown>, others: readonly string[]): string[] {
+  const names = pathsOf(Object.values(templates)).flatMap((p) => p.filter((s) => typeof s === 'string'));
+  return [...new Set(names), ...others];
+}
+
 function pathsOf(value: unknown, prefix: Path = []): Path[] {
   const out: Path[] = [prefix];
   if (Array.isArray(value)) {
@@ -331,15 +337,14 @@ test(`${JSON_RUNS} random JSON-protocol requests each get a success or a JSON er
     'AmazonSQS.ReceiveMessage': { QueueUrl: queueUrl, MaxNumberOfMessages: 2 },
     'AmazonSQS.DeleteMessage': { QueueUrl: queueUrl, ReceiptHandle: receiptHandle },
   };
-  const keys = [
-    ...new Set(pathsOf(Object.values(templates)).flatMap((p) => p.filter((s) => typeof s === 'string'))),
+  const keys = memberNames(templates, [
     'Time',
     'TraceHeader',
     'EndpointId',
     'WaitTimeSeconds',
     '__proto__',
     'constructor',
-  ];
+  ]);
   const known = fc.constantFrom<unknown>(
     'mirrorops.fuzz',
     'Fuzz',
@@ -637,14 +642,13 @@ test(`${RAM_RUNS} random RAM requests each get a success or RAM's error, and ref
       maxResults: 3,
     },
   };
-  const keys = [
-    ...new Set(pathsOf(Object.values(templates)).flatMap((p) => p.filter((s) => typeof s === 'string'))),
+  const keys = memberNames(templates, [
     'nextToken',
     'permissionArns',
     'sources',
     'resourceShareConfiguration',
     '__proto__',
-  ];
+  ]);
   const token = (text: string) => Buffer.from(text).toString('base64url');
   const pageTokens = [
     realToken,
