@@ -669,8 +669,8 @@ function remember(deps: MirrorDeps, intent: MirrorIntent, session: SessionView):
 const raceError = (message: string) =>
   Object.assign(new Error(message), { name: 'InvalidTrafficMirrorSessionId.NotFound' });
 
-/** Deletes sessions, some of which a concurrent request may have deleted already. */
-async function deleteAll(deps: MirrorDeps, sessions: readonly SessionView[]): Promise<void> {
+/** Deletes sessions, some of which a concurrent request may have deleted already, and forgets them. */
+export async function deleteAll(deps: MirrorDeps, sessions: readonly SessionView[]): Promise<void> {
   await Promise.all(
     sessions.map(async (s) => {
       try {

@@ -8,7 +8,7 @@ import type { Reason } from './domain/slots.ts';
 import { isManaged, TAG } from './domain/tags.ts';
 import type { LaunchTrigger } from './events/launch.ts';
 import type { TagTrigger } from './events/tag.ts';
-import { type ApplyResult, apply, forgetSession, type MirrorDeps } from './mirror.ts';
+import { type ApplyResult, apply, deleteAll, type MirrorDeps } from './mirror.ts';
 
 /**
  * The tag opt-in (`mirrorops:mirror` on an instance or one of its ENIs) and the mirroring of
@@ -198,12 +198,7 @@ export async function release(
         await deps.ec2.tag([s.id], { [TAG.expiresAt]: remaining.expiresAt });
         return;
       }
-      try {
-        await deps.ec2.deleteSession(s.id);
-      } catch (error) {
-        if ((error as Error).name !== 'InvalidTrafficMirrorSessionId.NotFound') throw error;
-      }
-      forgetSession(deps, s);
+      await deleteAll(deps, [s]);
       stopped.push(s);
     }),
   );

@@ -2,12 +2,11 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { describe, expect, test } from 'vitest';
 import { ec2Gateway } from '../../shared/aws/ec2.ts';
 import { sessionExpiry } from '../../shared/domain/claims.ts';
-import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { Memory } from '../../shared/memory.ts';
 import { apply } from '../../shared/mirror.ts';
 import { sweep } from '../../shared/sweep.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
-import { findingFor, type Incident, incident, tagsOf } from '../support/incident.ts';
+import { findingFor, type Incident, incident, intentOf, tagsOf } from '../support/incident.ts';
 
 /**
  * The sweeper deletes what it read as expired some time after reading it (its deletions are
@@ -24,7 +23,7 @@ function occurrence(
   at: number,
   count: number,
 ) {
-  const outcome = findingToIntent(
+  return intentOf(
     findingFor('network-connection', world, instance, (d) => {
       d.id = `race-${instance.instanceId}`;
       d.service.count = count;
@@ -32,8 +31,6 @@ function occurrence(
     }),
     world.config,
   );
-  if (outcome.kind !== 'mirror') throw new Error(outcome.reason);
-  return outcome.intent;
 }
 
 /** Resolves when the client has finished `count` requests of `action`. */

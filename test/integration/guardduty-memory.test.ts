@@ -6,13 +6,19 @@ import { sessionExpiry } from '../../shared/domain/claims.ts';
 import type { MirrorIntent } from '../../shared/domain/intent.ts';
 import { FULL_SCOPE } from '../../shared/domain/scope.ts';
 import { TAG } from '../../shared/domain/tags.ts';
-import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { Memory } from '../../shared/memory.ts';
 import { apply } from '../../shared/mirror.ts';
 import { release } from '../../shared/optin.ts';
 import { sweep } from '../../shared/sweep.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, type GuardDutyDetail, type Incident, incident, tagsOf } from '../support/incident.ts';
+import {
+  findingFor,
+  type GuardDutyDetail,
+  type Incident,
+  incident,
+  intentOf,
+  tagsOf,
+} from '../support/incident.ts';
 import { type Call, recordRequests } from '../support/requests.ts';
 import { must } from '../support/topology.ts';
 
@@ -29,12 +35,6 @@ const HOUR = 3_600_000;
 /** Occurrences are placed relative to one instant, so their expiries differ by whole hours. */
 const BASE = Date.now();
 
-function intentOf(event: Record<string, unknown>, world: Incident) {
-  const outcome = findingToIntent(event, world.config);
-  if (outcome.kind !== 'mirror') throw new Error(`expected a mirror intent, got: ${outcome.reason}`);
-  return outcome.intent;
-}
-
 /** The same finding again, `hoursAgo` before now, seen `count` times. */
 const occurrence = (
   world: Incident,
@@ -49,7 +49,7 @@ const occurrence = (
       d.service.count = count;
       d.updatedAt = new Date(BASE - hoursAgo * HOUR).toISOString();
     }),
-    world,
+    world.config,
   );
 
 /** Calls made while `act` runs, with latency on, so that requests in flight together overlap. */
@@ -121,7 +121,7 @@ describe('a repeat in the container that mirrored the instance', () => {
           d.service.count = count;
           d.updatedAt = new Date(BASE - (3 - count) * HOUR).toISOString();
         }),
-        world,
+        world.config,
       );
     await apply(dns(1), deps);
 
@@ -268,7 +268,10 @@ describe('filters across instances', () => {
         [`a-${i}`, '198.51.100.1'],
         [`b-${i}`, '198.51.100.2'],
       ] as const)
-        await apply(intentOf(findingFor('network-connection', world, instance, remote(id, ip)), world), deps);
+        await apply(
+          intentOf(findingFor('network-connection', world, instance, remote(id, ip)), world.config),
+          deps,
+        );
     }
     const sessions = await world.sessions();
     expect(sessions).toHaveLength(2);

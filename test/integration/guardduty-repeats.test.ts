@@ -7,20 +7,13 @@ import { describe, expect, test } from 'vitest';
 import { contains, parseCidr } from '../../shared/domain/cidr.ts';
 import { sessionExpiry } from '../../shared/domain/claims.ts';
 import { TAG } from '../../shared/domain/tags.ts';
-import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { Memory } from '../../shared/memory.ts';
 import { apply } from '../../shared/mirror.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, type Incident, incident, tagsOf } from '../support/incident.ts';
+import { findingFor, type Incident, incident, intentOf, tagsOf } from '../support/incident.ts';
 import { must } from '../support/topology.ts';
 
 const env = useEmulator();
-
-function intentOf(event: Record<string, unknown>, world: Incident) {
-  const outcome = findingToIntent(event, world.config);
-  if (outcome.kind !== 'mirror') throw new Error(`expected a mirror intent, got: ${outcome.reason}`);
-  return outcome.intent;
-}
 
 const HOUR = 3_600_000;
 
@@ -29,7 +22,7 @@ describe('duplicate delivery', () => {
     const world = await incident(env.url);
     const instance = await world.instance(2);
     const event = findingFor('network-connection', world, instance);
-    for (let i = 0; i < 3; i++) await apply(intentOf(structuredClone(event), world), world.deps());
+    for (let i = 0; i < 3; i++) await apply(intentOf(structuredClone(event), world.config), world.deps());
     const sessions = await world.sessions();
     expect(sessions.map((s) => s.NetworkInterfaceId).sort()).toEqual([...instance.eniIds].sort());
     expect(await world.filters()).toHaveLength(1);
@@ -40,7 +33,7 @@ describe('duplicate delivery', () => {
     const instance = await world.instance(3);
     const event = findingFor('network-connection', world, instance);
     const results = await Promise.all(
-      [0, 1, 2].map(() => apply(intentOf(structuredClone(event), world), world.deps())),
+      [0, 1, 2].map(() => apply(intentOf(structuredClone(event), world.config), world.deps())),
     );
     for (const r of results)
       expect(r.outcomes.every((o) => o.status === 'started' || o.status === 'extended')).toBe(true);
@@ -56,14 +49,17 @@ describe('a redelivery after the sessions were stopped', () => {
     const world = await incident(env.url);
     const instance = await world.instance(1);
     const event = findingFor('network-connection', world, instance);
-    await apply(intentOf(structuredClone(event), world), world.deps({ memory: new Memory() }));
+    await apply(intentOf(structuredClone(event), world.config), world.deps({ memory: new Memory() }));
     const [stopped] = await world.sessions();
     await world.ec2.send(
       new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: stopped?.TrafficMirrorSessionId }),
     );
 
     // Another container, which never saw the first delivery.
-    const result = await apply(intentOf(structuredClone(event), world), world.deps({ memory: new Memory() }));
+    const result = await apply(
+      intentOf(structuredClone(event), world.config),
+      world.deps({ memory: new Memory() }),
+    );
 
     const [session, ...more] = await world.sessions();
     expect(more).toEqual([]);
@@ -82,13 +78,13 @@ describe('a repeat or a new finding for the same instance', () => {
     const first = findingFor('network-connection', world, instance, (d) => {
       d.updatedAt = new Date(now - HOUR).toISOString();
     });
-    await apply(intentOf(first, world), world.deps());
+    await apply(intentOf(first, world.config), world.deps());
     const before = must((await world.sessions())[0], 'session');
     const repeat = findingFor('network-connection', world, instance, (d) => {
       d.updatedAt = new Date(now).toISOString();
       d.service.count = 7;
     });
-    const result = await apply(intentOf(repeat, world), world.deps());
+    const result = await apply(intentOf(repeat, world.config), world.deps());
     expect(result.outcomes[0]).toMatchObject({
       status: 'extended',
       sessionId: before.TrafficMirrorSessionId,
@@ -108,22 +104,22 @@ describe('a repeat or a new finding for the same instance', () => {
   test('an older event arriving late never shortens the expiry', async () => {
     const world = await incident(env.url);
     const instance = await world.instance(1);
-    await apply(intentOf(findingFor('network-connection', world, instance), world), world.deps());
+    await apply(intentOf(findingFor('network-connection', world, instance), world.config), world.deps());
     const before = tagsOf(must((await world.sessions())[0], 'session'))[TAG.expiresAt];
     const late = findingFor('network-connection', world, instance, (d) => {
       d.updatedAt = new Date(Date.now() - 2 * HOUR).toISOString();
     });
-    await apply(intentOf(late, world), world.deps());
+    await apply(intentOf(late, world.config), world.deps());
     expect(tagsOf(must((await world.sessions())[0], 'session'))[TAG.expiresAt]).toBe(before);
   });
 
   test('a new finding widens the scope and raises the priority of the same session', async () => {
     const world = await incident(env.url);
     const instance = await world.instance(1);
-    await apply(intentOf(findingFor('network-connection', world, instance), world), world.deps());
+    await apply(intentOf(findingFor('network-connection', world, instance), world.config), world.deps());
     const [before] = await world.sessions();
     const result = await apply(
-      intentOf(findingFor('network-connection-high', world, instance), world),
+      intentOf(findingFor('network-connection-high', world, instance), world.config),
       world.deps(),
     );
     expect(result.outcomes[0]).toMatchObject({ status: 'extended', widened: true, sessionNumber: 2 });
@@ -153,7 +149,9 @@ describe('a repeat or a new finding for the same instance', () => {
         };
       }),
     );
-    const results = await Promise.allSettled(events.map((e) => apply(intentOf(e, world), world.deps())));
+    const results = await Promise.allSettled(
+      events.map((e) => apply(intentOf(e, world.config), world.deps())),
+    );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const sessions = await world.sessions();
     for (const eniId of instance.eniIds) {
@@ -191,7 +189,7 @@ describe('a long incident', () => {
           networkConnectionAction: { remoteIpDetails: { ipAddressV4: `203.0.113.${i + 1}` } },
         };
       });
-      await apply(intentOf(event, world), world.deps());
+      await apply(intentOf(event, world.config), world.deps());
     }
     const [session, ...more] = await world.sessions();
     expect(more).toHaveLength(0);
@@ -250,7 +248,7 @@ describe('slots', () => {
     await occupy(world, must(instance.eniIds[0], 'eni'), [20, 30, 40]);
     const before = await world.sessions();
     const result = await apply(
-      intentOf(findingFor('network-connection', world, instance), world),
+      intentOf(findingFor('network-connection', world, instance), world.config),
       world.deps(),
     );
     expect(result.outcomes[0]).toMatchObject({
@@ -274,7 +272,7 @@ describe('slots', () => {
       'the tag session',
     );
     const result = await apply(
-      intentOf(findingFor('network-connection', world, instance), world),
+      intentOf(findingFor('network-connection', world, instance), world.config),
       world.deps(),
     );
     expect(result.outcomes[0]).toMatchObject({ status: 'started', replaced: evicted.TrafficMirrorSessionId });
@@ -295,7 +293,7 @@ describe('targets and audit', () => {
     void overridden;
     const config = { ...world.config, targetsByVpc: { [world.network.vpcId]: missingTarget } };
     const result = await apply(
-      intentOf(findingFor('network-connection', world, instance), world),
+      intentOf(findingFor('network-connection', world, instance), world.config),
       world.deps({ config }),
     );
     expect(result.outcomes[0]).toMatchObject({
@@ -311,7 +309,7 @@ describe('targets and audit', () => {
     env.emulator.faults.set({ failActions: ['PutEvents'] });
     try {
       const result = await apply(
-        intentOf(findingFor('network-connection', world, instance), world),
+        intentOf(findingFor('network-connection', world, instance), world.config),
         world.deps(),
       );
       expect(result.outcomes[0]?.status).toBe('started');

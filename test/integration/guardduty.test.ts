@@ -1,10 +1,9 @@
 import { CreateTrafficMirrorTargetCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, test } from 'vitest';
 import { TAG } from '../../shared/domain/tags.ts';
-import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { apply } from '../../shared/mirror.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, incident, tagsOf } from '../support/incident.ts';
+import { findingFor, incident, intentOf, tagsOf } from '../support/incident.ts';
 
 const env = useEmulator();
 
@@ -17,12 +16,6 @@ const rulesOf = (f: {
     SourceCidrBlock?: string;
     DestinationCidrBlock?: string;
   }[];
-
-function intentOf(event: Record<string, unknown>, config: Parameters<typeof findingToIntent>[1]) {
-  const outcome = findingToIntent(event, config);
-  if (outcome.kind !== 'mirror') throw new Error(`expected a mirror intent, got: ${outcome.reason}`);
-  return outcome.intent;
-}
 
 describe('a GuardDuty finding on an instance', () => {
   test('mirrors every ENI to the target through one filter scoped to the remote address', async () => {

@@ -12,13 +12,12 @@ import { contains, parseCidr } from '../../shared/domain/cidr.ts';
 import { sessionExpiry } from '../../shared/domain/claims.ts';
 import { preferredNumber } from '../../shared/domain/slots.ts';
 import { TAG } from '../../shared/domain/tags.ts';
-import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { tagTrigger } from '../../shared/events/tag.ts';
 import { Memory } from '../../shared/memory.ts';
 import { apply } from '../../shared/mirror.ts';
 import { onTagChange } from '../../shared/optin.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, type Incident, incident, tagEventFor, tagsOf } from '../support/incident.ts';
+import { findingFor, type Incident, incident, intentOf, tagEventFor, tagsOf } from '../support/incident.ts';
 
 /**
  * Random incidents against the real use cases: findings (new ones, repeats, late ones) handled by
@@ -88,13 +87,13 @@ test('findings from three containers, concurrent and interleaved with deletions,
       const fixed = new Map<string, { severity: number; remote: number }>();
       const asked = instances.map(() => new Map<string, Asked>());
 
-      const intentOf = (f: Finding) => {
+      const request = (f: Finding) => {
         const id = `${run}-${f.instance}-${f.finding}`;
         const kept = fixed.get(id) ?? { severity: f.severity, remote: f.remote };
         fixed.set(id, kept);
         const instance = instances[f.instance] ?? instances[0];
         if (!instance) throw new Error('no instance');
-        const outcome = findingToIntent(
+        const intent = intentOf(
           findingFor('network-connection', world, instance, (d) => {
             d.id = id;
             d.severity = kept.severity;
@@ -107,8 +106,7 @@ test('findings from three containers, concurrent and interleaved with deletions,
           }),
           world.config,
         );
-        if (outcome.kind !== 'mirror') throw new Error(outcome.reason);
-        return { id, intent: outcome.intent, remote: `${REMOTES[kept.remote]}/32`, severity: kept.severity };
+        return { id, intent, remote: `${REMOTES[kept.remote]}/32`, severity: kept.severity };
       };
 
       /** Someone stops these ENIs' sessions (mirrorops stop, or a person); no container is told. */
@@ -131,7 +129,7 @@ test('findings from three containers, concurrent and interleaved with deletions,
           }
           await Promise.all(
             (s as Finding[]).map(async (f) => {
-              const { id, intent, remote, severity } = intentOf(f);
+              const { id, intent, remote, severity } = request(f);
               const result = await apply(
                 intent,
                 world.deps({ memory: memories[f.container] ?? new Memory() }),
@@ -154,7 +152,7 @@ test('findings from three containers, concurrent and interleaved with deletions,
           const [id] = wanted.keys();
           if (id === undefined) continue;
           const [, instanceIndex, findingIndex] = id.slice(run.length).split('-').map(Number);
-          const { intent } = intentOf({
+          const { intent } = request({
             kind: 'finding',
             container: 0,
             instance: instanceIndex ?? i,
@@ -376,7 +374,7 @@ test('an ENI shared with sessions mirrorops did not create: those are never touc
         const finding = (op: { finding: number; severity: number }) => {
           const severity = severities.get(op.finding) ?? op.severity;
           severities.set(op.finding, severity);
-          const outcome = findingToIntent(
+          return intentOf(
             findingFor('network-connection', world, instance, (d) => {
               d.id = `${instance.instanceId}-slot-${op.finding}`;
               d.severity = severity;
@@ -384,8 +382,6 @@ test('an ENI shared with sessions mirrorops did not create: those are never touc
             }),
             world.config,
           );
-          if (outcome.kind !== 'mirror') throw new Error(outcome.reason);
-          return outcome.intent;
         };
         const tag = async (on: boolean, container: number) => {
           at += 60_000;

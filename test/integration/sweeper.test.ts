@@ -10,14 +10,19 @@ import { describe, expect, test } from 'vitest';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../emulator/index.ts';
 import { type Ec2Gateway, ec2Gateway } from '../../shared/aws/ec2.ts';
 import { TAG } from '../../shared/domain/tags.ts';
-import { findingToIntent } from '../../shared/events/guardduty.ts';
 import type { FleetSweep } from '../../shared/fleet.ts';
 import { type ApplyResult, apply, type MirrorDeps } from '../../shared/mirror.ts';
-import type { Config } from '../../shared/runtime/config.ts';
 import { silentLogger } from '../../shared/runtime/log.ts';
 import { type SweepResult, sweep } from '../../shared/sweep.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, type GuardDutyDetail, type Incident, incident, tagsOf } from '../support/incident.ts';
+import {
+  findingFor,
+  type GuardDutyDetail,
+  type Incident,
+  incident,
+  intentOf,
+  tagsOf,
+} from '../support/incident.ts';
 import { nlbTarget } from '../support/mirroring.ts';
 import { must } from '../support/topology.ts';
 
@@ -33,12 +38,6 @@ const inFuture = (ms: number) => () => new Date(Date.now() + ms);
 
 const toTags = (tags: Record<string, string>): Tag[] =>
   Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-
-function intentOf(event: Record<string, unknown>, config: Config) {
-  const outcome = findingToIntent(event, config);
-  if (outcome.kind !== 'mirror') throw new Error(`expected a mirror intent, got: ${outcome.reason}`);
-  return outcome.intent;
-}
 
 /** A change to a network-connection finding: another finding id and remote address. */
 const another =

@@ -12,6 +12,8 @@ import {
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { eventBridgeAudit } from '../../shared/aws/audit.ts';
 import { ec2Gateway } from '../../shared/aws/ec2.ts';
+import type { MirrorIntent } from '../../shared/domain/intent.ts';
+import { findingToIntent } from '../../shared/events/guardduty.ts';
 import { Memory } from '../../shared/memory.ts';
 import type { MirrorDeps } from '../../shared/mirror.ts';
 import { type Config, loadConfig } from '../../shared/runtime/config.ts';
@@ -131,6 +133,13 @@ const fixtures = new URL('../../events/', import.meta.url);
 /** A sample event from events/, cloned, for the test to change. */
 export function sampleEvent<T = Record<string, unknown>>(path: string): T {
   return structuredClone(JSON.parse(readFileSync(new URL(path, fixtures), 'utf8')) as T);
+}
+
+/** The mirror intent of a GuardDuty finding event; a finding that would be ignored fails the test. */
+export function intentOf(event: Record<string, unknown>, config: Config): MirrorIntent {
+  const outcome = findingToIntent(event, config);
+  if (outcome.kind !== 'mirror') throw new Error(`expected a mirror intent, got: ${outcome.reason}`);
+  return outcome.intent;
 }
 
 /** A GuardDuty finding fixture pointed at a real instance and its ENIs in the test's account. */
