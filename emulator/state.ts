@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Role, RoleSession } from './identity/context.ts';
+import type { ManagedPolicy, Role, RoleSession } from './identity/context.ts';
 import { type Organization, RamState } from './ram/state.ts';
 import type { StoredEvent } from './services/events.ts';
 import type { Queue } from './services/sqs.ts';
@@ -190,6 +190,8 @@ export class World {
   readonly sharedTargets = new Map<string, Set<string>>();
   /** IAM roles: account -> lower-cased role name -> role (IAM is global: no Region). */
   readonly roles = new Map<string, Map<string, Role>>();
+  /** Customer managed IAM policies, by ARN. */
+  readonly policies = new Map<string, ManagedPolicy>();
   /** Sessions STS handed out, by session token. */
   readonly roleSessions = new Map<string, RoleSession>();
   /** RAM: resource shares, associations, invitations; it keeps `sharedTargets` up to date. */

@@ -42,6 +42,24 @@ export interface Role {
   description: string | undefined;
   maxSessionDuration: number;
   tags: { key: string; value: string }[];
+  /** Inline identity policies (PutRolePolicy): policy name -> the parsed JSON document. */
+  inline: Map<string, unknown>;
+  /** Managed policies attached to the role (AttachRolePolicy), by policy ARN. */
+  attached: Set<string>;
+  /** The permissions boundary (PutRolePermissionsBoundary): a managed policy's ARN. */
+  boundary: string | undefined;
+}
+
+/** A customer managed policy (CreatePolicy): its default version's parsed JSON document. */
+export interface ManagedPolicy {
+  name: string;
+  arn: string;
+  id: string;
+  path: string;
+  account: string;
+  created: Date;
+  document: unknown;
+  description: string | undefined;
 }
 
 /** Credentials STS handed out: the session token is the key the emulator finds them by. */

@@ -103,6 +103,9 @@ const actions: Record<string, IdentityHandler> = {
       description,
       maxSessionDuration,
       tags,
+      inline: new Map(),
+      attached: new Set(),
+      boundary: undefined,
     };
     roles.set(name.toLowerCase(), role);
     return { Role: roleXml(role) };
