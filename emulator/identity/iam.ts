@@ -7,22 +7,23 @@
  * Identity policies are checked with the IAM policy grammar (@cloud-copilot/iam-policy) and refused
  * as IAM refuses them: MalformedPolicyDocument. (IAM/latest/APIReference/API_Operations.html)
  */
-import { validateIdentityPolicy } from '@cloud-copilot/iam-policy';
+
 import { randomBytes } from 'node:crypto';
+import { validateIdentityPolicy } from '@cloud-copilot/iam-policy';
 import { ApiError } from '../errors.ts';
+import type { Params } from '../query.ts';
 import type { World } from '../state.ts';
 import type { XmlValue } from '../xml.ts';
 import {
   checkedInt,
   checkedString,
   type IdentityHandler,
-  type QueryService,
   type ManagedPolicy,
+  type QueryService,
   type Role,
   tagsOf,
   validation,
 } from './context.ts';
-import type { Params } from '../query.ts';
 import { parseTrustPolicy } from './policy.ts';
 
 const ROLE_NAME = { min: 1, max: 64, pattern: /^[\w+=,.@-]+$/, text: '[\\w+=,.@-]+' };
