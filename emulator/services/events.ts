@@ -59,8 +59,11 @@ export const eventsService: JsonService = {
             detail = undefined;
           }
         }
-        if (problem || typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
-          return { error: problem ?? 'Detail is malformed.' } as const;
+        // A missing member is InvalidArgument; a Detail that is not a JSON object is MalformedDetail
+        // ("The JSON provided is not valid", API_PutEventsResultEntry), "Detail is malformed." as AWS words it.
+        if (problem) return { error: { ErrorCode: 'InvalidArgument', ErrorMessage: problem } } as const;
+        if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+          return { error: { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' } } as const;
         }
         return {
           event: {
@@ -76,7 +79,7 @@ export const eventsService: JsonService = {
       const results = checked.map((result) => {
         if (result.error !== undefined) {
           failed++;
-          return { ErrorCode: 'InvalidArgument', ErrorMessage: result.error };
+          return result.error;
         }
         const { event } = result;
         const id = randomUUID();

@@ -1179,8 +1179,8 @@ describe('regressions the fuzzing found', () => {
     expect(response.status, response.body).toBe(200);
     const out = JSON.parse(response.body) as { FailedEntryCount: number; Entries: Record<string, string>[] };
     expect(out.FailedEntryCount).toBe(2);
-    expect(out.Entries[1]).toEqual({ ErrorCode: 'InvalidArgument', ErrorMessage: 'Detail is malformed.' });
-    expect(out.Entries[2]).toEqual({ ErrorCode: 'InvalidArgument', ErrorMessage: 'Detail is malformed.' });
+    expect(out.Entries[1]).toEqual({ ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' });
+    expect(out.Entries[2]).toEqual({ ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' });
     // The view writes the stored detail back (1000 levels inside the list and the event): it answers.
     const stored = await eventsFrom('regression.detail');
     expect(stored.map((e) => e.id)).toEqual([out.Entries[0]?.EventId]);
