@@ -11,6 +11,7 @@ import type { Organization } from './ram/state.ts';
 import { eventsService } from './services/events.ts';
 import { type JsonService, jsonError, parseJsonBody } from './services/json.ts';
 import { sqsService } from './services/sqs.ts';
+import { answerSqsQuery, SQS_VERSION } from './services/sqs-query.ts';
 import { World } from './state.ts';
 import { ec2Error, ec2Response, queryError, queryResponse } from './xml.ts';
 
@@ -349,6 +350,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         );
       }
       const p = parseForm(queryOf(req, body));
+      if (p.str('Version') === SQS_VERSION) {
+        // SQS's older Query protocol: the same operations as its JSON protocol, answered in XML.
+        const { account, region } = caller(req, p);
+        const baseUrl = `http://${req.headers.host ?? '127.0.0.1'}`;
+        const answer = answerSqsQuery({ p, account, region, world, faults, baseUrl, path, requestId });
+        return reply(res, answer.status, XML, answer.body);
+      }
       const service = queryServiceOf(p.str('Version'));
       if (service) return handleQueryService(req, service, p, requestId, res);
       const xml = handleEc2(req, p, requestId);
