@@ -18,6 +18,12 @@ export interface Faults {
   seed?: number;
   /** Actions that always fail with 500 InternalError before acting (e.g. `PutEvents`, an outage of one service). */
   failActions?: string[];
+  /**
+   * Instance types (`m8i.large`) or whole families (`m8i`) that CreateTrafficMirrorSession refuses as
+   * sources with NetworkInterfaceNotSupported, besides those the limitations page lists: what EC2
+   * answers for a family AWS stops supporting, or adds to the page, after the emulator's list.
+   */
+  refuseSourceTypes?: string[];
 }
 
 export type BucketName = 'describe' | 'describeUnfiltered' | 'mutating' | 'tags' | 'runInstances';
@@ -104,6 +110,12 @@ export function checkFaults(faults: Faults): void {
   if (faults.failActions !== undefined && !faults.failActions.every((a) => /^[A-Z][A-Za-z0-9]+$/.test(a))) {
     throw new RangeError(`failActions must be action names such as PutEvents`);
   }
+  if (
+    faults.refuseSourceTypes !== undefined &&
+    !faults.refuseSourceTypes.every((t) => /^[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)?$/.test(t))
+  ) {
+    throw new RangeError(`refuseSourceTypes must be instance types or families such as m8i.large or m8i`);
+  }
   if (typeof throttle === 'object') {
     for (const [name, rate] of Object.entries(throttle)) {
       if (!Object.hasOwn(EC2_RATES, name)) throw new RangeError(`unknown throttle bucket '${name}'`);
@@ -162,6 +174,14 @@ export class FaultInjector {
       this.buckets.set(key, b);
     }
     if (!b.take()) throw new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+  }
+
+  /** Whether a source on this instance type is to be refused although the page allows it. */
+  refusesSource(instanceType: string): boolean {
+    const refused = this.faults.refuseSourceTypes;
+    if (!refused) return false;
+    const type = instanceType.toLowerCase();
+    return refused.includes(type) || refused.includes(type.slice(0, type.indexOf('.')));
   }
 
   /** Decides whether this request fails, and when. */

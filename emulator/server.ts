@@ -217,7 +217,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const failure = faults.failure(action);
     if (failure === 'before') throw internalError();
     const state = world.state(account, region);
-    const result = handler({ action, account, region, state, world, p });
+    const result = handler({ action, account, region, state, world, p, faults });
     if (failure === 'after') throw internalError();
     return ec2Response(action, requestId, result);
   }

@@ -90,8 +90,14 @@ const ATTEMPTS = 8;
 /** Claims on one session before they are folded into one (EC2 allows 50 tags on a resource). */
 const FOLD_AT = 30;
 
-/** Errors that mean "this ENI cannot be a source", answered as a skip with AWS's words. */
-const NOT_A_SOURCE = new Set(['NetworkInterfaceNotSupported', 'InterfaceInUseByTrafficMirrorTarget']);
+/** The ENI is some mirror target's: it cannot be a source (answered as a skip with AWS's words). */
+const TARGET_AS_SOURCE = 'InterfaceInUseByTrafficMirrorTarget';
+/**
+ * EC2 refuses the instance's type as a source although shared/domain/eligibility.ts allows it (a
+ * family added to AWS's list after ours): a rejection that names the type, never retried, since
+ * the same request would be refused the same way.
+ */
+const SOURCE_REFUSED = 'NetworkInterfaceNotSupported';
 /** AWS's hard limits (none adjustable): a request past one is turned down, not retried. */
 const AT_LIMIT = new Set([
   'TrafficMirrorSourcesPerTargetLimitExceeded',
@@ -214,7 +220,7 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   const support = instanceType ? sourceSupport(instanceType) : { ok: true as const };
   const hash = filterHash(spec);
   const filters = new FilterCache(deps, found, hash);
-  const desired: Desired = { intent, scope, spec, hash, expiresAt: desiredExpiry };
+  const desired: Desired = { intent, scope, spec, hash, expiresAt: desiredExpiry, instanceType };
 
   const outcomes = await Promise.all(
     enis.map(async (eni): Promise<EniOutcome> => {
@@ -285,7 +291,7 @@ function recall(intent: MirrorIntent, deps: MirrorDeps, expiresAt: string): Reme
   }
   const spec = compileFilter(scope);
   const hash = filterHash(spec);
-  const desired: Desired = { intent, scope, spec, hash, expiresAt };
+  const desired: Desired = { intent, scope, spec, hash, expiresAt, instanceType: intent.instanceType };
   const enis: Remembered['enis'] = [];
   for (const eniId of intent.networkInterfaceIds) {
     const session = memory.session(memoryKey(deps, intent.reason, intent.instanceId, eniId));
@@ -346,6 +352,8 @@ interface Desired {
   spec: FilterSpec;
   hash: string;
   expiresAt: string;
+  /** The instance's type, from the event or the instance read; what a refusal names. */
+  instanceType: string | undefined;
 }
 
 /** The resolver of a VPC is its base address plus two (vpc-dns.html). */
@@ -396,8 +404,10 @@ async function mirrorEni(
       return renewed && started.status === 'started' ? { ...started, renewed: renewed.id } : started;
     } catch (error) {
       const name = errorName(error);
-      if (NOT_A_SOURCE.has(name))
+      if (name === TARGET_AS_SOURCE)
         return { eniId, status: 'skipped', reason: `${name}: ${(error as Error).message}` };
+      if (name === SOURCE_REFUSED)
+        return { eniId, status: 'rejected', reason: refusedSource(desired, error) };
       if (name === 'InvalidTrafficMirrorTargetId.NotFound') {
         return {
           eniId,
@@ -422,6 +432,16 @@ async function mirrorEni(
       onEni = await deps.ec2.sessionsOn([eniId]);
     }
   }
+}
+
+/**
+ * Why a source EC2 refused is rejected: the instance type, that AWS refused it (mirrorops' list
+ * allowed it, so the list needs the family), EC2's own words, and that it is not retried.
+ */
+function refusedSource(desired: Desired, error: unknown): string {
+  const { instanceId } = desired.intent;
+  const type = desired.instanceType ?? 'type not known';
+  return `AWS refused ${instanceId} (${type}) as a Traffic Mirroring source, although mirrorops' list of unsupported instance families allows it; not retried. ${SOURCE_REFUSED}: ${(error as Error).message}`;
 }
 
 async function start(

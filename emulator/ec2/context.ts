@@ -1,4 +1,5 @@
 import { ApiError, invalid } from '../errors.ts';
+import type { FaultInjector } from '../faults.ts';
 import type { Params } from '../query.ts';
 import type { RegionState, Resource, World } from '../state.ts';
 import type { XmlValue } from '../xml.ts';
@@ -11,6 +12,8 @@ export interface Ctx {
   readonly state: RegionState;
   readonly world: World;
   readonly p: Params;
+  /** The faults in force, for the few a handler applies itself (faults.ts `refuseSourceTypes`). */
+  readonly faults?: Pick<FaultInjector, 'refusesSource'>;
 }
 
 /** An action: validates everything, calls `dryRun(ctx)` before its first change, returns wire-named members. */

@@ -19,13 +19,12 @@ import type {
 } from '../state.ts';
 import type { XmlValue } from '../xml.ts';
 import { type Ctx, describe, dryRun, type Handler, idempotent, tagSet, tagsFor } from './context.ts';
+import { sourcesPerEniTarget, supportsMirroring } from './instance-types.ts';
 import { getNetworkInterface } from './topology.ts';
 
 // traffic-mirroring-limits.html; none of them is adjustable.
 const SESSIONS_PER_INTERFACE = 3;
 const RULES_PER_FILTER = 10;
-const SOURCES_PER_TARGET = 10;
-const SOURCES_PER_LARGEST_TARGET = 100;
 const PER_ACCOUNT = 10_000;
 
 const NUMBER_RANGE: [number, number] = [1, 32766];
@@ -39,29 +38,6 @@ const UDP = 17;
 const NETWORK_SERVICES = ['amazon-dns'];
 const SESSION_FIELDS = ['packet-length', 'description', 'virtual-network-id'] as const;
 const RULE_FIELDS = ['destination-port-range', 'source-port-range', 'protocol', 'description'] as const;
-
-/**
- * Instance families that cannot be a mirror source (traffic-mirroring-network-limitations.html):
- * the Nitro families AWS lists, with their letter variants (m6id, c7gn, p5en, trn1n, m7i-flex), and
- * the Xen families other than C4, D2, G3, G3s, H1, I3, M4, P2, P3, R4, X1 and X1e.
- */
-const UNSUPPORTED_FAMILY =
-  /^(?:(?:m6i|m6a|m7i|m7g|m8g|c6i|c6a|c7i|c7g|c8g|r6i|r7i|r8g|i4i|p5|trn1)[a-z-]*|hpc.*|x2.*|t1|t2|m1|m2|m3|c1|c3|cc1|cc2|cg1|cr1|g2|hi1|hs1|i2|r3|f1)$/;
-
-const sizeOf = (instanceType: string) => instanceType.slice(instanceType.indexOf('.') + 1);
-const familyOf = (instanceType: string) => instanceType.slice(0, instanceType.indexOf('.'));
-
-/** Bare metal and the families above cannot be sources. */
-function supportsMirroring(instanceType: string): boolean {
-  return !sizeOf(instanceType).startsWith('metal') && !UNSUPPORTED_FAMILY.test(familyOf(instanceType));
-}
-
-/** The largest sizes (24xlarge and up, metal) take 100 sources per target; the others 10. */
-function isLargestSize(instanceType: string): boolean {
-  const size = sizeOf(instanceType);
-  const xlarge = /^(\d+)xlarge$/.exec(size);
-  return size.startsWith('metal') || (xlarge !== null && Number(xlarge[1]) >= 24);
-}
 
 // ---- lookups ------------------------------------------------------------------------------------
 
@@ -128,8 +104,12 @@ function sessionsOnTarget(ctx: Ctx, owner: string, targetId: string): MirrorSess
 
 // ---- rules --------------------------------------------------------------------------------------
 
-/** An ENI that is a target cannot be a source, and bare metal or unsupported families cannot mirror. */
-function checkSource(state: RegionState, eni: NetworkInterface): void {
+/**
+ * An ENI that is a target cannot be a source, and bare metal or unsupported families cannot mirror
+ * (instance-types.ts). A test can have the emulator refuse other types too (`refuseSourceTypes` in
+ * faults.ts), as EC2 does for a family AWS adds to its list after ours.
+ */
+function checkSource(ctx: Ctx, state: RegionState, eni: NetworkInterface): void {
   for (const target of state.targets.values()) {
     if (target.networkInterfaceId === eni.id) {
       throw new ApiError(
@@ -140,7 +120,10 @@ function checkSource(state: RegionState, eni: NetworkInterface): void {
   }
   const instanceId = eni.attachment?.instanceId;
   const instance = instanceId === undefined ? undefined : state.instances.get(instanceId);
-  if (instance && !supportsMirroring(instance.instanceType)) {
+  if (
+    instance &&
+    (!supportsMirroring(instance.instanceType) || ctx.faults?.refusesSource(instance.instanceType))
+  ) {
     throw new ApiError(
       'NetworkInterfaceNotSupported',
       `The network interface '${eni.id}' is attached to an instance of type ${instance.instanceType}, which does not support Traffic Mirroring.`,
@@ -170,7 +153,10 @@ function checkSessionsPerInterface(state: RegionState, eniId: string): void {
   }
 }
 
-/** An ENI target takes 10 source ENIs (100 on the largest sizes); NLB and GWLB endpoint targets any number. */
+/**
+ * An ENI target takes 10 source ENIs, 100 on the instance types the quotas page lists
+ * (instance-types.ts); NLB and Gateway Load Balancer endpoint targets take any number.
+ */
 function checkSourcesPerTarget(
   ctx: Ctx,
   owner: RegionState,
@@ -182,10 +168,7 @@ function checkSourcesPerTarget(
   const targetEni = owner.networkInterfaces.get(target.networkInterfaceId);
   const instanceId = targetEni?.attachment?.instanceId;
   const instanceType = instanceId === undefined ? undefined : owner.instances.get(instanceId)?.instanceType;
-  const limit =
-    instanceType !== undefined && isLargestSize(instanceType)
-      ? SOURCES_PER_LARGEST_TARGET
-      : SOURCES_PER_TARGET;
+  const limit = sourcesPerEniTarget(instanceType);
   const sources = new Set(
     sessionsOnTarget(ctx, owner.account, target.id)
       .filter((s) => s.id !== except)
@@ -732,7 +715,7 @@ export const mirroringActions: Record<string, Handler> = {
       const eni = getNetworkInterface(state, eniId);
       const { owner, target } = usableTarget(ctx, targetId);
       const filter = getFilter(state, filterId);
-      checkSource(state, eni);
+      checkSource(ctx, state, eni);
       checkSessionsPerInterface(state, eni.id);
       checkSessionNumber(state, eni.id, sessionNumber);
       checkSourcesPerTarget(ctx, owner, target, eni.id);
