@@ -61,6 +61,12 @@ function messageAttributesOf(input: Record<string, unknown>): Record<string, Mes
   }
   const out: Record<string, MessageAttribute> = {};
   for (const [name, value] of entries) {
+    if (!validAttributeName(name)) {
+      throw new ApiError(
+        'InvalidParameterValue',
+        `The message attribute name '${name}' is invalid. Attribute name can contain A-Z, a-z, 0-9, underscore (_), hyphen (-), and period (.) characters.`,
+      );
+    }
     const v = (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as Record<
       string,
       unknown
@@ -90,6 +96,17 @@ function messageAttributesOf(input: Record<string, unknown>): Record<string, Mes
   }
   return out;
 }
+
+/**
+ * A message attribute's name as SQS's developer guide allows it: up to 256 letters, digits, `_`,
+ * `-` and `.`, not starting with `AWS.` or `Amazon.` (any case), no period first, last or twice in a row.
+ */
+const validAttributeName = (name: string) =>
+  /^[A-Za-z0-9_.-]{1,256}$/.test(name) &&
+  !/^(aws|amazon)\./i.test(name) &&
+  !name.startsWith('.') &&
+  !name.endsWith('.') &&
+  !name.includes('..');
 
 /**
  * MD5OfMessageAttributes as SQS documents it ("Calculating the MD5 message digest for message

@@ -9,6 +9,7 @@ import {
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
+  GetQueueUrlCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
@@ -29,7 +30,7 @@ import { isWellFormedXml } from '../support/xml.ts';
 /**
  * The fuzzing of server-fuzz.test.ts, for the other protocols the emulator speaks: the JSON
  * protocols (EventBridge PutEvents on JSON 1.1, SQS on JSON 1.0, chosen by X-Amz-Target), RAM's
- * rest-json routes, and the STS and IAM Query services. Every answer must be a success or an error
+ * rest-json routes, the STS and IAM Query services, and SQS's Query protocol. Every answer must be a success or an error
  * of exactly that protocol's shape, 4xx, with the request id of its header; a refused request must
  * change nothing; and each service must still serve the real SDK afterwards.
  */
@@ -48,6 +49,7 @@ const JSON_RUNS = 1000;
 const RAM_RUNS = 1000;
 const QUERY_ROUNDS = 2;
 const QUERY_RUNS_PER_ROUND = 500;
+const SQS_QUERY_RUNS = 600;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -1085,6 +1087,215 @@ test(`${QUERY_ROUNDS * QUERY_RUNS_PER_ROUND} random STS and IAM requests each ge
   );
   const who = await stsFor(env.url, keysFrom(assumed.Credentials)).send(new GetCallerIdentityCommand({}));
   expect(who.Arn).toBe(`arn:aws:sts::${account}:assumed-role/after/after`);
+}, 120_000);
+
+// ---- SQS, Query ------------------------------------------------------------------------------
+
+const SQS_QUERY = { version: '2012-11-05', namespace: 'http://queue.amazonaws.com/doc/2012-11-05/' };
+
+const SQS_QUERY_NAMES = [
+  'QueueName',
+  'QueueUrl',
+  'MessageBody',
+  'ReceiptHandle',
+  'MaxNumberOfMessages',
+  'DelaySeconds',
+  'Attribute.1.Name',
+  'Attribute.1.Value',
+  'Tag.1.Key',
+  'Tag.1.Value',
+  'AttributeName.1',
+  'AttributeName.2',
+  'MessageSystemAttributeName.1',
+  'MessageAttributeName.1',
+  'MessageAttribute.1.Name',
+  'MessageAttribute.1.Value.DataType',
+  'MessageAttribute.1.Value.StringValue',
+  'MessageAttribute.1.Value.BinaryValue',
+  'MessageAttribute.11.Name',
+];
+
+test(`${SQS_QUERY_RUNS} random SQS Query requests each get a success or SQS's <ErrorResponse>, and refused ones change nothing`, async () => {
+  const account = '690000000001';
+  const auth = { authorization: authorization(account, 'us-east-1', 'sqs') };
+  const call = (params: Record<string, string>) =>
+    send(env.url, new URLSearchParams({ Version: SQS_QUERY.version, ...params }).toString(), {
+      headers: auth,
+    });
+  const element = (xml: string, name: string) =>
+    new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1] ?? '';
+  const queueUrl = element((await call({ Action: 'CreateQueue', QueueName: 'fuzz-query' })).body, 'QueueUrl');
+  expect(queueUrl).toBe(`${env.url}/${account}/fuzz-query`);
+  await call({ Action: 'SendMessage', QueueUrl: queueUrl, MessageBody: 'first' });
+  const receiptHandle = element(
+    (await call({ Action: 'ReceiveMessage', QueueUrl: queueUrl })).body,
+    'ReceiptHandle',
+  );
+  expect(receiptHandle).toMatch(UUID);
+
+  const templates: Record<string, Record<string, string>> = {
+    CreateQueue: {
+      QueueName: 'fuzz-query-2',
+      'Attribute.1.Name': 'VisibilityTimeout',
+      'Attribute.1.Value': '30',
+      'Tag.1.Key': 'k',
+      'Tag.1.Value': 'v',
+    },
+    GetQueueUrl: { QueueName: 'fuzz-query' },
+    SendMessage: {
+      QueueUrl: queueUrl,
+      MessageBody: 'hello',
+      'MessageAttribute.1.Name': 'kind',
+      'MessageAttribute.1.Value.DataType': 'String',
+      'MessageAttribute.1.Value.StringValue': 'fuzz',
+    },
+    ReceiveMessage: {
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: '2',
+      'AttributeName.1': 'All',
+      'MessageAttributeName.1': 'All',
+    },
+    DeleteMessage: { QueueUrl: queueUrl, ReceiptHandle: receiptHandle },
+  };
+  const value = fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.constantFrom(
+        '',
+        '0',
+        '1',
+        '10',
+        '11',
+        '-1',
+        '1.5',
+        ' 5',
+        'All',
+        '.*',
+        'kind',
+        'k.*',
+        'SentTimestamp',
+        'String',
+        'Number.int',
+        'Binary',
+        'Text',
+        'AAEC',
+        'AWS.reserved',
+        'a..b',
+        queueUrl,
+        `${queueUrl}-missing`,
+        'http://127.0.0.1:1/x/y',
+        'fuzz-query',
+        'bad name!',
+        'x.fifo',
+        'a'.repeat(81),
+        receiptHandle,
+        'x'.repeat(300_000),
+        '<&>',
+      ),
+    },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
+  );
+  const name = fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom(...SQS_QUERY_NAMES) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...SQS_QUERY_NAMES), fc.constantFrom('.0', '.x', '.', '..', '.1.Name'))
+        .map(([n, suffix]) => n + suffix),
+    },
+    { weight: 1, arbitrary: fc.string({ maxLength: 10 }) },
+  );
+  const actions = [...Object.keys(templates), 'ListQueues', 'PurgeQueue', 'constructor', ''];
+  const bent = fc
+    .record({
+      action: fc.constantFrom(...Object.keys(templates)),
+      keep: fc.array(fc.nat(9), { minLength: 5, maxLength: 5 }),
+      swaps: fc.array(fc.tuple(fc.nat(4), value), { maxLength: 2 }),
+      extra: fc.array(fc.tuple(name, value), { maxLength: 2 }),
+    })
+    .map(({ action, keep, swaps, extra }) => {
+      const params = Object.entries(templates[action] ?? {}).filter((_, i) => keep[i] !== 0);
+      for (const [i, v] of swaps) {
+        const entry = params[i % Math.max(1, params.length)];
+        if (entry) entry[1] = v;
+      }
+      return { action, params: [...params, ...extra] };
+    });
+  const nearlyRight = fc.record({
+    action: fc.constantFrom(...actions),
+    params: fc.array(fc.tuple(name, value), { maxLength: 6 }),
+  });
+  const request = fc.record({
+    call: fc.oneof({ weight: 4, arbitrary: bent }, { weight: 1, arbitrary: nearlyRight }),
+    get: fc.boolean(),
+    // The queue's URL as the path names the queue when QueueUrl is left out.
+    path: fc.constantFrom('/', '/', new URL(queueUrl).pathname, `/${account}/missing`, '/x/y/z'),
+  });
+
+  const seen = { ok: new Map<string, number>(), errors: new Map<string, number>() };
+  const world = env.emulator.world;
+  await fc.assert(
+    fc.asyncProperty(request, async ({ call: { action, params }, get, path }) => {
+      const pairs: [string, string][] = [['Version', SQS_QUERY.version], ...params];
+      if (action) pairs.unshift(['Action', action]);
+      const body = new URLSearchParams(pairs).toString();
+      const before = queuesOf(world);
+      // GET carries the parameters in the URL, which Node caps with the headers (16 KiB).
+      const byGet = get && body.length < 4000;
+      const response = await send(env.url, byGet ? undefined : body, {
+        method: byGet ? 'GET' : 'POST',
+        path: byGet ? `${path}?${body}` : path,
+        headers: auth,
+      });
+      expect(response.requestId).toMatch(UUID);
+      expect(isWellFormedXml(response.body), response.body).toBe(true);
+      expect(response.contentType).toMatch(/^text\/xml/);
+      if (response.status === 200) {
+        count(seen.ok, action);
+        expect(response.body).toMatch(
+          new RegExp(
+            `^<\\?xml version="1\\.0" encoding="UTF-8"\\?>\\n<${action}Response xmlns="${SQS_QUERY.namespace}">`,
+          ),
+        );
+        expect(response.body).toContain(
+          `<ResponseMetadata><RequestId>${response.requestId}</RequestId></ResponseMetadata></${action}Response>`,
+        );
+        return;
+      }
+      const error = parseQueryError(response.body);
+      expect(error, response.body).toBeDefined();
+      expect(error?.namespace).toBe(SQS_QUERY.namespace);
+      expect(error?.type).toBe('Sender');
+      expect(error?.requestId).toBe(response.requestId);
+      expect(response.status, `${error?.code}: ${error?.message}`).toBe(400);
+      count(seen.errors, error?.code ?? '');
+      expect(queuesOf(world), `${error?.code}: ${error?.message}`).toBe(before);
+    }),
+    { numRuns: SQS_QUERY_RUNS, seed: SEED },
+  );
+
+  for (const action of Object.keys(templates)) expect(seen.ok.get(action), action).toBeGreaterThan(0);
+  for (const code of [
+    'MissingAction',
+    'InvalidAction',
+    'MissingParameter',
+    'InvalidParameterValue',
+    'AWS.SimpleQueueService.NonExistentQueue',
+    'ReceiptHandleIsInvalid',
+  ]) {
+    expect(seen.errors.get(code), code).toBeGreaterThan(0);
+  }
+
+  // The service still answers, on both protocols, for the queues the fuzzing used.
+  const sqs = new SQSClient(sdkConfig(account));
+  expect((await sqs.send(new GetQueueUrlCommand({ QueueName: 'fuzz-query' }))).QueueUrl).toBe(queueUrl);
+  const afterUrl = element(
+    (await call({ Action: 'CreateQueue', QueueName: 'fuzz-query-after' })).body,
+    'QueueUrl',
+  );
+  await call({ Action: 'SendMessage', QueueUrl: afterUrl, MessageBody: 'after' });
+  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: afterUrl, MaxNumberOfMessages: 10 }));
+  expect(got.Messages?.map((m) => m.Body)).toEqual(['after']);
 }, 120_000);
 
 describe('regressions the fuzzing found', () => {
