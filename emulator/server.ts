@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { ec2Actions } from './ec2/index.ts';
 import { ApiError } from './errors.ts';
 import { bucketOf, type Clock, FaultInjector, type Faults, internalError } from './faults.ts';
+import { JsonAccessDenied } from './identity/authorize.ts';
+import { enforceEc2, enforceJson, enforceQuery, enforceRam } from './identity/enforce.ts';
 import { callerOf, QUERY_SERVICES, type QueryService } from './identity/index.ts';
+import { serviceCredentials } from './identity/sts.ts';
 import { type Params, parseForm } from './query.ts';
 import { RAM_ROUTES, ramOperations } from './ram/service.ts';
 import type { Organization } from './ram/state.ts';
@@ -196,7 +199,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const faults = new FaultInjector(options.faults, options.clock);
 
   /** One EC2 Query request, checked in the order EC2 appears to check it. */
-  function handleEc2(req: IncomingMessage, p: Params, requestId: string): string {
+  async function handleEc2(req: IncomingMessage, p: Params, requestId: string): Promise<string> {
     const action = p.str('Action');
     if (!action) throw new ApiError('MissingAction', 'The request must contain the parameter Action', 400);
     const version = p.str('Version');
@@ -216,6 +219,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults.throttle(`${account}/${region}`, bucketOf(action, unfiltered));
     const failure = faults.failure(action);
     if (failure === 'before') throw internalError();
+    // IAM: a role session's request is authorized before the action looks at it.
+    await enforceEc2(world, account, region, sessionTokenOf(req, p), action, p);
     const state = world.state(account, region);
     const result = handler({ action, account, region, state, world, p, faults });
     if (failure === 'after') throw internalError();
@@ -226,13 +231,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
    * One request of a Query service other than EC2 (STS, IAM), chosen by its Version; answered and
    * refused in that service's XML. Not throttled: EC2's buckets are EC2's.
    */
-  function handleQueryService(
+  async function handleQueryService(
     req: IncomingMessage,
     service: QueryService,
     p: Params,
     requestId: string,
     res: ServerResponse,
-  ): void {
+  ): Promise<void> {
     try {
       const action = p.str('Action');
       if (!action) throw new ApiError('MissingAction', 'The request must contain the parameter Action', 400);
@@ -247,7 +252,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const failure = faults.failure(action);
       if (failure === 'before') throw internalError();
       const { caller: who, session } = callerOf(world, account, sessionTokenOf(req, p));
-      const result = handler({ action, account, region, world, p, caller: who, session });
+      const iamPrefix = service.version === '2010-05-08' ? 'iam' : 'sts';
+      await enforceQuery(world, iamPrefix, account, region, session, action, p);
+      const result = await handler({ action, account, region, world, p, caller: who, session });
       if (failure === 'after') throw internalError();
       reply(res, 200, XML, queryResponse(service.namespace, action, requestId, result));
     } catch (error) {
@@ -266,7 +273,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   /** One RAM request (rest-json: `POST /operationname`, JSON in and out, the code in `x-amzn-errortype`). */
-  function handleRam(req: IncomingMessage, operation: string, body: string, res: ServerResponse): void {
+  async function handleRam(
+    req: IncomingMessage,
+    operation: string,
+    body: string,
+    res: ServerResponse,
+  ): Promise<void> {
     try {
       const input = parseJsonBody(body);
       const { account, region } = caller(req, parseForm(''));
@@ -274,6 +286,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (failure === 'before') throw internalError();
       const run = ramOperations[operation];
       if (!run) throw new ApiError('UnknownOperationException', `Unknown operation ${operation}`, 404);
+      await enforceRam(world, account, region, sessionTokenOf(req, parseForm('')), operation, input);
       const output = run({ operation, account, region, world, input });
       if (failure === 'after') throw internalError();
       reply(res, 200, 'application/json', JSON.stringify(output));
@@ -291,7 +304,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   /** One request of a JSON-protocol service (`X-Amz-Target: Prefix.Operation`). */
-  function handleJson(req: IncomingMessage, target: string, body: string, res: ServerResponse): void {
+  async function handleJson(
+    req: IncomingMessage,
+    target: string,
+    body: string,
+    res: ServerResponse,
+  ): Promise<void> {
     const { service, name } = jsonTarget(target);
     try {
       const operation =
@@ -303,16 +321,50 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const { account, region } = caller(req, parseForm(''));
       const failure = faults.failure(name);
       if (failure === 'before') throw internalError();
+      await enforceJson(
+        world,
+        account,
+        region,
+        sessionTokenOf(req, parseForm('')),
+        service.prefix,
+        name,
+        input,
+      );
       const baseUrl = `http://${req.headers.host ?? '127.0.0.1'}`;
       const output = operation({ account, region, world, input, baseUrl });
       if (failure === 'after') throw internalError();
       reply(res, 200, service.contentType, JSON.stringify(output));
     } catch (error) {
+      if (error instanceof JsonAccessDenied) {
+        for (const [header, value] of Object.entries(error.headers)) res.setHeader(header, value);
+        res.setHeader('x-amzn-errortype', error.type);
+        const text = JSON.stringify({ __type: error.type, message: error.message });
+        return reply(res, error.status, service?.contentType ?? 'application/x-amz-json-1.0', text);
+      }
       if (!(error instanceof ApiError)) console.error('emulator: unexpected error', error);
       const api =
         error instanceof ApiError ? error : new ApiError('InternalFailure', (error as Error).message, 500);
       replyJsonError(res, service, api);
     }
+  }
+
+  /**
+   * `POST /_emulator/service-credentials` `{"roleArn", "service", "sourceAccount"?, "sourceArn"?}`:
+   * credentials of the role as a service (Lambda, Step Functions) gets them to run as it, if the
+   * role's trust policy lets that service assume it. 200 with the keys, or 403/400 `{"message"}`.
+   */
+  async function handleServiceCredentials(req: IncomingMessage, body: string, res: ServerResponse) {
+    let input: Record<string, unknown>;
+    try {
+      input = parseJsonBody(body);
+    } catch (error) {
+      return reply(res, 400, 'application/json', JSON.stringify({ message: (error as Error).message }));
+    }
+    const region = typeof input.region === 'string' ? input.region : caller(req, parseForm('')).region;
+    const out = await serviceCredentials(world, input, region);
+    if (!out.ok) return reply(res, out.status, 'application/json', JSON.stringify({ message: out.message }));
+    const { ok: _, ...credentials } = out;
+    reply(res, 200, 'application/json', JSON.stringify(credentials));
   }
 
   /** The emulator's own read-only views, for the demo and the CLI: `GET /_emulator/events`. */
@@ -340,9 +392,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     try {
       const body = await readBody(req);
       await faults.delay();
-      if (typeof target === 'string') return handleJson(req, target, body, res);
+      if (typeof target === 'string') return await handleJson(req, target, body, res);
+      if (req.method === 'POST' && path === '/_emulator/service-credentials') {
+        return await handleServiceCredentials(req, body, res);
+      }
       if (req.method === 'GET' && req.url?.startsWith('/_emulator/')) return handleInspect(req, res);
-      if (ramOperation !== undefined) return handleRam(req, ramOperation, body, res);
+      if (ramOperation !== undefined) return await handleRam(req, ramOperation, body, res);
       if (req.method !== 'POST' && req.method !== 'GET') {
         throw new ApiError(
           'InvalidHttpRequest',
@@ -358,8 +413,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return reply(res, answer.status, XML, answer.body);
       }
       const service = queryServiceOf(p.str('Version'));
-      if (service) return handleQueryService(req, service, p, requestId, res);
-      const xml = handleEc2(req, p, requestId);
+      if (service) return await handleQueryService(req, service, p, requestId, res);
+      const xml = await handleEc2(req, p, requestId);
       reply(res, 200, XML, xml);
     } catch (error) {
       if (error instanceof BodyTooLarge && !error.drained) {

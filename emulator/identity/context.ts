@@ -16,8 +16,13 @@ export interface IdentityCtx {
   readonly session: RoleSession | undefined;
 }
 
-/** An action's result members (written inside `<ActionResult>`), or undefined for an action without output. */
-export type IdentityHandler = (ctx: IdentityCtx) => Record<string, XmlValue> | undefined;
+/**
+ * An action's result members (written inside `<ActionResult>`), or undefined for an action without
+ * output; a Promise for actions that evaluate policies (iam-simulate is asynchronous).
+ */
+export type IdentityHandler = (
+  ctx: IdentityCtx,
+) => Record<string, XmlValue> | undefined | Promise<Record<string, XmlValue> | undefined>;
 
 /** A Query service other than EC2, chosen by the request's `Version`. */
 export interface QueryService {

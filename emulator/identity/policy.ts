@@ -1,9 +1,10 @@
 /**
  * Role trust policies: parsed and checked when the role is created (IAM's MalformedPolicyDocument
- * cases), evaluated when someone asks STS to assume the role. Only what a trust policy can say is
- * modelled: statements with Effect, Action/NotAction, Principal and Condition.
+ * cases), with the roles they name resolved to their unique ids then. They are evaluated by
+ * @cloud-copilot/iam-simulate as the role's resource policy (emulator/identity/authorize.ts).
  * (IAM/latest/UserGuide/reference_policies_elements_principal.html, id_roles_create_for-user_externalid.html)
  */
+import { validateTrustPolicy } from '@cloud-copilot/iam-policy';
 import { ApiError } from '../errors.ts';
 
 /** Who a statement names, resolved when the policy was written. */
@@ -16,25 +17,14 @@ export type PrincipalRef =
   /** Service and federated principals: valid, but no caller of the emulator is one. */
   | { kind: 'other'; name: string };
 
-export interface Condition {
-  operator: string;
-  key: string;
-  values: string[];
-}
-
-export interface Statement {
-  effect: 'Allow' | 'Deny';
-  actions: string[] | undefined;
-  notActions: string[] | undefined;
-  principals: PrincipalRef[];
-  conditions: Condition[];
-}
-
 export interface TrustPolicy {
-  statements: Statement[];
+  /** The document as written, parsed. */
+  document: { [key: string]: Json };
+  /** Each role ARN the policy names, with the unique id of the role it named when the policy was written. */
+  roles: ReadonlyMap<string, string>;
 }
 
-/** Who is calling, as a trust policy sees it. */
+/** Who is calling: its account and, for a role session, the role. */
 export interface Caller {
   account: string;
   /** `aws:PrincipalArn`: the account's root, or the role of an assumed-role session. */
@@ -46,7 +36,7 @@ export interface Caller {
 
 const malformed = (message: string) => new ApiError('MalformedPolicyDocument', message);
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 const isObject = (value: Json | undefined): value is { [key: string]: Json } =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -103,24 +93,20 @@ function principalsOf(
   return out;
 }
 
-function conditionsOf(value: Json | undefined): Condition[] {
-  if (value === undefined) return [];
+/** Conditions must be objects of objects whose values are strings, numbers or booleans (or lists of them). */
+function checkConditions(value: Json | undefined): void {
+  if (value === undefined) return;
   if (!isObject(value)) throw malformed('Syntax errors in policy: Condition must be an object.');
-  const out: Condition[] = [];
   for (const [operator, block] of Object.entries(value)) {
     if (!isObject(block))
       throw malformed(`Syntax errors in policy: Condition ${operator} must be an object.`);
     for (const [key, raw] of Object.entries(block)) {
-      const list = Array.isArray(raw) ? raw : [raw];
-      const values = list.map((item) => {
-        if (typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean')
-          return String(item);
-        throw malformed(`Syntax errors in policy: the values of condition key ${key} must be strings.`);
-      });
-      out.push({ operator, key: key.toLowerCase(), values });
+      for (const item of Array.isArray(raw) ? raw : [raw]) {
+        if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean')
+          throw malformed(`Syntax errors in policy: the values of condition key ${key} must be strings.`);
+      }
     }
   }
-  return out;
 }
 
 /** A trust policy may name only STS actions ("AssumeRole policy may only specify STS AssumeRole actions."). */
@@ -155,7 +141,8 @@ export function parseTrustPolicy(
   if (raw === undefined) throw malformed('Missing required field Statement');
   const list = Array.isArray(raw) ? raw : [raw];
   if (list.length === 0) throw malformed('Missing required field Statement');
-  const statements = list.map((entry): Statement => {
+  const roles = new Map<string, string>();
+  for (const entry of list) {
     if (!isObject(entry)) throw malformed('Syntax errors in policy.');
     if (entry.Resource !== undefined || entry.NotResource !== undefined)
       throw malformed('Has prohibited field Resource');
@@ -168,98 +155,37 @@ export function parseTrustPolicy(
     const actions = entry.Action === undefined ? undefined : stringsOf(entry.Action, 'Action');
     const notActions = entry.NotAction === undefined ? undefined : stringsOf(entry.NotAction, 'NotAction');
     checkActions([...(actions ?? []), ...(notActions ?? [])]);
-    return {
-      effect,
-      actions,
-      notActions,
-      principals: principalsOf(entry.Principal, roleIdOf),
-      conditions: conditionsOf(entry.Condition),
-    };
-  });
-  return { statements };
-}
-
-/** IAM wildcards: `*` any run, `?` exactly one character; case-insensitive where `ignoreCase`. */
-function wildcard(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const source = pattern
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}$`, ignoreCase ? 'is' : 's').test(value);
-}
-
-function actionMatches(patterns: string[], action: string): boolean {
-  return patterns.some((pattern) => wildcard(pattern, action, true));
-}
-
-function principalMatches(ref: PrincipalRef, caller: Caller): boolean {
-  switch (ref.kind) {
-    case 'any':
-      return true;
-    case 'account':
-      return ref.account === caller.account;
-    case 'role':
-      return caller.roleId === ref.roleId;
-    case 'session':
-      return caller.sessionArn === ref.arn;
-    case 'other':
-      return false;
+    for (const ref of principalsOf(entry.Principal, roleIdOf)) {
+      if (ref.kind === 'role') roles.set(ref.arn, ref.roleId);
+    }
+    checkConditions(entry.Condition);
   }
+  const problem = validateTrustPolicy(json)[0];
+  if (problem) throw malformed(`Syntax errors in policy. ${problem.message} (${problem.path})`);
+  return { document: json, roles };
 }
 
 /**
- * One condition against the request's context (keys in lower case). The string operators, their
- * `IfExists` forms and `Null` are evaluated; any other operator never matches, so a statement that
- * relies on one does not apply (an Allow grants nothing, a Deny denies nothing).
+ * The trust policy as it reads now: a role it names that was deleted since, or deleted and created
+ * again under the same name, is shown by its old unique id (as IAM shows it), which no caller is.
  */
-function conditionHolds(condition: Condition, context: ReadonlyMap<string, string>): boolean {
-  const value = context.get(condition.key);
-  if (condition.operator === 'Null') {
-    const wantsAbsent = condition.values.some((v) => v.toLowerCase() === 'true');
-    return wantsAbsent === (value === undefined);
-  }
-  const ifExists = condition.operator.endsWith('IfExists');
-  const operator = ifExists ? condition.operator.slice(0, -'IfExists'.length) : condition.operator;
-  const tests: Record<string, (expected: string, actual: string) => boolean> = {
-    StringEquals: (e, a) => e === a,
-    StringNotEquals: (e, a) => e === a,
-    StringEqualsIgnoreCase: (e, a) => e.toLowerCase() === a.toLowerCase(),
-    StringNotEqualsIgnoreCase: (e, a) => e.toLowerCase() === a.toLowerCase(),
-    StringLike: (e, a) => wildcard(e, a, false),
-    StringNotLike: (e, a) => wildcard(e, a, false),
-  };
-  const test = Object.hasOwn(tests, operator) ? tests[operator] : undefined;
-  if (!test) return false;
-  const negated = operator.includes('Not');
-  if (value === undefined) return ifExists || negated;
-  const matched = condition.values.some((expected) => test(expected, value));
-  return negated ? !matched : matched;
-}
-
-function statementApplies(
-  statement: Statement,
-  action: string,
-  caller: Caller,
-  context: ReadonlyMap<string, string>,
-): boolean {
-  if (statement.actions && !actionMatches(statement.actions, action)) return false;
-  if (statement.notActions && actionMatches(statement.notActions, action)) return false;
-  if (!statement.principals.some((ref) => principalMatches(ref, caller))) return false;
-  return statement.conditions.every((condition) => conditionHolds(condition, context));
-}
-
-/**
- * Whether the trust policy lets `caller` perform `action` on the role: an explicit Deny wins, then
- * any Allow; nothing allowed is denied. `context` holds the request's condition keys in lower case
- * (`sts:externalid` only when the caller gave one).
- */
-export function trusts(
+export function trustDocumentNow(
   policy: TrustPolicy,
-  action: string,
-  caller: Caller,
-  context: ReadonlyMap<string, string>,
-): boolean {
-  const applies = (s: Statement) => statementApplies(s, action, caller, context);
-  if (policy.statements.some((s) => s.effect === 'Deny' && applies(s))) return false;
-  return policy.statements.some((s) => s.effect === 'Allow' && applies(s));
+  roleIdOf: (arn: string) => string | undefined,
+): { [key: string]: Json } {
+  const stale = [...policy.roles].filter(([arn, id]) => roleIdOf(arn) !== id);
+  if (stale.length === 0) return policy.document;
+  const replace = (name: Json): Json => {
+    const hit = typeof name === 'string' ? stale.find(([arn]) => arn === name) : undefined;
+    return hit ? hit[1] : name;
+  };
+  const copy = structuredClone(policy.document);
+  const list = Array.isArray(copy.Statement) ? copy.Statement : [copy.Statement];
+  for (const statement of list) {
+    if (!isObject(statement) || !isObject(statement.Principal)) continue;
+    const aws = statement.Principal.AWS;
+    if (aws === undefined) continue;
+    statement.Principal.AWS = Array.isArray(aws) ? aws.map(replace) : replace(aws);
+  }
+  return copy;
 }

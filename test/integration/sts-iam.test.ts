@@ -3,7 +3,9 @@ import {
   CreateRoleCommand,
   type CreateRoleCommandInput,
   DeleteRoleCommand,
+  DeleteRolePolicyCommand,
   GetRoleCommand,
+  PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import {
   AssumeRoleCommand,
@@ -244,6 +246,16 @@ describe('STS AssumeRole', () => {
   test("the credentials act as the role's account in EC2", async () => {
     const [hub, spoke] = [fresh(), fresh()];
     const roleArn = await createRole(spoke, hub);
+    await iamFor(env.url, spoke).send(
+      new PutRolePolicyCommand({
+        RoleName: 'mirrorops-spoke',
+        PolicyName: 'vpcs',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'ec2:CreateVpc', Resource: '*' }],
+        }),
+      }),
+    );
     const keys = keysFrom((await assume(hub, { RoleArn: roleArn })).Credentials);
 
     const created = await ec2With(env.url, keys).send(new CreateVpcCommand({ CidrBlock: '10.42.0.0/16' }));
@@ -345,10 +357,27 @@ describe('STS AssumeRole', () => {
   });
 
   describe('a role ARN as principal', () => {
-    /** The hub's role that its Lambdas run as, which the hub's own account may assume. */
-    async function hubRole(hub: string): Promise<{ arn: string; keys: Keys }> {
-      const arn = await createRole(hub, hub, { RoleName: 'mirrorops-lambda' });
-      const out = await assume(hub, { RoleArn: arn, RoleSessionName: 'lambda' });
+    /**
+     * The hub's role that its Lambdas run as, which the hub's own account may assume. Its identity
+     * policy allows sts:AssumeRole: across accounts, the trust and the caller's policies must both allow.
+     */
+    async function hubRole(
+      hub: string,
+      name = 'mirrorops-lambda',
+      sessionName = 'lambda',
+    ): Promise<{ arn: string; keys: Keys }> {
+      const arn = await createRole(hub, hub, { RoleName: name });
+      await iamFor(env.url, hub).send(
+        new PutRolePolicyCommand({
+          RoleName: name,
+          PolicyName: 'assume',
+          PolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }],
+          }),
+        }),
+      );
+      const out = await assume(hub, { RoleArn: arn, RoleSessionName: sessionName });
       return { arn, keys: keysFrom(out.Credentials) };
     }
 
@@ -369,10 +398,7 @@ describe('STS AssumeRole', () => {
       const [hub, spoke] = [fresh(), fresh()];
       const lambda = await hubRole(hub);
       const roleArn = await createRole(spoke, lambda.arn);
-      const otherArn = await createRole(hub, hub, { RoleName: 'something-else' });
-      const other = keysFrom(
-        (await assume(hub, { RoleArn: otherArn, RoleSessionName: 'other' })).Credentials,
-      );
+      const other = (await hubRole(hub, 'something-else', 'other')).keys;
 
       const error = await assume(other, { RoleArn: roleArn }).catch((e: unknown) => e);
 
@@ -386,7 +412,10 @@ describe('STS AssumeRole', () => {
       const [hub, spoke] = [fresh(), fresh()];
       const lambda = await hubRole(hub);
       const roleArn = await createRole(spoke, lambda.arn);
-      await iamFor(env.url, hub).send(new DeleteRoleCommand({ RoleName: 'mirrorops-lambda' }));
+      await assume(lambda.keys, { RoleArn: roleArn });
+      const iam = iamFor(env.url, hub);
+      await iam.send(new DeleteRolePolicyCommand({ RoleName: 'mirrorops-lambda', PolicyName: 'assume' }));
+      await iam.send(new DeleteRoleCommand({ RoleName: 'mirrorops-lambda' }));
       const again = await hubRole(hub);
 
       await rejectsWith(assume(again.keys, { RoleArn: roleArn }), 'AccessDenied');
