@@ -409,7 +409,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         // SQS's older Query protocol: the same operations as its JSON protocol, answered in XML.
         const { account, region } = caller(req, p);
         const baseUrl = `http://${req.headers.host ?? '127.0.0.1'}`;
-        const answer = answerSqsQuery({ p, account, region, world, faults, baseUrl, path, requestId });
+        const token = sessionTokenOf(req, p);
+        const authorize = (name: string, input: Record<string, unknown>) =>
+          enforceJson(world, account, region, token, sqsService.prefix, name, input);
+        const answer = await answerSqsQuery({
+          p,
+          account,
+          region,
+          world,
+          faults,
+          baseUrl,
+          path,
+          requestId,
+          authorize,
+        });
         return reply(res, answer.status, XML, answer.body);
       }
       const service = queryServiceOf(p.str('Version'));

@@ -125,11 +125,16 @@ export interface SqsQueryRequest {
   baseUrl: string;
   path: string;
   requestId: string;
+  /**
+   * IAM: authorizes the operation with its JSON-shaped input, as for the JSON protocol, and throws
+   * the refusal (an ApiError whose code, `AccessDenied`, is also the Query protocol's).
+   */
+  authorize?: (operation: string, input: Record<string, unknown>) => Promise<void>;
 }
 
 /** One SQS Query request, answered (status and XML body) as SQS answers it. */
-export function answerSqsQuery(request: SqsQueryRequest): { status: number; body: string } {
-  const { p, account, region, world, faults, baseUrl, path, requestId } = request;
+export async function answerSqsQuery(request: SqsQueryRequest): Promise<{ status: number; body: string }> {
+  const { p, account, region, world, faults, baseUrl, path, requestId, authorize } = request;
   try {
     const action = p.str('Action');
     if (!action) throw new ApiError('MissingAction', 'The request must contain the parameter Action.');
@@ -146,6 +151,7 @@ export function answerSqsQuery(request: SqsQueryRequest): { status: number; body
     const input = Object.fromEntries(Object.entries(read(p, queueUrl)).filter(([, v]) => v !== undefined));
     const failure = faults.failure(action);
     if (failure === 'before') throw internalError();
+    await authorize?.(action, input);
     const output = operation({ account, region, world, input, baseUrl });
     if (failure === 'after') throw internalError();
     const members = Object.entries(output)

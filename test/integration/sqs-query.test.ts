@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, test } from 'vitest';
+import { iamFor, keysFrom, stsFor, trustPolicy } from '../support/accounts.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { parseQueryError, type RawResponse, send } from '../support/http.ts';
 import { isWellFormedXml } from '../support/xml.ts';
@@ -364,5 +367,55 @@ describe('SQS on the Query protocol', () => {
     }
     const left = resultOf(await call(account, 'ReceiveMessage', { QueueUrl: queueUrl }), 'ReceiveMessage');
     expect(left).toBe('');
+  });
+  test("a role session's Query requests are authorized as its JSON requests are: a refusal is 403 AccessDenied", async () => {
+    const account = '700000000007';
+    const [allowedUrl, otherUrl] = [await newQueue(account, 'allowed'), await newQueue(account, 'other')];
+    const iam = iamFor(env.url, account);
+    const role = await iam.send(
+      new CreateRoleCommand({ RoleName: 'sender', AssumeRolePolicyDocument: trustPolicy(account) }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'sender',
+        PolicyName: 'send',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: 'sqs:SendMessage',
+              Resource: `arn:aws:sqs:us-east-1:${account}:allowed`,
+            },
+          ],
+        }),
+      }),
+    );
+    const assumed = await stsFor(env.url, account).send(
+      new AssumeRoleCommand({ RoleArn: role.Role?.Arn, RoleSessionName: 'query' }),
+    );
+    const keys = keysFrom(assumed.Credentials);
+    const asRole = (params: Record<string, string>) =>
+      send(env.url, new URLSearchParams({ Version: '2012-11-05', ...params }).toString(), {
+        headers: {
+          authorization: authorization(keys.accessKeyId),
+          'x-amz-security-token': keys.sessionToken ?? '',
+        },
+      });
+
+    resultOf(await asRole({ Action: 'SendMessage', QueueUrl: allowedUrl, MessageBody: 'ok' }), 'SendMessage');
+    const refused = errorOf(
+      await asRole({ Action: 'SendMessage', QueueUrl: otherUrl, MessageBody: 'no' }),
+      403,
+    );
+    expect(refused.code).toBe('AccessDenied');
+    expect(refused.message).toContain(`sqs:SendMessage on resource: arn:aws:sqs:us-east-1:${account}:other`);
+    expect(errorOf(await asRole({ Action: 'ReceiveMessage', QueueUrl: allowedUrl }), 403).code).toBe(
+      'AccessDenied',
+    );
+    // Nothing reached the refused queue.
+    expect(resultOf(await call(account, 'ReceiveMessage', { QueueUrl: otherUrl }), 'ReceiveMessage')).toBe(
+      '',
+    );
   });
 });
