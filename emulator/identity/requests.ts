@@ -228,6 +228,7 @@ async function contextsFor(
       action: name,
       resource,
       resourceAccount: owner,
+      resourceType: one.type,
       context: { ...common, ...one.context, ...requestTags(created) },
     });
     if (service === 'ec2' && created.size > 0) {
@@ -235,6 +236,7 @@ async function contextsFor(
         action: 'ec2:CreateTags',
         resource,
         resourceAccount: owner,
+        resourceType: one.type,
         context: { 'ec2:Region': region, ...requestTags(created), 'ec2:CreateAction': action },
       });
     }
