@@ -17,7 +17,6 @@ import {
   allowedContextKeysForRequest,
   type EvaluationResult,
   getDenialReasons,
-  getGrantReasons,
   isConditionKeyArray,
   type RequestAnalysis,
   type RunSimulationResults,
@@ -435,12 +434,6 @@ export async function authorize(
     return { request, reason, decoded: decodedOf(actor, request, explicit) };
   }
   return undefined;
-}
-
-/** The grants that allowed one request context, for tests and the decoded message of an allowed check. */
-export async function grantsFor(actor: Actor, request: AuthRequest) {
-  const outcome = await simulate(actor, request);
-  return outcome.analysis ? getGrantReasons(outcome.analysis) : [];
 }
 
 /** The end of AWS's denial message: why the action was refused. */

@@ -1,8 +1,10 @@
 import {
   CreateTagsCommand,
   CreateTrafficMirrorFilterCommand,
+  CreateNetworkInterfaceCommand,
   CreateTrafficMirrorSessionCommand,
   type CreateTrafficMirrorSessionCommandInput,
+  DeleteNetworkInterfaceCommand,
   DeleteTagsCommand,
   DeleteTrafficMirrorFilterCommand,
   DeleteTrafficMirrorSessionCommand,
@@ -10,6 +12,8 @@ import {
   DescribeTrafficMirrorSessionsCommand,
   type EC2Client,
   ModifyTrafficMirrorSessionCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
@@ -535,6 +539,59 @@ describe('EC2: targets, boundaries, explicit denies', () => {
       values: { items: [{ value: nothing.roleArn }] },
     });
     expect(garbage).toMatchObject({ name: 'InvalidAuthorizationMessageException' });
+  });
+});
+
+describe('EC2: the actions mapped approximately', () => {
+  test('a role allowed ec2:* builds and tears down a topology (every context is one the Reference can place)', async () => {
+    const account = fresh();
+    const role = await roleWith(account, [{ Effect: 'Allow', Action: 'ec2:*', Resource: '*' }]);
+
+    const network = await createNetwork(role.ec2);
+    const [source, appliance] = await launchMany(role.ec2, network.subnetId, 2);
+    const eni = await role.ec2.send(
+      new CreateNetworkInterfaceCommand({ SubnetId: network.subnetId, Groups: [network.securityGroupId] }),
+    );
+    const targetId = await eniTarget(role.ec2, must(appliance, 'appliance').eniId);
+    const filterId = await createFilter(role.ec2);
+    const session = await createSession(
+      role.ec2,
+      sessionInput({ eniId: must(source, 'source').eniId, targetId, filterId }),
+    );
+    await role.ec2.send(
+      new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: session.TrafficMirrorSessionId }),
+    );
+    await role.ec2.send(
+      new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterface?.NetworkInterfaceId }),
+    );
+    const terminated = await role.ec2.send(
+      new TerminateInstancesCommand({ InstanceIds: [must(source, 'source').instanceId] }),
+    );
+
+    expect(terminated.TerminatingInstances?.[0]?.CurrentState?.Name).toBe('shutting-down');
+  });
+
+  test('RunInstances with tags needs ec2:CreateTags with ec2:CreateAction RunInstances', async () => {
+    const account = fresh();
+    const network = await createNetwork(ec2For(env.url, account));
+    const role = await roleWith(account, [{ Effect: 'Allow', Action: 'ec2:RunInstances', Resource: '*' }]);
+
+    const error = await failure(
+      role.ec2.send(
+        new RunInstancesCommand({
+          MinCount: 1,
+          MaxCount: 1,
+          SubnetId: network.subnetId,
+          TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'team', Value: 'a' }] }],
+        }),
+      ),
+    );
+    const untagged = await role.ec2.send(
+      new RunInstancesCommand({ MinCount: 1, MaxCount: 1, SubnetId: network.subnetId }),
+    );
+
+    expect(error.message).toContain(`ec2:CreateTags on resource: ${arn(account, 'instance')} because`);
+    expect(untagged.Instances).toHaveLength(1);
   });
 });
 
