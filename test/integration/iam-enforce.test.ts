@@ -487,6 +487,15 @@ describe('EC2: targets, boundaries, explicit denies', () => {
     expect(error.message).toContain(
       `ec2:DeleteTrafficMirrorFilter on resource: ${arn(account, 'traffic-mirror-filter', filterId)} with an explicit deny in an identity-based policy`,
     );
+    const encoded = must(/Encoded authorization failure message: (\S+)$/.exec(error.message)?.[1], 'encoded');
+    const decoded = await stsFor(env.url, account).send(
+      new DecodeAuthorizationMessageCommand({ EncodedMessage: encoded }),
+    );
+    expect(JSON.parse(must(decoded.DecodedMessage, 'DecodedMessage'))).toMatchObject({
+      allowed: false,
+      explicitDeny: true,
+      matchedStatements: { items: [{ effect: 'DENY', policy: 'permissions', index: 2 }] },
+    });
     expect(byRoot.TrafficMirrorFilterId).toBe(filterId);
   });
 
