@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { parseTemplate, substitute } from '../support/cloudformation.ts';
 
 const run = promisify(execFile);
@@ -22,6 +22,7 @@ interface Template {
   >;
   Conditions?: Record<string, unknown>;
   Resources: Record<string, { Type: string; Condition?: string; Properties: Record<string, unknown> }>;
+  Outputs?: Record<string, { Value: unknown }>;
 }
 
 const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
@@ -57,23 +58,37 @@ async function packageStack(dir: string, ...params: string[]): Promise<Template>
 }
 
 beforeAll(async () => {
-  outDir = await mkdtemp(join(tmpdir(), 'mirrorops-package-'));
+  // The default packaging is the run's (test/support/global-setup.ts); the organization's is this file's.
+  outDir = inject('hubPackageDir');
+  template = JSON.parse(await readFile(inject('hubTemplatePath'), 'utf8')) as Template;
   organizationDir = await mkdtemp(join(tmpdir(), 'mirrorops-package-org-'));
-  // One after the other: both builds go through the service's own .esbuild directory.
-  template = await packageStack(outDir, TARGET);
   withOrganization = await packageStack(organizationDir, TARGET, `organizationId=${ORGANIZATION}`);
   return async () => {
-    await rm(outDir, { recursive: true, force: true });
     await rm(organizationDir, { recursive: true, force: true });
   };
 }, 300_000);
 
 const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
+/** What the stack's Refs and Subs become in account 123456789012, parameters at their defaults. */
+const deployedValues = (): Record<string, string> => ({
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'us-east-1',
+  'AWS::AccountId': '123456789012',
+  ...Object.fromEntries(
+    Object.entries(template.Parameters ?? {}).flatMap(([name, p]) =>
+      p.Default === undefined ? [] : [[name, p.Default]],
+    ),
+  ),
+});
+
+/** Every statement of the roles' permission policies, as deployed in 123456789012. */
 function statements(): Statement[] {
   return ofType('AWS::IAM::Role').flatMap(([, role]) =>
     (
-      (role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []
+      (substitute(role.Properties.Policies, deployedValues()) as
+        | { PolicyDocument: { Statement: Statement[] } }[]
+        | undefined) ?? []
     ).flatMap((p) => p.PolicyDocument.Statement),
   );
 }
@@ -98,11 +113,36 @@ describe('the packaged hub stack', () => {
     ]);
   });
 
-  test('no IAM statement allows every action of a service or of all services', () => {
-    const actions = statements().flatMap((s) => list(s.Action));
+  test('no IAM statement allows every action of a service or of all services; the only denials keep ownership', () => {
+    const allows = statements().filter((s) => s.Effect === 'Allow');
+    const actions = allows.flatMap((s) => list(s.Action));
     expect(actions.length).toBeGreaterThan(0);
     for (const action of actions) expect(action).not.toMatch(/(^\*$)|(:\*$)/);
-    for (const s of statements()) expect(s.Effect).toBe('Allow');
+    const denials = statements().filter((s) => s.Effect !== 'Allow');
+    expect([...new Set(denials.map((s) => `${s.Effect} ${s.Sid}`))].sort()).toEqual([
+      'Deny KeepOwnership',
+      'Deny NoUntagAll',
+    ]);
+  });
+
+  test('one role for the event functions, one for the sweeper, one for the state machine; no default role', () => {
+    const roleOf = (fn: string) =>
+      (
+        ofType('AWS::Lambda::Function').find(
+          ([, f]) => f.Properties.FunctionName === `mirrorops-dev-${fn}`,
+        )?.[1].Properties.Role as { 'Fn::GetAtt': [string, string] } | undefined
+      )?.['Fn::GetAtt'][0];
+    expect(['guardduty-finding', 'tag-change', 'instance-launch', 'ttl-sweeper'].map(roleOf)).toEqual([
+      'EventFunctionsRole',
+      'EventFunctionsRole',
+      'EventFunctionsRole',
+      'SweeperRole',
+    ]);
+    expect(
+      ofType('AWS::IAM::Role')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['EventFunctionsRole', 'ShareTargetRole', 'SweeperRole']);
   });
 
   test('deleting or modifying sessions and filters requires mirrorops:managed=true', () => {
@@ -120,7 +160,7 @@ describe('the packaged hub stack', () => {
       'arn:aws:ec2:us-east-1:123456789012:traffic-mirror-filter/tmf-0123456789abcdef0',
     ];
     let checked = 0;
-    for (const s of statements()) {
+    for (const s of statements().filter((st) => st.Effect === 'Allow')) {
       for (const action of guarded) {
         if (!list(s.Action).some((a) => globMatch(a, action))) continue;
         for (const arn of arns) {
@@ -348,18 +388,26 @@ describe('the packaged share-target state machine', () => {
     }
   });
 
-  test('the spoke template trusts the packaged Lambda and state machine roles by name', async () => {
-    const spoke = await readFile(join('spoke', 'mirrorops-spoke.yaml'), 'utf8');
-    const patterns = [...spoke.matchAll(/:role\/(mirrorops-[^\s"]+)/g)].map((m) => m[1] as string);
-    const lambdaRole = template.Resources.IamRoleLambdaExecution?.Properties.RoleName as {
-      'Fn::Join': [string, unknown[]];
-    };
-    const [separator, parts] = lambdaRole['Fn::Join'];
-    const lambdaRoleName = parts.map((p) => (typeof p === 'string' ? p : 'us-east-1')).join(separator);
-    for (const name of [lambdaRoleName, machineRole().RoleName])
-      expect({ name, trusted: patterns.some((p) => globMatch(p, name)) }).toEqual({ name, trusted: true });
-    const machineName = ofType('AWS::StepFunctions::StateMachine')[0]?.[1].Properties.StateMachineName;
-    expect(spoke).toContain(':stateMachine:mirrorops-*-share-target');
-    expect(globMatch('mirrorops-*-share-target', String(machineName))).toBe(true);
+  test("the hub's outputs name exactly the roles the spoke template trusts, and the spoke trusts no name pattern", async () => {
+    const outputs = template.Outputs ?? {};
+    expect(outputs.HubFunctionRoleArns?.Value).toEqual({
+      'Fn::Join': [
+        ',',
+        [{ 'Fn::GetAtt': ['EventFunctionsRole', 'Arn'] }, { 'Fn::GetAtt': ['SweeperRole', 'Arn'] }],
+      ],
+    });
+    expect(outputs.HubShareTargetRoleArn?.Value).toEqual({ 'Fn::GetAtt': ['ShareTargetRole', 'Arn'] });
+    const spoke = parseTemplate(await readFile(join('spoke', 'mirrorops-spoke.yaml'), 'utf8'));
+    expect(Object.keys(spoke.Parameters ?? {})).toEqual(
+      expect.arrayContaining(['HubFunctionRoleArns', 'HubShareTargetRoleArn']),
+    );
+    const role = spoke.Resources.SpokeRole;
+    if (!role) throw new Error('the spoke template has no SpokeRole');
+    const trust = JSON.stringify(
+      (role.Properties.AssumeRolePolicyDocument as { Statement: unknown[] }).Statement,
+    );
+    expect(trust).not.toMatch(/ArnLike|StringLike|\*/);
+    expect(trust).toContain('"ArnEquals":{"aws:PrincipalArn":{"Ref":"HubFunctionRoleArns"}}');
+    expect(trust).toContain('"ArnEquals":{"aws:PrincipalArn":{"Ref":"HubShareTargetRoleArn"}}');
   });
 });
