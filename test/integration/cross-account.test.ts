@@ -5,19 +5,16 @@ import {
   DescribeTrafficMirrorTargetsCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateResourceShareCommand, RAMClient } from '@aws-sdk/client-ram';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { TAG } from '../../shared/domain/tags.ts';
 import { findingToIntent } from '../../shared/events/guardduty.ts';
-import { sweepFleet } from '../../shared/fleet.ts';
-import { apply } from '../../shared/mirror.ts';
 import { loadConfig } from '../../shared/runtime/config.ts';
-import { mirrorDeps } from '../../shared/runtime/deps.ts';
 import { silentLogger } from '../../shared/runtime/log.ts';
-import { ouArnOf } from '../support/accounts.ts';
+import { type Keys, ouArnOf } from '../support/accounts.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
 import { findingFor, type GuardDutyDetail } from '../support/incident.ts';
+import { deployHub, deploySpoke, type HubDeployment } from '../support/roles.ts';
 import { createNetwork, launch, must } from '../support/topology.ts';
 
 // One hub (the security account), three member accounts: A is onboarded (spoke role and share),
@@ -37,41 +34,46 @@ const env = useEmulator({
 });
 
 const credentials = (account: string) => ({ accessKeyId: account, secretAccessKey: 'test' });
-const iam = (account: string) =>
-  new IAMClient({ endpoint: env.url, region: REGION, credentials: credentials(account) });
 const ram = (account: string) =>
   new RAMClient({ endpoint: env.url, region: REGION, credentials: credentials(account) });
 
 let targetId: string;
 const members: Record<string, { ec2: EC2Client; vpcId: string; subnetId: string }> = {};
 
+let stack: HubDeployment;
+/** A member's spoke role, made from spoke/mirrorops-spoke.yaml with the hub stack's outputs. */
 async function spokeRole(account: string) {
-  await iam(account).send(
-    new CreateRoleCommand({
-      RoleName: 'mirrorops-spoke',
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { AWS: `arn:aws:iam::${HUB}:root` },
-            Action: 'sts:AssumeRole',
-            Condition: { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } },
-          },
-        ],
-      }),
-    }),
-  );
+  await deploySpoke(env.url, { account, hub: HUB, externalId: EXTERNAL_ID, hubOutputs: stack.outputs });
 }
 
-beforeAll(async () => {
-  // The hub Lambdas' environment: their own credentials, and the emulator as AWS.
+/**
+ * The product's modules as a Lambda container of `who` has them: loaded anew (new SDK clients, no
+ * cached credentials) with the role's credentials in the environment, as Lambda gives them.
+ */
+async function container(keys: Keys) {
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL: env.url,
-    AWS_ACCESS_KEY_ID: HUB,
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: keys.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+    AWS_SESSION_TOKEN: keys.sessionToken,
   });
+  vi.resetModules();
+  const [{ apply }, { mirrorDeps }, { sweepFleet }, { Accounts }, { ec2Gateway }, { stsClient }] =
+    await Promise.all([
+      import('../../shared/mirror.ts'),
+      import('../../shared/runtime/deps.ts'),
+      import('../../shared/fleet.ts'),
+      import('../../shared/aws/accounts.ts'),
+      import('../../shared/aws/ec2.ts'),
+      import('../../shared/aws/clients.ts'),
+    ]);
+  return { apply, mirrorDeps, sweepFleet, Accounts, ec2Gateway, stsClient };
+}
+const functions = async () => container(await stack.credentials('guardduty-finding'));
+const sweeper = async () => container(await stack.credentials('ttl-sweeper'));
+
+beforeAll(async () => {
+  // The hub Lambdas' environment: the emulator as AWS (their credentials: see container()).
+  Object.assign(process.env, { AWS_ENDPOINT_URL: env.url, AWS_REGION: REGION });
   const hub = ec2For(env.url, HUB);
   const network = await createNetwork(hub);
   const appliance = await hub.send(new CreateNetworkInterfaceCommand({ SubnetId: network.subnetId }));
@@ -81,6 +83,7 @@ beforeAll(async () => {
     }),
   );
   targetId = must(target.TrafficMirrorTarget?.TrafficMirrorTargetId, 'target id');
+  stack = await deployHub(env.url, { account: HUB, targetId, auditBus: 'mirrorops-audit-cross' });
   for (const account of [A, B, C, D]) {
     const ec2 = ec2For(env.url, account);
     members[account] = { ec2, ...(await createNetwork(ec2)) };
@@ -145,6 +148,7 @@ async function findingIn(account: string) {
 describe('across accounts', () => {
   test("a finding in member A mirrors in A to the hub's shared target; the sweeper removes it in A at expiry", async () => {
     const { instance, intent } = await findingIn(A);
+    const { apply, mirrorDeps } = await functions();
     const result = await apply(intent, await mirrorDeps(config(), A, REGION, silentLogger));
     expect(result.outcomes).toEqual([expect.objectContaining({ status: 'started' })]);
 
@@ -164,6 +168,7 @@ describe('across accounts', () => {
     expect(inHub.filter((s) => s.OwnerId === HUB)).toHaveLength(0);
 
     const later = new Date(Date.now() + 7 * 24 * 3_600_000);
+    const { sweepFleet } = await sweeper();
     const swept = await sweepFleet(config(), silentLogger, { remainingMs: () => 60_000, now: () => later });
     expect(swept.accounts.map((a) => a.account).sort()).toEqual([HUB, A].sort());
     const forA = swept.accounts.find((a) => a.account === A);
@@ -176,10 +181,12 @@ describe('across accounts', () => {
 
   test('an account enrolled through an organizational unit is mirrored and swept too', async () => {
     const { intent } = await findingIn(D);
+    const { apply, mirrorDeps } = await functions();
     const result = await apply(intent, await mirrorDeps(config(), D, REGION, silentLogger));
     expect(result.outcomes).toEqual([expect.objectContaining({ status: 'started' })]);
     const later = new Date(Date.now() + 7 * 24 * 3_600_000);
     // The share names the OU, not D: the hub finds D by the session D created on its target.
+    const { sweepFleet } = await sweeper();
     const swept = await sweepFleet(config(), silentLogger, { remainingMs: () => 60_000, now: () => later });
     expect(swept.accounts.map((a) => a.account)).toContain(D);
     expect(
@@ -190,6 +197,7 @@ describe('across accounts', () => {
 
   test('an account never onboarded is rejected, naming the missing share', async () => {
     const { intent } = await findingIn(B);
+    const { apply, mirrorDeps } = await functions();
     const result = await apply(intent, await mirrorDeps(config(), B, REGION, silentLogger));
     expect(result.outcomes).toEqual([
       expect.objectContaining({ status: 'rejected', reason: expect.stringContaining(`not shared with it`) }),
@@ -199,6 +207,7 @@ describe('across accounts', () => {
 
   test('an account mirrorops cannot enter (no spoke role) is rejected, not retried forever', async () => {
     const { intent } = await findingIn(C);
+    const { apply, mirrorDeps } = await functions();
     const result = await apply(intent, await mirrorDeps(config(), C, REGION, silentLogger));
     expect(result.rejected).toMatch(new RegExp(`cannot act in account ${C}`));
   });
@@ -210,9 +219,7 @@ describe('across accounts', () => {
       MIRROROPS_HUB_ACCOUNT_ID: HUB,
       AWS_REGION: REGION,
     });
-    const { Accounts } = await import('../../shared/aws/accounts.ts');
-    const { ec2Gateway } = await import('../../shared/aws/ec2.ts');
-    const { stsClient } = await import('../../shared/aws/clients.ts');
+    const { apply, mirrorDeps, Accounts, ec2Gateway, stsClient } = await functions();
     const accounts = new Accounts(
       { hubAccount: HUB, spokeRoleName: 'mirrorops-spoke', externalId: undefined },
       stsClient(REGION),

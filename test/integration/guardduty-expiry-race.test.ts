@@ -5,7 +5,8 @@ import { sessionExpiry } from '../../shared/domain/claims.ts';
 import { Memory } from '../../shared/memory.ts';
 import { apply } from '../../shared/mirror.ts';
 import { sweep } from '../../shared/sweep.ts';
-import { ec2For, useEmulator } from '../support/emulator.ts';
+import { ec2With } from '../support/accounts.ts';
+import { useEmulator } from '../support/emulator.ts';
 import { findingFor, type Incident, incident, intentOf, tagsOf } from '../support/incident.ts';
 
 /**
@@ -79,10 +80,10 @@ describe('a repeat at the expiry of its session', () => {
       await apply(occurrence(world, instance, expired, 1), { ...world.deps(), now: () => new Date(expired) });
     }
     // The sweeper in its own container, deleting two a second: it reads all eight as expired first.
-    const sweeperClient = ec2For(env.url, world.account);
+    const sweeperClient = ec2With(env.url, await world.hub.credentials('ttl-sweeper'));
     const reread = after(sweeperClient, 'DescribeTrafficMirrorSessions', 2);
     const sweeping = sweep(
-      world.deps({
+      world.sweeperDeps({
         ec2: ec2Gateway(sweeperClient),
         config: { ...world.config, sweepRatePerSecond: 2 },
         memory: new Memory(),

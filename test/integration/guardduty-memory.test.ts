@@ -55,7 +55,7 @@ const occurrence = (
 /** Calls made while `act` runs, with latency on, so that requests in flight together overlap. */
 async function during<T>(world: Incident, act: () => Promise<T>): Promise<{ result: T; calls: Call[] }> {
   const calls: Call[] = [];
-  recordRequests(world.ec2, calls);
+  recordRequests(world.functionEc2, calls);
   env.emulator.faults.set({ latencyMs: 15 });
   const result = await act();
   env.emulator.faults.set({});
@@ -239,7 +239,8 @@ describe('a repeat in the container that mirrored the instance', () => {
     const deps = world.deps();
     // Severity 5 lasts 6 hours: seven hours ago has expired.
     await apply(occurrence(world, instance, 7), { ...deps, now: () => new Date(Date.now() - 7 * HOUR) });
-    const swept = await sweep(deps, { remainingMs: () => 60_000 });
+    // The sweeper in this container: the same memory, its own role.
+    const swept = await sweep(world.sweeperDeps(), { remainingMs: () => 60_000 });
     expect(swept.deleted).toHaveLength(1);
 
     const { result, calls } = await during(world, () => apply(occurrence(world, instance, 0, 2), deps));

@@ -22,7 +22,7 @@ describe('a finding on an instance type Traffic Mirroring does not support', () 
     async (_, typed) => {
       const world = await incident(env.url);
       const instance = await world.instance(1, 'r7g.large');
-      const calls = recordRequests(world.ec2);
+      const calls = recordRequests(world.functionEc2);
       const event = findingFor('network-connection', world, instance, (d) => {
         if (typed) d.resource.instanceDetails.instanceType = 'r7g.large';
         else delete d.resource.instanceDetails.instanceType;
@@ -51,7 +51,7 @@ describe('a source AWS refuses although mirrorops allows its type (a family adde
   test('is rejected once, naming the type and that AWS refused it; a redelivery asks once more, no loop', async () => {
     const world = await incident(env.url);
     const instance = await world.instance(2, 'm8i.large');
-    const calls = recordRequests(world.ec2);
+    const calls = recordRequests(world.functionEc2);
     const event = findingFor('network-connection', world, instance, (d) => {
       d.resource.instanceDetails.instanceType = 'm8i.large';
     });

@@ -117,7 +117,7 @@ describe('the sweeper', () => {
     const mediumRun = await mirror(world, medium);
     const highRun = await mirror(world, high, 'network-connection-high');
 
-    const first = await sweep(world.deps({ now: inFuture(7 * HOUR) }), plenty);
+    const first = await sweep(world.sweeperDeps({ now: inFuture(7 * HOUR) }), plenty);
 
     expect([...first.deleted].sort()).toEqual(sessionIds(mediumRun).sort());
     expect(first).toMatchObject({ expired: 2, deferred: 0, kept: 0, failures: [] });
@@ -146,7 +146,7 @@ describe('the sweeper', () => {
       });
     }
 
-    const second = await sweep(world.deps({ now: inFuture(25 * HOUR) }), plenty);
+    const second = await sweep(world.sweeperDeps({ now: inFuture(25 * HOUR) }), plenty);
 
     expect(second.deleted).toEqual(sessionIds(highRun));
     expect(second.filtersDeleted).toEqual([highRun.filterId]);
@@ -191,7 +191,7 @@ describe('the sweeper', () => {
     const sessionsBefore = await world.sessions();
     const filtersBefore = await world.filters();
 
-    const result = await sweep(world.deps({ now: inFuture(365 * 24 * HOUR) }), plenty);
+    const result = await sweep(world.sweeperDeps({ now: inFuture(365 * 24 * HOUR) }), plenty);
 
     expect(result).toMatchObject({ expired: 1, deleted: [ours], filtersDeleted: [], failures: [] });
     expect(await world.sessions()).toEqual(sessionsBefore.filter((s) => s.TrafficMirrorSessionId !== ours));
@@ -208,7 +208,7 @@ describe('the sweeper', () => {
     });
 
     // EC2 itself refuses to delete a filter in use; the sweeper must not even try.
-    const real = world.deps().ec2;
+    const real = world.sweeperDeps().ec2;
     const attempted: string[] = [];
     const ec2: Ec2Gateway = {
       ...real,
@@ -218,14 +218,14 @@ describe('the sweeper', () => {
       },
     };
 
-    const early = await sweep(world.deps({ ec2, now: inFuture(9 * MINUTE) }), plenty);
+    const early = await sweep(world.sweeperDeps({ ec2, now: inFuture(9 * MINUTE) }), plenty);
     expect(early.filtersDeleted).toEqual([]);
 
-    const late = await sweep(world.deps({ ec2, now: inFuture(11 * MINUTE) }), plenty);
+    const late = await sweep(world.sweeperDeps({ ec2, now: inFuture(11 * MINUTE) }), plenty);
     expect(late.filtersDeleted).toEqual([unused]);
 
     // An hour on, past every grace period but before the session expires: its filter stays.
-    const hourLater = await sweep(world.deps({ ec2, now: inFuture(HOUR) }), plenty);
+    const hourLater = await sweep(world.sweeperDeps({ ec2, now: inFuture(HOUR) }), plenty);
     expect(hourLater).toMatchObject({ deleted: [], filtersDeleted: [], failures: [] });
     expect((await world.filters()).map((f) => f.TrafficMirrorFilterId)).toEqual([used]);
     expect(attempted).toEqual([unused]);
@@ -244,7 +244,7 @@ describe('the sweeper', () => {
     // The sweep lists both as expired; before it deletes, a repeat of the finding extends one and
     // a responder removes the managed tag of the other (it is theirs now). The gateway is the real
     // one; the only thing added is when those two changes happen: inside the sweep's window.
-    const real = world.deps().ec2;
+    const real = world.sweeperDeps().ec2;
     let window = 0;
     const ec2: Ec2Gateway = {
       ...real,
@@ -263,7 +263,7 @@ describe('the sweeper', () => {
       },
     };
 
-    const result = await sweep(world.deps({ ec2, now: () => new Date(sevenHours) }), plenty);
+    const result = await sweep(world.sweeperDeps({ ec2, now: () => new Date(sevenHours) }), plenty);
 
     expect(window).toBeGreaterThan(0);
     expect(result).toMatchObject({ expired: 2, deleted: [], kept: 2, failures: [] });
@@ -283,7 +283,7 @@ describe('the sweeper', () => {
       runs.push(await mirror(world, await world.instance(3), 'network-connection', another(`f${i}`, remote)));
     }
     const all = runs.flatMap(sessionIds).sort();
-    const real = world.deps().ec2;
+    const real = world.sweeperDeps().ec2;
     let deleted = 0;
     const startedWith: number[] = [];
     // The invocation's clock: plenty of time until the first deletion is done, then none.
@@ -296,7 +296,7 @@ describe('the sweeper', () => {
         deleted++;
       },
     };
-    const deps = world.deps({ ec2, now: inFuture(7 * HOUR) });
+    const deps = world.sweeperDeps({ ec2, now: inFuture(7 * HOUR) });
 
     const first = await sweep(deps, { remainingMs, marginMs: 5_000 });
 
@@ -331,10 +331,10 @@ describe('the sweeper', () => {
       expect(await world.sessions()).toEqual([]);
 
       // Within the grace period the filter may be a request still setting up: it stays.
-      const soon = await sweep(world.deps({ now: inFuture(MINUTE) }), plenty);
+      const soon = await sweep(world.sweeperDeps({ now: inFuture(MINUTE) }), plenty);
       expect(soon.filtersDeleted).toEqual([]);
 
-      const next = await sweep(world.deps({ now: inFuture(11 * MINUTE) }), plenty);
+      const next = await sweep(world.sweeperDeps({ now: inFuture(11 * MINUTE) }), plenty);
       expect(next.filtersDeleted).toEqual([orphan?.TrafficMirrorFilterId]);
       expect(await world.filters()).toEqual([]);
       expect(await world.sessions()).toEqual([]);
@@ -347,7 +347,7 @@ describe('the sweeper', () => {
       const run = await mirror(world, await world.instance(2));
       faults.set({ failActions: ['DescribeTrafficMirrorFilters'] });
 
-      await expect(sweep(world.deps({ now: inFuture(7 * HOUR) }), plenty)).rejects.toMatchObject({
+      await expect(sweep(world.sweeperDeps({ now: inFuture(7 * HOUR) }), plenty)).rejects.toMatchObject({
         name: 'InternalError',
       });
 
@@ -378,10 +378,10 @@ describe('the sweeper', () => {
       );
       expect((await hub.sessions()).map((s) => s.TrafficMirrorSessionId)).toEqual([session]);
 
-      const atHub = await sweep(hub.deps(), plenty);
+      const atHub = await sweep(hub.sweeperDeps(), plenty);
       expect(atHub).toMatchObject({ expired: 0, deleted: [], failures: [] });
 
-      const atMember = await sweep(member.deps(), plenty);
+      const atMember = await sweep(member.sweeperDeps(), plenty);
       expect(atMember).toMatchObject({ expired: 1, deleted: [session], filtersDeleted: [filterId] });
     });
   });
@@ -396,7 +396,7 @@ describe('under throttling at EC2 rates and 20% InternalError', () => {
       const instances = [];
       for (let i = 0; i < 10; i++) instances.push(await world.instance(2));
       // 20 sources: more than an ENI target takes, so the target is a load balancer.
-      const config = { ...world.config, targetId: await nlbTarget(world.ec2, world.account) };
+      const config = await world.useTarget(await nlbTarget(world.ec2, world.account));
       /** One invocation: a Lambda environment of its own, so an SDK client with default retries of its own. */
       const invocation = (overrides: Partial<MirrorDeps> = {}) =>
         world.deps({
@@ -405,11 +405,12 @@ describe('under throttling at EC2 rates and 20% InternalError', () => {
             new EC2Client({
               endpoint: url,
               region: 'us-east-1',
-              credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
+              credentials: world.functionKeys,
             }),
           ),
           ...overrides,
         });
+      const sweeperKeys = await world.hub.credentials('ttl-sweeper');
       const intents = instances.map((instance, i) =>
         intentOf(
           findingFor('network-connection', world, instance, another(`finding-${i}`, `203.0.113.${i + 1}`)),
@@ -434,7 +435,14 @@ describe('under throttling at EC2 rates and 20% InternalError', () => {
       let swept: SweepResult | undefined;
       for (let run = 0; run < 3 && !swept; run++) {
         skew += MINUTE;
-        swept = await sweep(invocation({ now: inFuture(11 * MINUTE) }), plenty).catch(() => undefined);
+        swept = await sweep(
+          world.sweeperDeps({
+            config,
+            ec2: ec2Gateway(new EC2Client({ endpoint: url, region: 'us-east-1', credentials: sweeperKeys })),
+            now: inFuture(11 * MINUTE),
+          }),
+          plenty,
+        ).catch(() => undefined);
       }
       faults.set({});
 

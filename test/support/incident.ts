@@ -5,7 +5,7 @@ import {
   CreateTrafficMirrorTargetCommand,
   DescribeTrafficMirrorFiltersCommand,
   DescribeTrafficMirrorSessionsCommand,
-  type EC2Client,
+  EC2Client,
   type TrafficMirrorFilter,
   type TrafficMirrorSession,
 } from '@aws-sdk/client-ec2';
@@ -18,8 +18,10 @@ import { Memory } from '../../shared/memory.ts';
 import type { MirrorDeps } from '../../shared/mirror.ts';
 import { type Config, loadConfig } from '../../shared/runtime/config.ts';
 import { silentLogger } from '../../shared/runtime/log.ts';
+import type { Keys } from './accounts.ts';
 import { ec2For } from './emulator.ts';
 import { freshClient } from './mirroring.ts';
+import { deployHub, type HubDeployment } from './roles.ts';
 import { createNetwork, launch, must, type Network } from './topology.ts';
 
 /** A resource's tags (a session's, a filter's...) as a plain record. */
@@ -43,7 +45,21 @@ export interface Incident {
   network: Network;
   targetId: string;
   config: Config;
+  /** The hub stack's roles in this account; the use cases run as them. */
+  hub: HubDeployment;
+  /** The use cases' dependencies as the event functions have them: running as their role. */
   deps: (overrides?: Partial<MirrorDeps>) => MirrorDeps;
+  /** The same as the sweeper has them: running as its role. */
+  sweeperDeps: (overrides?: Partial<MirrorDeps>) => MirrorDeps;
+  /** Credentials of the role the event functions run as, for a client of a test's own making. */
+  functionKeys: Keys;
+  /** The EC2 client `deps()` gives the use cases (the event functions' role): to watch their requests. */
+  functionEc2: EC2Client;
+  /**
+   * Deploys the stack again for another default target (its roles then allow sessions to that
+   * target only) and returns the configuration naming it.
+   */
+  useTarget(targetId: string): Promise<Config>;
   /** An instance with `enis` interfaces (the primary and enis-1 attached ones). */
   instance(enis?: number, instanceType?: string): Promise<{ instanceId: string; eniIds: string[] }>;
   sessions(): Promise<TrafficMirrorSession[]>;
@@ -69,26 +85,34 @@ export async function incident(url: string, env: Record<string, string> = {}): P
   );
   const targetId = must(target.TrafficMirrorTarget?.TrafficMirrorTargetId, 'target id');
   const config = loadConfig({ MIRROROPS_TARGET_ID: targetId, MIRROROPS_AUDIT_BUS: BUS, ...env });
-  const events = new EventBridgeClient({
-    endpoint: url,
-    region: 'us-east-1',
-    maxAttempts: 1,
-    credentials: { accessKeyId: account, secretAccessKey: 'test' },
-  });
+  // The functions' clients act as the stack's roles (the test's own `ec2` stays the account's root,
+  // to build the world and to look at it).
+  const hub = await deployHub(url, { account, targetId, auditBus: BUS });
+  const clientsAs = (credentials: Keys) => {
+    const settings = { endpoint: url, region: 'us-east-1', maxAttempts: 1, credentials };
+    return { ec2: new EC2Client(settings), events: new EventBridgeClient(settings) };
+  };
+  const functionKeys = await hub.credentials('guardduty-finding');
+  const functions = clientsAs(functionKeys);
+  const sweeper = clientsAs(await hub.credentials('ttl-sweeper'));
   // One container's memory, as the handlers have: invocations of a world share it unless a test
   // gives its own (another container) or none.
   const memory = new Memory();
-  const deps = (overrides: Partial<MirrorDeps> = {}): MirrorDeps => ({
-    account,
-    region: 'us-east-1',
-    ec2: ec2Gateway(ec2),
-    audit: eventBridgeAudit(events, BUS, () => undefined),
-    config,
-    now: () => new Date(),
-    log: silentLogger,
-    memory,
-    ...overrides,
-  });
+  const depsAs =
+    (clients: { ec2: EC2Client; events: EventBridgeClient }) =>
+    (overrides: Partial<MirrorDeps> = {}): MirrorDeps => ({
+      account,
+      region: 'us-east-1',
+      ec2: ec2Gateway(clients.ec2),
+      audit: eventBridgeAudit(clients.events, BUS, () => undefined),
+      config,
+      now: () => new Date(),
+      log: silentLogger,
+      memory,
+      ...overrides,
+    });
+  const deps = depsAs(functions);
+  const sweeperDeps = depsAs(sweeper);
   return {
     url,
     account,
@@ -96,7 +120,15 @@ export async function incident(url: string, env: Record<string, string> = {}): P
     network,
     targetId,
     config,
+    hub,
     deps,
+    sweeperDeps,
+    functionKeys,
+    functionEc2: functions.ec2,
+    async useTarget(other) {
+      await deployHub(url, { account, targetId: other, auditBus: BUS });
+      return { ...config, targetId: other };
+    },
     async instance(enis = 1, instanceType = 'm5.large') {
       const launched = await launch(ec2, network.subnetId, instanceType);
       const eniIds = [launched.eniId];

@@ -18,9 +18,10 @@ import { allStates, type Definition, type Json, sdkIntegration } from './asl.ts'
  * against the emulator, as Step Functions would make it:
  * - parameters as the state resolved them (Step Functions' PascalCase, camelCase for services
  *   whose model is camelCase, such as RAM); the answer back in PascalCase, `$metadata` dropped;
- * - as the state machine's role in the hub (assumed once per execution), or, for a Task with
- *   `Credentials`, as the role it names, assumed through STS from that session with the state
- *   machine's ARN as ExternalId (what Step Functions sends, docs: concepts-cross-acct-sync-pattern);
+ * - as the state machine's role in the hub (credentials as Step Functions gets them for it), or,
+ *   for a Task with `Credentials`, as the role it names, assumed through STS from that session
+ *   without an ExternalId: AWS documents the state machine's ARN as ExternalId for the `.sync`
+ *   pattern only (concepts-cross-acct-sync-pattern), so a trust must not depend on it;
  *   aws-local-stepfunctions ignores `Credentials`, so the harness carries the RoleArn expression
  *   into the state's Parameters under HARNESS_ROLE_KEY and takes it out again before the call;
  * - an SDK error rethrown with the name Step Functions gives it, as aws-local-stepfunctions
@@ -96,9 +97,10 @@ export interface LocalRunnerOptions {
   url: string;
   region?: string;
   hubAccount: string;
-  /** The state machine's name; its role in the hub is `roleName`, which the test creates. */
+  /** The state machine's name. */
   stateMachineName: string;
-  roleName: string;
+  /** Credentials of the state machine's role, as Step Functions gets them for an execution. */
+  executionCredentials: () => Promise<Keys>;
   /** Called after each SDK call, in the order they end; may act on the emulator before the Task goes on. */
   observe?: (call: SdkCall) => void | Promise<void>;
   /**
@@ -205,21 +207,12 @@ export class LocalRunner {
   }
 
   async run(input: Json, executionName = randomUUID()): Promise<LocalRun> {
-    const { url, hubAccount, roleName, observe, answer } = this.options;
+    const { url, hubAccount, executionCredentials, observe, answer } = this.options;
     const region = this.region;
     const calls: SdkCall[] = [];
     const sts = (keys: Keys | string): STSClient => stsFor(url, keys, region);
     // The execution's own role: Step Functions runs the execution as it.
-    const hubKeys = keysFrom(
-      (
-        await sts(hubAccount).send(
-          new AssumeRoleCommand({
-            RoleArn: `arn:aws:iam::${hubAccount}:role/${roleName}`,
-            RoleSessionName: executionName.slice(0, 64),
-          }),
-        )
-      ).Credentials,
-    );
+    const hubKeys = await executionCredentials();
     const keysFor = async (roleArn: string | undefined): Promise<{ keys: Keys; account: string }> => {
       if (roleArn === undefined) return { keys: hubKeys, account: hubAccount };
       try {
@@ -227,7 +220,6 @@ export class LocalRunner {
           new AssumeRoleCommand({
             RoleArn: roleArn,
             RoleSessionName: 'share-target',
-            ExternalId: this.stateMachineArn,
           }),
         );
         return { keys: keysFrom(out.Credentials), account: roleArn.split(':')[4] ?? '' };

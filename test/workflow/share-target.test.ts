@@ -41,6 +41,7 @@ import {
   idsOf,
   launchMany,
 } from '../support/mirroring.ts';
+import { deployHub, deploySpoke, type HubDeployment } from '../support/roles.ts';
 import { type LocalRun, LocalRunner, type SdkCall } from '../support/stepfunctions.ts';
 import { createNetwork, must } from '../support/topology.ts';
 
@@ -269,7 +270,6 @@ const [A, B, C, OWNER] = ['100000000001', '100000000002', '100000000003', '10000
 const EXTERNAL = '300000000004';
 const MACHINE = 'mirrorops-dev-share-target';
 const MACHINE_ROLE = 'mirrorops-dev-us-east-1-share-target';
-const MACHINE_ARN = `arn:aws:states:us-east-1:${HUB}:stateMachine:${MACHINE}`;
 /** An organizational unit of the organisation: A and B are in it, C and OWNER are not. */
 const OU = 'ou-abcd-11111111';
 const OU_ARN = ouArnOf(MANAGEMENT, OU);
@@ -292,6 +292,7 @@ describe('share-target, run against the emulator', () => {
   let now = 0;
   let runner: LocalRunner;
   let targetId: string;
+  let hub: HubDeployment;
   const observers: ((call: SdkCall) => void | Promise<void>)[] = [];
   /** Answers played in the emulator's place (see LocalRunnerOptions.answer); the first that answers wins. */
   const answers: ((call: SdkCall) => Json | undefined | Promise<Json | undefined>)[] = [];
@@ -309,15 +310,15 @@ describe('share-target, run against the emulator', () => {
       clock: () => now,
     });
     targetId = await applianceTarget(ec2For(emulator.url, HUB));
-    // The execution role, in the hub; Step Functions runs the execution as it.
-    await iamFor(emulator.url, HUB).send(
-      new CreateRoleCommand({ RoleName: MACHINE_ROLE, AssumeRolePolicyDocument: trustPolicy(HUB) }),
-    );
+    // The hub stack's roles; Step Functions runs the execution as the state machine's.
+    hub = await deployHub(emulator.url, { account: HUB, targetId, auditBus: AUDIT_BUS });
+    expect(hub.roles.ShareTargetRole?.name).toBe(MACHINE_ROLE);
+    const deployment = hub;
     runner = new LocalRunner(definition, {
       url: emulator.url,
       hubAccount: HUB,
       stateMachineName: MACHINE,
-      roleName: MACHINE_ROLE,
+      executionCredentials: () => deployment.credentials('share-target'),
       observe: async (call) => {
         for (const observer of observers) await observer(call);
       },
@@ -340,14 +341,14 @@ describe('share-target, run against the emulator', () => {
     const [appliance] = await launchMany(ec2, network.subnetId, 1, 'c5n.xlarge');
     return eniTarget(ec2, must(appliance, 'appliance').eniId);
   }
-  /** The spoke role as spoke/mirrorops-spoke.yaml makes it: trusting the state machine's role, with its ARN as ExternalId. */
+  /** The spoke role, made from spoke/mirrorops-spoke.yaml with the hub stack's outputs. */
   async function spokeRole(account: string): Promise<void> {
-    await iamFor(emulator.url, account).send(
-      new CreateRoleCommand({
-        RoleName: 'mirrorops-spoke',
-        AssumeRolePolicyDocument: trustPolicy(`arn:aws:iam::${HUB}:role/${MACHINE_ROLE}`, MACHINE_ARN),
-      }),
-    );
+    await deploySpoke(emulator.url, {
+      account,
+      hub: HUB,
+      externalId: 'mirrorops-test',
+      hubOutputs: hub.outputs,
+    });
   }
   const summaryOf = (run: LocalRun) => run.output as unknown as Summary;
   const statuses = (run: LocalRun) =>
@@ -409,12 +410,13 @@ describe('share-target, run against the emulator', () => {
     ]);
   });
 
-  test('enters an account only through a spoke role that trusts the state machine by its ARN as ExternalId', async () => {
+  test("enters an account only through a spoke role that trusts the state machine's role itself", async () => {
+    // A spoke role trusting the hub's functions only (their role, with their ExternalId): not the workflow.
     await iamFor(emulator.url, A).send(
       new CreateRoleCommand({
         RoleName: 'mirrorops-spoke',
         AssumeRolePolicyDocument: trustPolicy(
-          `arn:aws:iam::${HUB}:role/${MACHINE_ROLE}`,
+          must(hub.roles.EventFunctionsRole, 'events role').arn,
           'the-functions-external-id',
         ),
       }),
@@ -485,7 +487,25 @@ describe('share-target, run against the emulator', () => {
     expect(statuses(run)).toEqual({ [A]: 'shared' });
   });
 
+  test('makes no share that accepts outside accounts unless the stack allows it (AllowExternalShares)', async () => {
+    await spokeRole(A);
+
+    const run = await runner.run({ targetId, accounts: [A], allowExternal: true });
+
+    const [create] = callsTo(run, 'Create share');
+    expect(create?.error?.name).toMatch(/^Ram\./);
+    expect(create?.error?.cause).toMatch(/not authorized to perform: ram:CreateResourceShare/);
+    expect(await mirroropsShares()).toEqual([]);
+  });
+
   test("accepts the pending invitation of an account outside the organization, as that account's spoke role", async () => {
+    // The hub deployed with --param="allowExternalShares=true".
+    await deployHub(emulator.url, {
+      account: HUB,
+      targetId,
+      auditBus: AUDIT_BUS,
+      parameters: { AllowExternalShares: 'true' },
+    });
     await Promise.all([spokeRole(A), spokeRole(EXTERNAL)]);
 
     const run = await runner.run({ targetId, accounts: [A, EXTERNAL], allowExternal: true });
