@@ -47,22 +47,18 @@ describe('mirrorops invoke', () => {
     const world = await incident(env.url);
     const instance = await world.instance(2);
     const file = await eventFile(findingFor('network-connection', world, instance));
-    const aws = {
-      AWS_ENDPOINT_URL: env.url,
-      AWS_ACCESS_KEY_ID: world.account,
-      AWS_SECRET_ACCESS_KEY: 'test',
-      MIRROROPS_TARGET_ID: world.targetId,
-      MIRROROPS_HUB_ACCOUNT_ID: world.account,
-    };
-
-    const run = await mirrorops(['invoke', 'guardduty-finding', '--event', file], aws);
+    // Each function as Lambda runs it: with its role's credentials.
+    const run = await mirrorops(
+      ['invoke', 'guardduty-finding', '--event', file],
+      await world.lambdaEnv('guardduty-finding'),
+    );
     expect(run.stderr).not.toMatch(/"level":"error"/);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as { outcomes: { status: string }[] };
     expect(result.outcomes.map((o) => o.status)).toEqual(['started', 'started']);
     expect(await world.sessions()).toHaveLength(2);
 
-    const sweep = await mirrorops(['invoke', 'ttl-sweeper'], aws);
+    const sweep = await mirrorops(['invoke', 'ttl-sweeper'], await world.lambdaEnv('ttl-sweeper'));
     expect(sweep.code).toBe(0);
     expect(JSON.parse(sweep.stdout)).toEqual({
       accounts: [{ account: world.account, result: expect.objectContaining({ expired: 0, deleted: [] }) }],
@@ -93,19 +89,16 @@ describe('mirrorops invoke', () => {
       region: 'us-east-1',
       credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
     });
-    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'mirrorops-dead-letters' }));
+    // The queue the stack's roles may send to (test/support/roles.ts deploys them for this name).
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'mirrorops-dead-letters-test' }));
     const instance = await world.instance(1);
     const event = findingFor('network-connection', world, instance, (d) => {
       d.severity = Number.NaN;
       (d.resource.instanceDetails as { instanceId: unknown }).instanceId = 42;
     });
     const run = await mirrorops(['invoke', 'guardduty-finding', '--event', await eventFile(event)], {
-      AWS_ENDPOINT_URL: env.url,
-      AWS_ACCESS_KEY_ID: world.account,
-      AWS_SECRET_ACCESS_KEY: 'test',
-      MIRROROPS_TARGET_ID: world.targetId,
+      ...(await world.lambdaEnv('guardduty-finding')),
       MIRROROPS_DLQ_URL: QueueUrl ?? '',
-      MIRROROPS_HUB_ACCOUNT_ID: world.account,
     });
     expect({ code: run.code, stderr: run.stderr }).toMatchObject({
       code: 0,
@@ -127,6 +120,7 @@ describe('mirrorops invoke', () => {
   test('status shows what is mirrored; stop removes mirrorops sessions and nothing else', async () => {
     const world = await incident(env.url);
     const [a, b] = [await world.instance(1), await world.instance(1)];
+    // The operator's commands run with the operator's credentials (here the account's root).
     const aws = {
       AWS_ENDPOINT_URL: env.url,
       AWS_ACCESS_KEY_ID: world.account,
@@ -142,7 +136,7 @@ describe('mirrorops invoke', () => {
           '--event',
           await eventFile(findingFor('network-connection', world, instance)),
         ],
-        aws,
+        await world.lambdaEnv('guardduty-finding'),
       );
       expect(run.code).toBe(0);
     }

@@ -3,8 +3,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { parseTemplate, substitute } from '../support/cloudformation.ts';
+import { type CfnTemplate, resolver } from '../support/roles.ts';
 
 const run = promisify(execFile);
 
@@ -409,5 +411,68 @@ describe('the packaged share-target state machine', () => {
     expect(trust).not.toMatch(/ArnLike|StringLike|\*/);
     expect(trust).toContain('"ArnEquals":{"aws:PrincipalArn":{"Ref":"HubFunctionRoleArns"}}');
     expect(trust).toContain('"ArnEquals":{"aws:PrincipalArn":{"Ref":"HubShareTargetRoleArn"}}');
+  });
+});
+
+describe("the dead-letter queue's policy, as IAM evaluates it (@cloud-copilot/iam-simulate)", () => {
+  const ACCOUNT = '123456789012';
+  const QUEUE = `arn:aws:sqs:us-east-1:${ACCOUNT}:mirrorops-dead-letters-dev`;
+  const RULE = `arn:aws:events:us-east-1:${ACCOUNT}:rule/mirrorops-dev-guardduty-finding-rule-1`;
+
+  /** EventBridge sending a dead letter, with the context it brings. */
+  async function eventBridgeSends(context: Record<string, string>) {
+    const { resolve } = resolver(template as CfnTemplate, { account: ACCOUNT, region: 'us-east-1' });
+    const policy = resolve(template.Resources.DeadLetterQueuePolicy?.Properties.PolicyDocument);
+    const result = await runSimulation(
+      {
+        request: {
+          principal: 'events.amazonaws.com',
+          action: 'sqs:SendMessage',
+          resource: { resource: QUEUE, accountId: ACCOUNT },
+          contextVariables: context,
+        },
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: policy,
+      },
+      {},
+    );
+    if (result.resultType === 'error') throw new Error(result.errors.message);
+    return result.overallResult;
+  }
+
+  test("takes this stack's rules' dead letters, over TLS", async () => {
+    expect(
+      await eventBridgeSends({
+        'aws:SourceArn': RULE,
+        'aws:SourceAccount': ACCOUNT,
+        'aws:SecureTransport': 'true',
+      }),
+    ).toBe('Allowed');
+  });
+
+  test('refuses a rule of another stack or account, a request that names none (confused deputy), and plain HTTP', async () => {
+    const other = `arn:aws:events:us-east-1:999999999999:rule/mirrorops-dev-guardduty-finding-rule-1`;
+    const cases = {
+      otherAccount: {
+        'aws:SourceArn': other,
+        'aws:SourceAccount': '999999999999',
+        'aws:SecureTransport': 'true',
+      },
+      otherStack: {
+        'aws:SourceArn': `arn:aws:events:us-east-1:${ACCOUNT}:rule/someone-elses-rule`,
+        'aws:SourceAccount': ACCOUNT,
+        'aws:SecureTransport': 'true',
+      },
+      noSource: { 'aws:SecureTransport': 'true' },
+      http: { 'aws:SourceArn': RULE, 'aws:SourceAccount': ACCOUNT, 'aws:SecureTransport': 'false' },
+    };
+    for (const [name, context] of Object.entries(cases)) {
+      expect({ name, result: await eventBridgeSends(context) }).toEqual({
+        name,
+        result: expect.not.stringMatching(/^Allowed$/),
+      });
+    }
   });
 });

@@ -53,6 +53,11 @@ export interface Incident {
   sweeperDeps: (overrides?: Partial<MirrorDeps>) => MirrorDeps;
   /** Credentials of the role the event functions run as, for a client of a test's own making. */
   functionKeys: Keys;
+  /**
+   * The environment of a function as Lambda gives it (its role's credentials) and as the stack
+   * configures it, for `mirrorops invoke` against the emulator.
+   */
+  lambdaEnv(who: 'guardduty-finding' | 'ttl-sweeper'): Promise<Record<string, string>>;
   /** The EC2 client `deps()` gives the use cases (the event functions' role): to watch their requests. */
   functionEc2: EC2Client;
   /**
@@ -125,6 +130,18 @@ export async function incident(url: string, env: Record<string, string> = {}): P
     sweeperDeps,
     functionKeys,
     functionEc2: functions.ec2,
+    async lambdaEnv(who) {
+      const keys = who === 'ttl-sweeper' ? await hub.credentials('ttl-sweeper') : functionKeys;
+      return {
+        AWS_ENDPOINT_URL: url,
+        AWS_ACCESS_KEY_ID: keys.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+        AWS_SESSION_TOKEN: keys.sessionToken ?? '',
+        MIRROROPS_TARGET_ID: targetId,
+        MIRROROPS_HUB_ACCOUNT_ID: account,
+        MIRROROPS_AUDIT_BUS: BUS,
+      };
+    },
     async useTarget(other) {
       await deployHub(url, { account, targetId: other, auditBus: BUS });
       return { ...config, targetId: other };
