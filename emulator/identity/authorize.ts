@@ -337,6 +337,8 @@ function keysFor(request: AuthRequest): Promise<Set<string> | undefined> {
   const key = `${request.action}|${request.resource === '*' ? '*' : (request.resourceType ?? request.resource)}`;
   let keys = applicableKeys.get(key);
   if (!keys) {
+    // Keyed by ARN when the type is not given (trust, queues, buses): bounded, for a long run.
+    if (applicableKeys.size > 10_000) applicableKeys.clear();
     keys = (async () => {
       const type =
         request.resourceType === undefined

@@ -109,7 +109,6 @@ function ramRequests(
   world: World,
   operation: string,
   account: string,
-  region: string,
   input: Record<string, unknown>,
 ): AuthRequest[] | undefined {
   const action = `ram:${operation}`;
@@ -156,7 +155,6 @@ function ramRequests(
     default:
       // GetResourceShares, GetResourceShareAssociations, GetResourceShareInvitations, ListResources:
       // wildcard-only in the Reference.
-      void region;
       return [one('*', {})];
   }
 }
@@ -172,7 +170,7 @@ export async function enforceRam(
 ): Promise<void> {
   const session = sessionOf(world, account, token);
   if (!session) return;
-  const requests = ramRequests(world, operation, account, region, input);
+  const requests = ramRequests(world, operation, account, input);
   if (!requests) return;
   const refused = await check(world, session, region, requests);
   if (refused) {

@@ -41,16 +41,6 @@ function arnTemplateOf(service: string, type: string): Promise<string> {
   return template;
 }
 
-/** Whether the Reference lists the action at all (unknown ones are refused by iam-simulate). */
-export async function knownAction(service: string, action: string): Promise<boolean> {
-  try {
-    await detailsOf(service, action);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** `aws:ResourceTag/K` and, for EC2, `ec2:ResourceTag/K`, from a resource's tags. */
 export function resourceTags(tags: ReadonlyMap<string, string>, service = 'ec2'): ContextValues {
   const out: ContextValues = {};
@@ -98,7 +88,7 @@ const ID_PREFIXES: Readonly<Record<string, string>> = {
 };
 
 /** The EC2 resource type of an id, from its prefix (`eni-...` is a network-interface). */
-export function ec2TypeOf(id: string): string | undefined {
+function ec2TypeOf(id: string): string | undefined {
   const prefix = id.slice(0, id.lastIndexOf('-'));
   return Object.hasOwn(ID_PREFIXES, prefix) ? ID_PREFIXES[prefix] : undefined;
 }
