@@ -194,6 +194,12 @@ export class World {
   readonly policies = new Map<string, ManagedPolicy>();
   /** Sessions STS handed out, by session token. */
   readonly roleSessions = new Map<string, RoleSession>();
+  /**
+   * What IAM allowed each role to do: role ARN -> the actions (`ec2:CreateTrafficMirrorSession`)
+   * its sessions were authorized for, so that tests can compare the calls that ran with what a
+   * role's policies allow. Filled by emulator/identity/enforce.ts (and sts:AssumeRole by sts.ts).
+   */
+  readonly authorizedCalls = new Map<string, Set<string>>();
   /** RAM: resource shares, associations, invitations; it keeps `sharedTargets` up to date. */
   readonly ram: RamState;
 

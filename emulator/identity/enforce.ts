@@ -37,7 +37,18 @@ async function check(world: World, session: RoleSession, region: string, request
   // The caller's identity side only: see the module comment.
   const own = requests.map((r) => ({ ...r, resourceAccount: session.account }));
   const denial = await authorize(actor, own);
+  if (!denial) recordAllowed(world, session.roleArn, requests);
   return denial && { actor, denial };
+}
+
+/** Notes the actions a role was allowed (World.authorizedCalls). */
+export function recordAllowed(world: World, roleArn: string, requests: readonly { action: string }[]): void {
+  let actions = world.authorizedCalls.get(roleArn);
+  if (!actions) {
+    actions = new Set();
+    world.authorizedCalls.set(roleArn, actions);
+  }
+  for (const request of requests) actions.add(request.action);
 }
 
 /** EC2 (Query): 403 UnauthorizedOperation with an encoded authorization failure message. */

@@ -266,6 +266,10 @@ const EC2_PRECISE: Record<string, (p: Params, get: Resolve) => (Involved | undef
   ],
   CreateTrafficMirrorTarget: (p, get) => [
     p.has('NetworkInterfaceId') ? (get(p.str('NetworkInterfaceId')) ?? 'missing') : undefined,
+    // Endpoints are not modelled: the one named is authorized by its id, without tags.
+    p.has('GatewayLoadBalancerEndpointId')
+      ? { type: 'vpc-endpoint', id: p.str('GatewayLoadBalancerEndpointId') }
+      : undefined,
     { type: 'traffic-mirror-target', created: specTags(p, 'traffic-mirror-target') },
   ],
   DeleteTrafficMirrorTarget: (p, get) => [get(p.str('TrafficMirrorTargetId')) ?? 'missing'],

@@ -19,6 +19,7 @@ import {
   type RoleSession,
   validation,
 } from './context.ts';
+import { recordAllowed } from './enforce.ts';
 import { roleByArn } from './iam.ts';
 import { type Caller, trustDocumentNow } from './policy.ts';
 
@@ -198,6 +199,7 @@ const actions: Record<string, IdentityHandler> = {
         403,
       );
     }
+    if (session) recordAllowed(world, session.roleArn, [{ action: 'sts:AssumeRole' }]);
     if (session && duration !== undefined && duration > CHAINED_MAX) {
       throw new ApiError(
         'ValidationError',

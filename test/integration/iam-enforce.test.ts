@@ -1,9 +1,10 @@
 import {
+  CreateNetworkInterfaceCommand,
   CreateTagsCommand,
   CreateTrafficMirrorFilterCommand,
-  CreateNetworkInterfaceCommand,
   CreateTrafficMirrorSessionCommand,
   type CreateTrafficMirrorSessionCommandInput,
+  CreateTrafficMirrorTargetCommand,
   DeleteNetworkInterfaceCommand,
   DeleteTagsCommand,
   DeleteTrafficMirrorFilterCommand,
@@ -243,6 +244,10 @@ describe('EC2: CreateTrafficMirrorSession authorizes four resources, each in its
     const session = await createSession(role.ec2, sessionInput(m));
 
     expect(session.Tags).toEqual([{ Key: 'mirrorops:managed', Value: 'true' }]);
+    expect([...(env.emulator.world.authorizedCalls.get(role.roleArn) ?? [])]).toEqual([
+      'ec2:CreateTrafficMirrorSession',
+      'ec2:CreateTags',
+    ]);
   });
 
   test('a session without the managed tag is refused on the session context', async () => {
@@ -578,6 +583,43 @@ describe('EC2: the actions mapped approximately', () => {
     );
 
     expect(terminated.TerminatingInstances?.[0]?.CurrentState?.Name).toBe('shutting-down');
+  });
+
+  test('CreateTrafficMirrorTarget authorizes the Gateway Load Balancer endpoint it names as well as the new target', async () => {
+    const account = fresh();
+    const endpoint = 'vpce-0123456789abcdef0';
+    const onlyTargets = await roleWith(
+      account,
+      [
+        {
+          Effect: 'Allow',
+          Action: 'ec2:CreateTrafficMirrorTarget',
+          Resource: arn(account, 'traffic-mirror-target'),
+        },
+      ],
+      { name: 'targets' },
+    );
+    const both = await roleWith(
+      account,
+      [
+        {
+          Effect: 'Allow',
+          Action: 'ec2:CreateTrafficMirrorTarget',
+          Resource: [arn(account, 'traffic-mirror-target'), arn(account, 'vpc-endpoint', endpoint)],
+        },
+      ],
+      { name: 'both' },
+    );
+
+    const error = await failure(
+      onlyTargets.ec2.send(new CreateTrafficMirrorTargetCommand({ GatewayLoadBalancerEndpointId: endpoint })),
+    );
+    const created = await both.ec2.send(
+      new CreateTrafficMirrorTargetCommand({ GatewayLoadBalancerEndpointId: endpoint }),
+    );
+
+    expect(error.message).toContain(`on resource: ${arn(account, 'vpc-endpoint', endpoint)} because`);
+    expect(created.TrafficMirrorTarget?.GatewayLoadBalancerEndpointId).toBe(endpoint);
   });
 
   test('RunInstances with tags needs ec2:CreateTags with ec2:CreateAction RunInstances', async () => {
