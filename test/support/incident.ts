@@ -78,8 +78,15 @@ const BUS = 'mirrorops-audit-test';
  * A fresh account on the emulator with a VPC, a subnet, an ENI target and the use cases'
  * dependencies wired to it through the real SDK clients (EC2 and EventBridge over HTTP).
  */
-export async function incident(url: string, env: Record<string, string> = {}): Promise<Incident> {
-  const { ec2, account } = freshClient(url);
+export async function incident(
+  url: string,
+  env: Record<string, string> = {},
+  options: { account?: string } = {},
+): Promise<Incident> {
+  // A fresh account, or the one asked for (an organisation's member, say).
+  const { ec2, account } = options.account
+    ? { ec2: ec2For(url, options.account), account: options.account }
+    : freshClient(url);
   const network = await createNetwork(ec2, { cidr: '10.0.0.0/16', subnetCidr: '10.0.0.0/20' });
   const appliance = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: network.subnetId }));
   const target = await ec2.send(
