@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AttachRolePolicyCommand,
   CreateRoleCommand,
@@ -10,6 +13,7 @@ import { inject } from 'vitest';
 import type { Keys } from './accounts.ts';
 import { iamFor } from './accounts.ts';
 import { parseTemplate } from './cloudformation.ts';
+import { PACKAGED_TARGET } from './global-setup.ts';
 
 /**
  * The IAM roles of mirrorops' templates, made in the emulator from the templates themselves (the
@@ -323,9 +327,37 @@ export async function serviceCredentials(
   };
 }
 
-/** The hub stack as `osls package` wrote it (vitest's global setup packages it once per run). */
+let packaged: string | undefined;
+
+/**
+ * The hub stack as `osls package` wrote it: vitest's global setup packages it once per run;
+ * outside vitest (a benchmark), it is packaged here once per process.
+ */
 export function hubTemplate(): CfnTemplate {
-  return JSON.parse(readFileSync(inject('hubTemplatePath'), 'utf8')) as CfnTemplate;
+  packaged ??= templateFromVitest() ?? packageNow();
+  return JSON.parse(readFileSync(packaged, 'utf8')) as CfnTemplate;
+}
+
+function templateFromVitest(): string | undefined {
+  try {
+    return inject('hubTemplatePath');
+  } catch {
+    return undefined;
+  }
+}
+
+function packageNow(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mirrorops-package-'));
+  execFileSync(
+    join('node_modules', '.bin', 'osls'),
+    ['package', '--package', dir, '--param', `targetId=${PACKAGED_TARGET}`],
+    {
+      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+      stdio: 'ignore',
+      timeout: 240_000,
+    },
+  );
+  return join(dir, 'cloudformation-template-update-stack.json');
 }
 
 /** The spoke template, as a member account deploys it. */
