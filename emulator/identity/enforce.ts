@@ -12,7 +12,6 @@ import { ApiError } from '../errors.ts';
 import type { Params } from '../query.ts';
 import type { World } from '../state.ts';
 import {
-  type Actor,
   type AuthRequest,
   authorize,
   type ContextValues,
@@ -62,14 +61,9 @@ export async function enforceEc2(
 ): Promise<void> {
   const session = sessionOf(world, account, token);
   if (!session) return;
-  let requests: AuthRequest[] | undefined;
-  try {
-    requests = await ec2Requests(world, account, region, action, p);
-  } catch (error) {
-    // Parameters too malformed to name resources: the action refuses them with its own error.
-    if (error instanceof ApiError) return;
-    throw error;
-  }
+  // Parameters too malformed to name resources (`ResourceId.0`) are refused here with the error
+  // the action would give them (InvalidParameter), never let through unevaluated.
+  const requests = await ec2Requests(world, account, region, action, p);
   if (!requests) return;
   const refused = await check(world, session, region, requests);
   if (refused) throw ec2Denied(refused.actor, refused.denial);
@@ -330,5 +324,3 @@ export async function enforceQuery(
     throw new ApiError('AccessDenied', denialMessage(refused.actor, refused.denial), 403);
   }
 }
-
-export type { Actor };

@@ -9,6 +9,7 @@ import {
   DeleteTagsCommand,
   DeleteTrafficMirrorFilterCommand,
   DeleteTrafficMirrorSessionCommand,
+  DescribeInstancesCommand,
   DescribeTrafficMirrorFiltersCommand,
   DescribeTrafficMirrorSessionsCommand,
   type EC2Client,
@@ -410,6 +411,33 @@ describe('EC2: tags and ownership', () => {
     expect(retarget.message).toContain(
       `on resource: ${arn(account, 'traffic-mirror-target', m.targetId)} because`,
     );
+  });
+
+  test('a parameter too malformed to name resources is refused before any evaluation, never let through', async () => {
+    const account = fresh();
+    const network = await createNetwork(ec2For(env.url, account));
+    const [instance] = await launchMany(ec2For(env.url, account), network.subnetId, 1);
+    const role = await roleWith(account, []);
+    const body = new URLSearchParams({
+      Action: 'TerminateInstances',
+      Version: '2016-11-15',
+      'InstanceId.1': must(instance, 'instance').instanceId,
+      'TagSpecification.0.ResourceType': 'instance',
+    }).toString();
+
+    const answer = await send(env.url, body, {
+      headers: {
+        authorization: `AWS4-HMAC-SHA256 Credential=${account}/20260101/${REGION}/ec2/aws4_request, SignedHeaders=host, Signature=00`,
+        'x-amz-security-token': must(role.keys.sessionToken, 'sessionToken'),
+      },
+    });
+    const described = await ec2For(env.url, account).send(
+      new DescribeInstancesCommand({ InstanceIds: [must(instance, 'instance').instanceId] }),
+    );
+
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain('<Code>InvalidParameter</Code>');
+    expect(described.Reservations?.[0]?.Instances?.[0]?.State?.Name).toBe('running');
   });
 
   test('a session that does not exist is answered by the action (NotFound), not by IAM', async () => {
