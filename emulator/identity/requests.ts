@@ -313,10 +313,10 @@ const ID_PARAMS: Readonly<Record<string, string[]>> = {
  * the request where it can be (existing resources with their tags; a TagSpecification's type as
  * created), with `*` ids otherwise. An approximation, listed in emulator/README.md.
  */
-async function genericEc2(action: string, p: Params, lookup: Ec2Lookup): Promise<(Involved | 'missing')[]> {
+async function genericEc2(action: string, p: Params, lookup: Ec2Lookup): Promise<Involved[]> {
   const details = await detailsOf('ec2', action);
   if (details.isWildcardOnly) return [];
-  const out: (Involved | 'missing')[] = [];
+  const out: Involved[] = [];
   for (const type of details.resourceTypes) {
     const tags = specTags(p, type.name);
     const ids = (ID_PARAMS[type.name] ?? []).flatMap((param) => {
@@ -325,10 +325,9 @@ async function genericEc2(action: string, p: Params, lookup: Ec2Lookup): Promise
     });
     const creates = action.toLowerCase() === `create${type.name.replaceAll('-', '')}`;
     if (ids.length > 0 && !creates && !(action === 'RunInstances' && type.name === 'instance')) {
-      for (const id of ids) {
-        if (type.name === 'image') out.push({ type: 'image', id });
-        else out.push(lookup.existing(id) ?? 'missing');
-      }
+      // A resource not found is still authorized, by its id and without tags: these actions may
+      // ignore a parameter the lookup reads, so it must not let a request through unevaluated.
+      for (const id of ids) out.push(lookup.existing(id) ?? { type: type.name, id });
     } else if (type.required || tags.size > 0) {
       out.push({ type: type.name, ...(tags.size > 0 ? { created: tags } : {}) });
     }

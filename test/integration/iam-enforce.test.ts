@@ -650,6 +650,19 @@ describe('EC2: the actions mapped approximately', () => {
     expect(created.TrafficMirrorTarget?.GatewayLoadBalancerEndpointId).toBe(endpoint);
   });
 
+  test('an approximated action naming a resource that does not exist is still evaluated (by its id)', async () => {
+    const account = fresh();
+    const role = await roleWith(account, []);
+
+    const error = await failure(
+      role.ec2.send(
+        new RunInstancesCommand({ MinCount: 1, MaxCount: 1, SubnetId: 'subnet-0123456789abcdef0' }),
+      ),
+    );
+
+    expect(error).toMatchObject({ name: 'UnauthorizedOperation' });
+  });
+
   test('RunInstances with tags needs ec2:CreateTags with ec2:CreateAction RunInstances', async () => {
     const account = fresh();
     const network = await createNetwork(ec2For(env.url, account));
