@@ -49,6 +49,9 @@ const EXTERNAL_ID = 'mirrorops-permissions';
 
 const env = useEmulator({ organization: { managementAccount: HUB, members: [HUB, MEMBER, STRANGER] } });
 
+/** EC2's refusal of a request its policies do not allow. */
+const denied = (call: Promise<unknown>) => rejectsWith(call, 'UnauthorizedOperation');
+
 /** RAM models no error for a denial: the SDK names it by the code RAM sends. */
 const RAM_DENIED = 'AccessDeniedException';
 
@@ -111,20 +114,18 @@ describe('the event functions role (guardduty-finding, tag-change, instance-laun
   });
 
   test('may not delete, modify or extend a session mirrorops did not create, nor add rules to its filter', async () => {
-    await rejectsWith(
+    await denied(
       as.send(new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: unmanaged.sessionId })),
-      'UnauthorizedOperation',
     );
-    await rejectsWith(
+    await denied(
       as.send(
         new ModifyTrafficMirrorSessionCommand({
           TrafficMirrorSessionId: unmanaged.sessionId,
           SessionNumber: 9,
         }),
       ),
-      'UnauthorizedOperation',
     );
-    await rejectsWith(
+    await denied(
       as.send(
         new CreateTrafficMirrorFilterRuleCommand({
           TrafficMirrorFilterId: unmanaged.filterId,
@@ -135,20 +136,17 @@ describe('the event functions role (guardduty-finding, tag-change, instance-laun
           DestinationCidrBlock: '0.0.0.0/0',
         }),
       ),
-      'UnauthorizedOperation',
     );
-    await rejectsWith(
+    await denied(
       as.send(
         new ModifyTrafficMirrorFilterNetworkServicesCommand({
           TrafficMirrorFilterId: unmanaged.filterId,
           AddNetworkServices: ['amazon-dns'],
         }),
       ),
-      'UnauthorizedOperation',
     );
-    await rejectsWith(
+    await denied(
       as.send(new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: unmanaged.filterId })),
-      'UnauthorizedOperation',
     );
     // Nothing changed.
     const after = (
@@ -160,41 +158,31 @@ describe('the event functions role (guardduty-finding, tag-change, instance-laun
   });
 
   test('may not claim a session it did not create by tagging it mirrorops:managed=true', async () => {
-    await rejectsWith(
-      as.send(new CreateTagsCommand({ Resources: [unmanaged.sessionId], Tags: managed() })),
-      'UnauthorizedOperation',
-    );
+    await denied(as.send(new CreateTagsCommand({ Resources: [unmanaged.sessionId], Tags: managed() })));
     // Nor write its own keys on it.
-    await rejectsWith(
+    await denied(
       as.send(
         new CreateTagsCommand({
           Resources: [unmanaged.sessionId],
           Tags: [{ Key: TAG.expiresAt, Value: '2099-01-01T00:00:00.000Z' }],
         }),
       ),
-      'UnauthorizedOperation',
     );
   });
 
   test('may not remove or change mirrorops:managed on its own sessions, nor strip all their tags', async () => {
-    await rejectsWith(
+    await denied(
       as.send(new DeleteTagsCommand({ Resources: [ours.sessionId], Tags: [{ Key: TAG.managed }] })),
-      'UnauthorizedOperation',
     );
-    await rejectsWith(
+    await denied(
       as.send(
         new CreateTagsCommand({ Resources: [ours.sessionId], Tags: [{ Key: TAG.managed, Value: 'false' }] }),
       ),
-      'UnauthorizedOperation',
     );
-    await rejectsWith(
-      as.send(new DeleteTagsCommand({ Resources: [ours.sessionId] })),
-      'UnauthorizedOperation',
-    );
+    await denied(as.send(new DeleteTagsCommand({ Resources: [ours.sessionId] })));
     // A key outside mirrorops' own is refused too; its own keys are what it may write.
-    await rejectsWith(
+    await denied(
       as.send(new CreateTagsCommand({ Resources: [ours.sessionId], Tags: [{ Key: 'Name', Value: 'x' }] })),
-      'UnauthorizedOperation',
     );
     await as.send(
       new CreateTagsCommand({
@@ -213,14 +201,10 @@ describe('the event functions role (guardduty-finding, tag-change, instance-laun
   test('may not tag instances or interfaces (people opt hosts in; mirrorops only reads that tag)', async () => {
     const host = await launch(world.ec2, world.network.subnetId);
     for (const resource of [host.instanceId, host.eniId]) {
-      await rejectsWith(
+      await denied(
         as.send(new CreateTagsCommand({ Resources: [resource], Tags: [{ Key: TAG.mirror, Value: 'true' }] })),
-        'UnauthorizedOperation',
       );
-      await rejectsWith(
-        as.send(new DeleteTagsCommand({ Resources: [resource], Tags: [{ Key: TAG.mirror }] })),
-        'UnauthorizedOperation',
-      );
+      await denied(as.send(new DeleteTagsCommand({ Resources: [resource], Tags: [{ Key: TAG.mirror }] })));
     }
   });
 
@@ -238,17 +222,16 @@ describe('the event functions role (guardduty-finding, tag-change, instance-laun
         }),
       );
     // Untagged, or tagged anything but managed=true.
-    await rejectsWith(session({ TagSpecifications: undefined }), 'UnauthorizedOperation');
-    await rejectsWith(
+    await denied(session({ TagSpecifications: undefined }));
+    await denied(
       session({
         TagSpecifications: [
           { ResourceType: 'traffic-mirror-session', Tags: [{ Key: TAG.managed, Value: 'yes' }] },
         ],
       }),
-      'UnauthorizedOperation',
     );
     // Through a filter mirrorops did not make.
-    await rejectsWith(session({ TrafficMirrorFilterId: unmanaged.filterId }), 'UnauthorizedOperation');
+    await denied(session({ TrafficMirrorFilterId: unmanaged.filterId }));
     // To another target of the same account than the configured one.
     const appliance = await world.ec2.send(
       new CreateNetworkInterfaceCommand({ SubnetId: world.network.subnetId }),
@@ -258,9 +241,8 @@ describe('the event functions role (guardduty-finding, tag-change, instance-laun
         NetworkInterfaceId: appliance.NetworkInterface?.NetworkInterfaceId,
       }),
     );
-    await rejectsWith(
+    await denied(
       session({ TrafficMirrorTargetId: must(other.TrafficMirrorTarget?.TrafficMirrorTargetId, 'target') }),
-      'UnauthorizedOperation',
     );
     // And the same request, as the stack allows it, goes through.
     const made = await session({});
@@ -276,14 +258,13 @@ describe('the event functions role (guardduty-finding, tag-change, instance-laun
         NetworkInterfaceId: appliance.NetworkInterface?.NetworkInterfaceId,
       }),
     );
-    await rejectsWith(
+    await denied(
       as.send(
         new ModifyTrafficMirrorSessionCommand({
           TrafficMirrorSessionId: ours.sessionId,
           TrafficMirrorTargetId: other.TrafficMirrorTarget?.TrafficMirrorTargetId,
         }),
       ),
-      'UnauthorizedOperation',
     );
   });
 
@@ -307,30 +288,26 @@ describe('the sweeper role', () => {
     const instance = await world.instance(2);
     const unmanaged = await rootSession(world.ec2, must(instance.eniIds[0], 'ENI'), world.targetId, []);
     const ours = await rootSession(world.ec2, must(instance.eniIds[1], 'ENI'), world.targetId, managed());
-    await rejectsWith(
+    await denied(
       as.send(new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: unmanaged.sessionId })),
-      'UnauthorizedOperation',
     );
-    await rejectsWith(
+    await denied(
       as.send(new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: unmanaged.filterId })),
-      'UnauthorizedOperation',
     );
-    await rejectsWith(
+    await denied(
       as.send(
         new CreateTrafficMirrorFilterCommand({
           TagSpecifications: [{ ResourceType: 'traffic-mirror-filter', Tags: managed() }],
         }),
       ),
-      'UnauthorizedOperation',
     );
-    await rejectsWith(
+    await denied(
       as.send(
         new CreateTagsCommand({
           Resources: [ours.sessionId],
           Tags: [{ Key: TAG.expiresAt, Value: 'never' }],
         }),
       ),
-      'UnauthorizedOperation',
     );
     await as.send(new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: ours.sessionId }));
     await as.send(new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: ours.filterId }));
@@ -489,9 +466,8 @@ describe('across accounts: the spoke role and the share-target role', () => {
       SessionNumber: 5,
       TagSpecifications: [{ ResourceType: 'traffic-mirror-session' as const, Tags: managed() }],
     };
-    await rejectsWith(
+    await denied(
       spoke.send(new CreateTrafficMirrorSessionCommand({ ...input, TrafficMirrorTargetId: strangerTarget })),
-      'UnauthorizedOperation',
     );
     const made = await spoke.send(
       new CreateTrafficMirrorSessionCommand({ ...input, TrafficMirrorTargetId: hubTarget }),
