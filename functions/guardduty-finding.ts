@@ -1,15 +1,23 @@
 import { findingToIntent } from '../shared/events/guardduty.ts';
+import { drain } from '../shared/intake.ts';
 import { apply } from '../shared/mirror.ts';
 import { loadConfig } from '../shared/runtime/config.ts';
-import { deadLettersFor, mirrorDeps } from '../shared/runtime/deps.ts';
+import { deadLettersFor, findingIntake, mirrorDeps } from '../shared/runtime/deps.ts';
 import { mirroropsHandler } from '../shared/runtime/handler.ts';
 
 const config = loadConfig();
 
-/** GuardDuty Finding -> mirror every ENI of the instance, scoped to the finding, until it expires. */
+/**
+ * GuardDuty finding -> mirror every ENI of the instance, scoped to the finding, until it expires.
+ * With the stack's intake queues, any invocation works through the findings waiting in them, the
+ * most severe first, at EC2's rate (the event's own finding is among them); without, as it comes.
+ */
 export const handler = mirroropsHandler(
   'guardduty-finding',
   async (event, context) => {
+    const { queues } = config.intake;
+    if (queues)
+      return drain(findingIntake(config, queues, context.log, () => context.getRemainingTimeInMillis()));
     const outcome = findingToIntent(event, config);
     if (outcome.kind === 'ignore') return { status: 'ignored', reason: outcome.reason };
     const { intent } = outcome;

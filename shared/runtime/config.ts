@@ -85,6 +85,10 @@ export const EnvSchema = z.object({
   MIRROROPS_EXTERNAL_ID: z.string().min(2).max(1224).optional(),
   MIRROROPS_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   MIRROROPS_PACKET_LENGTH: z.coerce.number().int().min(1).max(8500).optional(),
+  MIRROROPS_FINDINGS_HIGH_URL: z.url().optional(),
+  MIRROROPS_FINDINGS_LOW_URL: z.url().optional(),
+  MIRROROPS_EC2_MUTATING_BURST: z.coerce.number().int().min(1).max(50).default(50),
+  MIRROROPS_EC2_MUTATING_RATE: z.coerce.number().positive().max(5).default(5),
 });
 
 export interface Config {
@@ -105,6 +109,14 @@ export interface Config {
   hubAccount: string | undefined;
   spokeRoleName: string;
   externalId: string | undefined;
+  /**
+   * The finding intake: the queue of each severity band (both or neither; without them a finding
+   * event is applied as it comes) and the share of EC2's mutating bucket it paces itself to.
+   */
+  intake: {
+    queues: { high: string; low: string } | undefined;
+    mutating: { burst: number; perSecond: number };
+  };
 }
 
 export class ConfigError extends Error {
@@ -120,6 +132,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  const high = e.MIRROROPS_FINDINGS_HIGH_URL;
+  const low = e.MIRROROPS_FINDINGS_LOW_URL;
+  if ((high === undefined) !== (low === undefined)) {
+    throw new ConfigError(
+      'invalid configuration: MIRROROPS_FINDINGS_HIGH_URL and MIRROROPS_FINDINGS_LOW_URL go together: set both or neither',
+    );
+  }
   return {
     region: e.AWS_REGION,
     deadLetterQueueUrl: e.MIRROROPS_DLQ_URL,
@@ -145,6 +164,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     hubAccount: e.MIRROROPS_HUB_ACCOUNT_ID,
     spokeRoleName: e.MIRROROPS_SPOKE_ROLE,
     externalId: e.MIRROROPS_EXTERNAL_ID,
+    intake: {
+      queues: high && low ? { high, low } : undefined,
+      mutating: { burst: e.MIRROROPS_EC2_MUTATING_BURST, perSecond: e.MIRROROPS_EC2_MUTATING_RATE },
+    },
   };
 }
 

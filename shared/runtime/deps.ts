@@ -3,8 +3,15 @@ import { eventBridgeAudit } from '../aws/audit.ts';
 import { eventBridgeClient, sqsClient, stsClient } from '../aws/clients.ts';
 import { type DeadLetters, sqsDeadLetters } from '../aws/dlq.ts';
 import { ec2Gateway } from '../aws/ec2.ts';
+import { paced, realClock, TokenBudget } from '../aws/pacing.ts';
+import { sqsFindingQueues } from '../aws/queues.ts';
+import { expiryFrom } from '../domain/expiry.ts';
+import { EC2_BUCKETS } from '../domain/intake.ts';
+import { findingToIntent } from '../events/guardduty.ts';
+import { findingPreparer, type IntakeDeps } from '../intake.ts';
 import { Memory } from '../memory.ts';
 import type { MirrorDeps } from '../mirror.ts';
+import { apply } from '../mirror.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 
@@ -42,6 +49,60 @@ export async function mirrorDeps(
     now: () => new Date(),
     log,
     memory,
+  };
+}
+
+/** The token budget of each account and Region this container acts in; the clients it paces. */
+const budgets = new Map<string, TokenBudget>();
+const pacedClients = new WeakSet<object>();
+
+/**
+ * The use cases' dependencies for the finding intake: as `mirrorDeps`, with the account's EC2
+ * client paced by this container's token budget for that account and Region.
+ */
+export async function pacedMirrorDeps(
+  config: Config,
+  account: string,
+  region: string,
+  log: Logger,
+): Promise<MirrorDeps> {
+  const client = await accountsFor(config).ec2(account, region);
+  if (!pacedClients.has(client)) {
+    const key = `${account}/${region}`;
+    let budget = budgets.get(key);
+    if (!budget) {
+      budget = new TokenBudget(realClock, { ...EC2_BUCKETS, mutating: config.intake.mutating });
+      budgets.set(key, budget);
+    }
+    paced(client, budget);
+    pacedClients.add(client);
+  }
+  return mirrorDeps(config, account, region, log);
+}
+
+/**
+ * What the finding intake needs in Lambda: the stack's queues, this container's clients, a real
+ * clock, and each finding applied with the account's paced EC2 client.
+ */
+export function findingIntake(
+  config: Config,
+  queues: IntakeDeps['queues'],
+  log: Logger,
+  remainingMs: () => number,
+): IntakeDeps {
+  return {
+    queues,
+    sqs: sqsFindingQueues(sqsClient(config.region)),
+    deadLetters: deadLettersFor(config)(),
+    prepare: findingPreparer(
+      (event) => findingToIntent(event, config),
+      (intent) => expiryFrom(config.expiry, intent.startAt, intent.lifetimeMs),
+      async (intent) => apply(intent, await pacedMirrorDeps(config, intent.account, intent.region, log)),
+    ),
+    clock: realClock,
+    now: () => new Date(),
+    remainingMs,
+    log,
   };
 }
 

@@ -7,7 +7,7 @@ import {
   DeleteTagsCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { describe, expect, test, vi } from 'vitest';
 import { lambdaContext } from '../../cli/lambda.ts';
@@ -253,6 +253,25 @@ describe('every SDK call of the functions and the workflow runs, as its deployed
     };
     await story(world, functions);
     await story(member, functions);
+
+    // --- the finding intake: findings waiting in their band's queues, taken and removed -------------
+    const queue = async (name: string) =>
+      must((await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl, name);
+    const queues = {
+      MIRROROPS_FINDINGS_HIGH_URL: await queue('mirrorops-findings-high-dev'),
+      MIRROROPS_FINDINGS_LOW_URL: await queue('mirrorops-findings-low-dev'),
+    };
+    const waiting = findingFor('network-connection', world, await instanceIn(world, 1), (d) => {
+      d.id = 'queued-finding';
+    });
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queues.MIRROROPS_FINDINGS_LOW_URL,
+        MessageBody: JSON.stringify(waiting),
+      }),
+    );
+    const intake = await container('guardduty-finding', { ...functionsEnv, ...queues });
+    expect(await run(intake, waiting, 'guardduty-finding')).toMatchObject({ applied: 1, deadLettered: 0 });
 
     // --- the sweeper, a week later, across the enrolled accounts --------------------------------------
     await container('ttl-sweeper', {

@@ -360,9 +360,28 @@ describe('the audit archive', () => {
 describe('reserved concurrency sized against EC2', () => {
   // EC2's mutating-call bucket per account and Region (ec2-api-throttling.html, AWS-FACTS.md).
   const BUCKET = 50;
-  /** Mutating calls one invocation makes at once: a new finding's filter, its rules and sessions; a tag or launch event's sessions. */
-  const CALLS = { 'guardduty-finding': 5, 'tag-change': 2, 'instance-launch': 2, 'ttl-sweeper': 5 };
-  const concurrency = (fn: keyof typeof CALLS) => {
+  /**
+   * Mutating calls one invocation makes at once: the finding intake's token budget (its burst,
+   * MIRROROPS_EC2_MUTATING_BURST); a tag or launch event's sessions; the sweeper's deletions.
+   */
+  const intakeBurst = () => {
+    const [, intake] =
+      Object.entries(template.Resources).find(
+        ([, r]) =>
+          r.Type === 'AWS::Lambda::Function' &&
+          r.Properties.FunctionName === `mirrorops-${STAGE}-guardduty-finding`,
+      ) ?? [];
+    const env = (intake?.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables;
+    return Number(env?.MIRROROPS_EC2_MUTATING_BURST);
+  };
+  const CALLS = () => ({
+    'guardduty-finding': intakeBurst(),
+    'tag-change': 2,
+    'instance-launch': 2,
+    'ttl-sweeper': 5,
+  });
+  const concurrency = (fn: keyof ReturnType<typeof CALLS>) => {
     const [, resource] =
       Object.entries(template.Resources).find(
         ([, r]) =>
@@ -381,18 +400,22 @@ describe('reserved concurrency sized against EC2', () => {
       ]),
     );
     expect(sizes).toEqual({
-      'guardduty-finding': 5,
+      'guardduty-finding': 1,
       'tag-change': 2,
       'instance-launch': 2,
       'ttl-sweeper': 1,
     });
-    for (const fn of ['guardduty-finding', 'tag-change', 'instance-launch'] as const)
+    for (const fn of ['tag-change', 'instance-launch'] as const)
       expect(concurrency(fn).reserved).toEqual({ Ref: expect.any(String) });
+    // The finding intake is one consumer: the high band drained before a low finding starts, one budget.
+    expect(concurrency('guardduty-finding').reserved).toBe(1);
+    expect(intakeBurst()).toBe(35);
   });
 
   test('all of them at once ask for no more mutating calls than the bucket holds', () => {
-    const demand = (Object.keys(CALLS) as (keyof typeof CALLS)[]).reduce(
-      (sum, fn) => sum + concurrency(fn).value * CALLS[fn],
+    const calls = CALLS();
+    const demand = (Object.keys(calls) as (keyof typeof calls)[]).reduce(
+      (sum, fn) => sum + concurrency(fn).value * calls[fn],
       0,
     );
     expect(demand).toBeLessThanOrEqual(BUCKET);
@@ -439,11 +462,10 @@ describe('the parameters refuse what CloudFormation should refuse before the sta
       allowed: ['0', '1', '30', '365', '3650'],
       refused: ['', '-1', '1.5', '365d', '0365', 'forever'],
     },
-    FindingConcurrency: {
-      allowed: ['1', '5', '50', '999'],
-      refused: ['', '0', '-1', '1000', '2.5', 'five', '05'],
+    TagConcurrency: {
+      allowed: ['1', '2', '10', '999'],
+      refused: ['', '0', '-1', '1000', '2.5', 'two', '02'],
     },
-    TagConcurrency: { allowed: ['1', '2', '10'], refused: ['', '0', '1000'] },
     LaunchConcurrency: { allowed: ['1', '2', '10'], refused: ['', '0', '1000'] },
   };
 

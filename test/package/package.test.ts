@@ -200,13 +200,30 @@ describe('the packaged hub stack', () => {
     expect(rules.some((r) => r.ScheduleExpression === 'rate(1 minute)')).toBe(true);
   });
 
+  test('findings wait in a queue per severity band: 7 and above in the high one, from 4 to below 7 in the low one', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
+    const band = (queue: string) => rules.find((r) => JSON.stringify(r.Targets ?? '').includes(queue));
+    const severityOf = (rule: ReturnType<typeof band>) =>
+      (rule?.EventPattern as { detail?: { severity?: unknown } } | undefined)?.detail?.severity;
+    expect(severityOf(band('FindingsHighQueue'))).toEqual([{ numeric: ['>=', 7] }]);
+    expect(severityOf(band('FindingsLowQueue'))).toEqual([{ numeric: ['>=', 4, '<', 7] }]);
+    const queues = ofType('AWS::SQS::Queue').map(([, q]) => q.Properties);
+    for (const name of ['mirrorops-findings-high-dev', 'mirrorops-findings-low-dev']) {
+      const queue = queues.find((q) => q.QueueName === name);
+      // Hidden longer than an invocation of guardduty-finding (300 s) works on it; no redrive.
+      expect(queue).toMatchObject({ VisibilityTimeout: 330, MessageRetentionPeriod: 1209600 });
+      expect(queue?.RedrivePolicy).toBeUndefined();
+    }
+  });
+
   test('failed events are retried a bounded number of times, then kept in the dead-letter queue', () => {
     const configs = ofType('AWS::Lambda::EventInvokeConfig').map(([, c]) => c.Properties);
     const finding = configs.find((c) => JSON.stringify(c).includes('GuarddutyDashfinding'));
     expect(finding).toMatchObject({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 });
     expect(JSON.stringify(finding?.DestinationConfig)).toContain('DeadLetterQueue');
     const patternRules = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern);
-    expect(patternRules.length).toBe(4);
+    // guardduty-finding's wake-up, the two intake queues', tag-change's, instance-launch's two.
+    expect(patternRules.length).toBe(6);
     for (const [, rule] of patternRules)
       expect(JSON.stringify(rule.Properties.Targets)).toContain('DeadLetterQueue');
     expect(ofType('AWS::CloudWatch::Alarm').length).toBeGreaterThanOrEqual(1);
