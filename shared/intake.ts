@@ -56,6 +56,18 @@ export interface DrainResult {
   order: { id: string; band: Band }[];
 }
 
+/** One drain's state, shared by its findings. */
+interface Run {
+  deps: IntakeDeps;
+  deadline: number;
+  random: () => number;
+  result: DrainResult;
+  /** Messages whose next attempt falls after the deadline: not started again in this invocation. */
+  later: Set<string>;
+  /** Done in this invocation: one that shows up again (its removal failed) is only removed. */
+  finished: Set<string>;
+}
+
 /** Stop taking new findings this long before the invocation's end: room to finish what runs. */
 const MARGIN_MS = 20_000;
 const DEFAULT_WINDOW = 10;
@@ -90,21 +102,35 @@ export async function drain(deps: IntakeDeps): Promise<DrainResult> {
 
   const start = (band: Band, message: QueuedMessage) => {
     held.set(message.id, { band, message });
-    const job = work(deps, band, message, deadline, random, result, later).finally(() => {
+    const job = work(run, band, message).finally(() => {
       held.delete(message.id);
       running.delete(job);
     });
     running.add(job);
   };
 
+  /** Done in this invocation: one that shows up again (its removal failed) is only removed. */
+  const finished = new Set<string>();
+  const removeAgain = async (band: Band, message: QueuedMessage) => {
+    try {
+      await deps.sqs.delete(deps.queues[band], message.receiptHandle);
+    } catch (error) {
+      deps.log.warn('a finding done could not be removed from its queue', {
+        messageId: message.id,
+        error: errorName(error),
+      });
+    }
+  };
+  const run: Run = { deps, deadline, random, result, later, finished };
   let receiveFailures = 0;
   /**
-   * Receives from `band`'s queue into free slots: whether the queue showed nothing at all. A queue
-   * that could not be read counts as not empty (a low finding must not start on a guess).
+   * Receives from `band`'s queue into free slots: how many messages it showed (0: empty) and how
+   * many it took or removed. A queue that could not be read shows one (a low finding must not
+   * start on a guess).
    */
-  const fill = async (band: Band): Promise<boolean> => {
+  const fill = async (band: Band): Promise<{ shown: number; progress: number }> => {
     const free = window - running.size;
-    if (free <= 0) return false;
+    if (free <= 0) return { shown: 1, progress: 0 };
     let got: QueuedMessage[];
     try {
       got = await deps.sqs.receive(deps.queues[band], free);
@@ -112,23 +138,33 @@ export async function drain(deps: IntakeDeps): Promise<DrainResult> {
     } catch (error) {
       receiveFailures++;
       deps.log.warn('an intake queue could not be read', { band, error: errorName(error) });
-      return false;
+      return { shown: 1, progress: 0 };
     }
+    let progress = 0;
     for (const message of got) {
       const known = held.get(message.id);
       // Received again (its visibility ran out): only the latest receipt handle deletes it.
       if (known) known.message.receiptHandle = message.receiptHandle;
-      else if (!later.has(message.id)) start(band, message);
+      else if (finished.has(message.id)) {
+        await removeAgain(band, message);
+        progress++;
+      } else if (!later.has(message.id)) {
+        start(band, message);
+        progress++;
+      }
     }
-    return got.length === 0;
+    return { shown: got.length, progress };
   };
 
   while (deps.clock.now() < deadline) {
     const before = running.size;
-    const highQueueEmpty = await fill('high');
-    if (mayStart('low', { highQueueEmpty, highInFlight: inFlight('high') })) await fill('low');
+    const high = await fill('high');
+    const low = mayStart('low', { highQueueEmpty: high.shown === 0, highInFlight: inFlight('high') })
+      ? await fill('low')
+      : { shown: 0, progress: 0 };
     if (running.size === 0) {
-      // Both queues empty (or showing only findings left for a later invocation), nothing running.
+      if (high.progress + low.progress > 0) continue;
+      // Both queues empty, or showing only findings left for a later invocation: done.
       if (receiveFailures === 0) break;
       const next = nextAttempt(receiveFailures, random(), {
         now: deps.clock.now(),
@@ -150,17 +186,10 @@ export async function drain(deps: IntakeDeps): Promise<DrainResult> {
  * One finding: prepared, applied, retried after a passing failure, then removed from its queue.
  * Never throws: a finding whose dead letter cannot be sent either stays in its queue.
  */
-async function work(
-  deps: IntakeDeps,
-  band: Band,
-  message: QueuedMessage,
-  deadline: number,
-  random: () => number,
-  result: DrainResult,
-  later: Set<string>,
-): Promise<void> {
+async function work(run: Run, band: Band, message: QueuedMessage): Promise<void> {
+  const { deps, result, later } = run;
   try {
-    await attempts(deps, band, message, deadline, random, result, later);
+    await attempts(run, band, message);
   } catch (error) {
     deps.log.error('a finding could not be handled; it stays in its queue', {
       messageId: message.id,
@@ -172,21 +201,20 @@ async function work(
   }
 }
 
-async function attempts(
-  deps: IntakeDeps,
-  band: Band,
-  message: QueuedMessage,
-  deadline: number,
-  random: () => number,
-  result: DrainResult,
-  later: Set<string>,
-): Promise<void> {
+async function attempts(run: Run, band: Band, message: QueuedMessage): Promise<void> {
+  const { deps, deadline, random, result, later, finished } = run;
   const queueUrl = deps.queues[band];
   const done = async (outcome: keyof Omit<DrainResult, 'order' | 'retries' | 'left'>) => {
     result[outcome]++;
+    finished.add(message.id);
     result.order.push({ id: message.id, band });
     try {
-      await deps.sqs.delete(queueUrl, message.receiptHandle);
+      const handle = message.receiptHandle;
+      await deps.sqs.delete(queueUrl, handle).catch(async (error: unknown) => {
+        // Received again meanwhile: the newer receipt handle is the one that deletes it.
+        if (message.receiptHandle === handle) throw error;
+        await deps.sqs.delete(queueUrl, message.receiptHandle);
+      });
     } catch (error) {
       // The message comes back after its visibility timeout; applying it again changes nothing.
       deps.log.warn('a finding done could not be removed from its queue', {

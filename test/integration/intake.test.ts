@@ -1,0 +1,200 @@
+import { EC2Client, type ServiceInputTypes, type ServiceOutputTypes } from '@aws-sdk/client-ec2';
+import {
+  CreateQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { FinalizeRequestMiddleware, HandlerExecutionContext } from '@smithy/types';
+import { describe, expect, test } from 'vitest';
+import { startEmulator } from '../../emulator/index.ts';
+import { sqsDeadLetters } from '../../shared/aws/dlq.ts';
+import { ec2Gateway } from '../../shared/aws/ec2.ts';
+import { type Clock, paced, TokenBudget } from '../../shared/aws/pacing.ts';
+import { sqsFindingQueues } from '../../shared/aws/queues.ts';
+import { expiryFrom } from '../../shared/domain/expiry.ts';
+import { TAG } from '../../shared/domain/tags.ts';
+import { findingToIntent } from '../../shared/events/guardduty.ts';
+import { drain, findingPreparer } from '../../shared/intake.ts';
+import { apply } from '../../shared/mirror.ts';
+import { silentLogger } from '../../shared/runtime/log.ts';
+import { sweep } from '../../shared/sweep.ts';
+import { findingFor, type GuardDutyDetail, incident, tagsOf } from '../support/incident.ts';
+import { nlbTarget } from '../support/mirroring.ts';
+import { must } from '../support/topology.ts';
+
+const MINUTE = 60_000;
+
+/** Every attempt the client sends (each SDK retry too, as EC2 counts them), with its error. */
+function recordAttempts(client: EC2Client): { action: string; error?: string }[] {
+  const attempts: { action: string; error?: string }[] = [];
+  const record: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> =
+    (next, context: HandlerExecutionContext) => async (args) => {
+      const action = (context.commandName ?? '').replace(/Command$/, '');
+      try {
+        const out = await next(args);
+        attempts.push({ action });
+        return out;
+      } catch (error) {
+        attempts.push({ action, error: (error as Error).name });
+        throw error;
+      }
+    };
+  client.middlewareStack.addRelativeTo(record, {
+    name: 'recordAttempts',
+    relation: 'after',
+    toMiddleware: 'mirroropsTokenBudget',
+  });
+  return attempts;
+}
+
+/**
+ * A burst of findings through the intake with EC2's token buckets on and 20% of requests answered
+ * InternalError. The emulator's buckets and the intake's waits run on one clock the test moves
+ * (a wait moves it to the instant waited for), so minutes of EC2's refill pass in seconds.
+ */
+describe('a burst of findings, throttled at EC2 rates and 20% InternalError', () => {
+  test('every ENI of every finding is mirrored once, the severe ones first, nothing dead-lettered, no orphan filter after a sweep', async () => {
+    let now = 0;
+    const clock: Clock = {
+      now: () => now,
+      sleepUntil: async (at) => {
+        now = Math.max(now, at);
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    };
+    const emulator = await startEmulator({ clock: () => now });
+    try {
+      const { url } = emulator;
+      const world = await incident(url);
+      // ~90 sources: more than an ENI target takes, so the target is a load balancer.
+      const config = await world.useTarget(await nlbTarget(world.ec2, world.account));
+      const root = new SQSClient({
+        endpoint: url,
+        region: 'us-east-1',
+        credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
+      });
+      const queue = async (name: string) =>
+        must((await root.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl, name);
+      // The names the packaged template gives them (stage dev): the role may read and delete only those.
+      const queues = {
+        high: await queue('mirrorops-findings-high-dev'),
+        low: await queue('mirrorops-findings-low-dev'),
+      };
+      const deadLetterUrl = await queue('mirrorops-dead-letters-test');
+
+      // 50 findings on 50 instances (1 or 2 ENIs), severities from 4 to 9.5, remote addresses
+      // shared by some (their filters are one); then 10 more deliveries: 5 redelivered as they
+      // were, 5 repeats of the finding (a later occurrence).
+      const severities = [8, 5, 9.5, 4, 7, 6.5, 4.2, 7.5, 4.5, 6];
+      const findings: { event: Record<string, unknown>; severity: number; eniIds: string[] }[] = [];
+      for (let i = 0; i < 50; i++) {
+        const instance = await world.instance(1 + (i % 2));
+        const severity = severities[i % severities.length] ?? 5;
+        const event = findingFor('network-connection', world, instance, (d: GuardDutyDetail) => {
+          d.id = `burst-${i}`;
+          d.severity = severity;
+          const action = d.service.action as { networkConnectionAction: { remoteIpDetails: object } };
+          action.networkConnectionAction.remoteIpDetails = { ipAddressV4: `203.0.113.${i % 20}` };
+        });
+        findings.push({ event, severity, eniIds: instance.eniIds });
+      }
+      const deliveries = findings.map((f) => f.event);
+      for (let i = 0; i < 5; i++) deliveries.push(structuredClone(must(findings[i * 7], 'finding').event));
+      for (let i = 0; i < 5; i++) {
+        const repeat = structuredClone(must(findings[i * 9 + 1], 'finding').event) as {
+          detail: GuardDutyDetail;
+        };
+        repeat.detail.updatedAt = new Date(Date.now() + MINUTE).toISOString();
+        repeat.detail.service.count = 2;
+        deliveries.push(repeat as unknown as Record<string, unknown>);
+      }
+      // As the stack's two rules route them: severity 7 and above to the high queue.
+      for (const event of deliveries) {
+        const { severity } = (event as { detail: GuardDutyDetail }).detail;
+        await root.send(
+          new SendMessageCommand({
+            QueueUrl: severity >= 7 ? queues.high : queues.low,
+            MessageBody: JSON.stringify(event),
+          }),
+        );
+      }
+
+      // The function's clients, as its role, with the SDK's default retries (3 attempts).
+      const settings = { endpoint: url, region: 'us-east-1', credentials: world.functionKeys };
+      const ec2 = paced(new EC2Client(settings), new TokenBudget(clock));
+      const attempts = recordAttempts(ec2);
+      const sqs = new SQSClient(settings);
+      const deps = world.deps({ config, ec2: ec2Gateway(ec2) });
+      emulator.faults.set({ throttle: true, failureRate: 0.2, seed: 11 });
+
+      const result = await drain({
+        queues,
+        sqs: sqsFindingQueues(sqs),
+        deadLetters: sqsDeadLetters(sqs, deadLetterUrl),
+        prepare: findingPreparer(
+          (event) => findingToIntent(event, config),
+          (intent) => expiryFrom(config.expiry, intent.startAt, intent.lifetimeMs),
+          (intent) => apply(intent, deps),
+        ),
+        clock,
+        now: () => new Date(),
+        remainingMs: () => 60 * MINUTE,
+        log: silentLogger,
+        random: () => 0.5,
+      });
+      const elapsed = now;
+      emulator.faults.set({});
+
+      expect(result).toMatchObject({ ignored: 0, expired: 0, deadLettered: 0, left: 0 });
+      // Each of the 60 deliveries applied (one whose removal failed may come back and be applied again).
+      expect(new Set(result.order.map((o) => o.id)).size).toBe(60);
+      // InternalError came (and was retried); no attempt found EC2's bucket empty: the budget paced them.
+      expect(attempts.filter((a) => a.error === 'InternalError').length).toBeGreaterThan(0);
+      expect(attempts.filter((a) => a.error === 'RequestLimitExceeded')).toEqual([]);
+      // The floor: the mutating attempts beyond the bucket's 50, at 5 a second (on the test's clock).
+      const mutating = attempts.filter((a) => !/^(Describe|CreateTags|DeleteTags)/.test(a.action)).length;
+      expect(elapsed).toBeGreaterThanOrEqual(((mutating - 50) / 5) * 1000 - 200);
+      const dead = await root.send(
+        new ReceiveMessageCommand({ QueueUrl: deadLetterUrl, MaxNumberOfMessages: 10 }),
+      );
+      expect(dead.Messages ?? []).toEqual([]);
+      for (const url of Object.values(queues)) {
+        const left = await root.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
+        expect(left.Messages ?? []).toEqual([]);
+      }
+
+      // Every ENI of every finding has one guardduty session, no ENI two.
+      const sessions = (await world.sessions()).filter((s) => tagsOf(s)[TAG.reason] === 'guardduty');
+      const eniIds = findings.flatMap((f) => f.eniIds).sort();
+      expect(sessions.map((s) => s.NetworkInterfaceId).sort()).toEqual(eniIds);
+
+      // The sessions in the order EC2 made them: every severity >= 7 one before the first < 7 one.
+      const severityOf = new Map(findings.flatMap((f) => f.eniIds.map((id) => [id, f.severity] as const)));
+      const order = sessions.map((s) => severityOf.get(must(s.NetworkInterfaceId, 'ENI')) ?? -1);
+      const firstLow = order.findIndex((s) => s < 7);
+      const lastHigh = order.findLastIndex((s) => s >= 7);
+      expect({ firstLow, lastHigh, high: order.filter((s) => s >= 7).length }).toEqual({
+        firstLow: lastHigh + 1,
+        lastHigh,
+        high: findings.filter((f) => f.severity >= 7).reduce((n, f) => n + f.eniIds.length, 0),
+      });
+
+      // One sweep past the filters' grace period leaves no managed filter without a session.
+      const swept = await sweep(
+        world.sweeperDeps({ config, now: () => new Date(Date.now() + 11 * MINUTE) }),
+        {
+          remainingMs: () => 10 * MINUTE,
+        },
+      );
+      expect(swept.failures).toEqual([]);
+      const used = new Set((await world.sessions()).map((s) => s.TrafficMirrorFilterId));
+      const orphans = (await world.filters()).filter(
+        (f) => tagsOf(f)[TAG.managed] === 'true' && !used.has(f.TrafficMirrorFilterId),
+      );
+      expect(orphans).toEqual([]);
+    } finally {
+      await emulator.stop();
+    }
+  }, 180_000);
+});
