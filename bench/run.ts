@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchBurst, DEFAULT_BURST } from './burst.ts';
 import { benchColdStart, DEFAULT_COLD_START } from './cold-start.ts';
 import { benchEmulator, formatReport } from './emulator.ts';
 import { benchCriticalPath, DEFAULT_CRITICAL_PATH } from './guardduty.ts';
@@ -14,6 +15,8 @@ const { values, positionals } = parseArgs({
   options: {
     sessions: { type: 'string' },
     runs: { type: 'string' },
+    findings: { type: 'string' },
+    virtual: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -46,6 +49,15 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
     about: 'bundle size and cold import time per function, against an SDK-clients-only bundle (--runs N)',
     run: () => benchColdStart({ runs: count(values.runs, DEFAULT_COLD_START.runs, 'runs') }),
   },
+  burst: {
+    about: `a burst of findings through the intake under EC2's buckets, against the floor (--findings N, default ${DEFAULT_BURST.findings}; --virtual: on a moved clock; minutes)`,
+    run: () =>
+      benchBurst({
+        ...DEFAULT_BURST,
+        findings: count(values.findings, DEFAULT_BURST.findings, 'findings'),
+        virtual: values.virtual ?? false,
+      }),
+  },
   sweep: {
     about: `expired sessions swept under EC2's token buckets (--sessions N, default ${DEFAULT_SWEEP.sessions}; minutes)`,
     run: () => benchSweep({ sessions: count(values.sessions, DEFAULT_SWEEP.sessions, 'sessions') }),
@@ -53,7 +65,7 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
 };
 
 if (values.help) {
-  console.log('npm run bench [-- NAME... [--runs N] [--sessions N]]\n');
+  console.log('npm run bench [-- NAME... [--runs N] [--sessions N] [--findings N] [--virtual]]\n');
   for (const [name, b] of Object.entries(BENCHES)) console.log(`  ${name.padEnd(11)} ${b.about}`);
   process.exit(0);
 }

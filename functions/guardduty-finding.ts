@@ -16,8 +16,11 @@ export const handler = mirroropsHandler(
   'guardduty-finding',
   async (event, context) => {
     const { queues } = config.intake;
-    if (queues)
-      return drain(findingIntake(config, queues, context.log, () => context.getRemainingTimeInMillis()));
+    if (queues) {
+      const intake = findingIntake(config, queues, context.log, () => context.getRemainingTimeInMillis());
+      const { order, ...counts } = await drain(intake);
+      return { ...counts, done: order.length };
+    }
     const outcome = findingToIntent(event, config);
     if (outcome.kind === 'ignore') return { status: 'ignored', reason: outcome.reason };
     const { intent } = outcome;

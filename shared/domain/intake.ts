@@ -23,14 +23,6 @@ export function mayStart(band: Band, state: { highQueueEmpty: boolean; highInFli
 }
 
 /**
- * Waiting findings in the order they are started: higher severity first, then the one that
- * arrived first (a stable order, so a repeat does not jump its own earlier delivery).
- */
-export function byPriority<T extends { severity: number; arrivedAt: number }>(waiting: readonly T[]): T[] {
-  return [...waiting].sort((a, b) => b.severity - a.severity || a.arrivedAt - b.arrivedAt);
-}
-
-/**
  * What to do about an error of one attempt at a finding. EC2 answers an empty token bucket with
  * 503 RequestLimitExceeded and its own faults with 5xx (InternalError, Unavailable;
  * AWSEC2/latest/APIReference/errors-overview.html): those pass, so they are waited out. A network

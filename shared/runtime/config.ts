@@ -87,8 +87,9 @@ export const EnvSchema = z.object({
   MIRROROPS_PACKET_LENGTH: z.coerce.number().int().min(1).max(8500).optional(),
   MIRROROPS_FINDINGS_HIGH_URL: z.url().optional(),
   MIRROROPS_FINDINGS_LOW_URL: z.url().optional(),
-  MIRROROPS_EC2_MUTATING_BURST: z.coerce.number().int().min(1).max(50).default(50),
-  MIRROROPS_EC2_MUTATING_RATE: z.coerce.number().positive().max(5).default(5),
+  // EC2's documented bucket is 50 at 5 a second; an account AWS raised the limits for may go higher.
+  MIRROROPS_EC2_MUTATING_BURST: z.coerce.number().int().min(1).max(10_000).default(35),
+  MIRROROPS_EC2_MUTATING_RATE: z.coerce.number().positive().max(1_000).default(5),
 });
 
 export interface Config {

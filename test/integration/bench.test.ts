@@ -1,4 +1,5 @@
 import { expect, test } from 'vitest';
+import { benchBurst } from '../../bench/burst.ts';
 import { benchCriticalPath } from '../../bench/guardduty.ts';
 
 // The benchmark itself runs (no figure is asserted: they are ratios for people to read).
@@ -13,4 +14,11 @@ test('the critical-path benchmark runs and reports every case', async () => {
   // Which requests started together is timing (not asserted here): guardduty-memory.test.ts checks
   // the order of a warm repeat's requests without it.
   expect(report).toContain('CreateTags');
+}, 60_000);
+
+// The burst benchmark on its own clock (seconds, not minutes), small: it runs and reports.
+test('the burst benchmark runs and reports the ratio to the floor and the order by severity', async () => {
+  const report = await benchBurst({ findings: 8, enis: 2, arrivalMs: 0, virtual: true });
+  for (const row of ['ratio to the floor', 'severity >= 7', 'severity < 7', 'Completion order'])
+    expect(report).toContain(row);
 }, 60_000);

@@ -1,11 +1,10 @@
-import { EC2Client, type ServiceInputTypes, type ServiceOutputTypes } from '@aws-sdk/client-ec2';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import {
   CreateQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { FinalizeRequestMiddleware, HandlerExecutionContext } from '@smithy/types';
 import { describe, expect, test } from 'vitest';
 import { startEmulator } from '../../emulator/index.ts';
 import { sqsDeadLetters } from '../../shared/aws/dlq.ts';
@@ -21,32 +20,10 @@ import { silentLogger } from '../../shared/runtime/log.ts';
 import { sweep } from '../../shared/sweep.ts';
 import { findingFor, type GuardDutyDetail, incident, tagsOf } from '../support/incident.ts';
 import { nlbTarget } from '../support/mirroring.ts';
+import { recordAttempts } from '../support/requests.ts';
 import { must } from '../support/topology.ts';
 
 const MINUTE = 60_000;
-
-/** Every attempt the client sends (each SDK retry too, as EC2 counts them), with its error. */
-function recordAttempts(client: EC2Client): { action: string; error?: string }[] {
-  const attempts: { action: string; error?: string }[] = [];
-  const record: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> =
-    (next, context: HandlerExecutionContext) => async (args) => {
-      const action = (context.commandName ?? '').replace(/Command$/, '');
-      try {
-        const out = await next(args);
-        attempts.push({ action });
-        return out;
-      } catch (error) {
-        attempts.push({ action, error: (error as Error).name });
-        throw error;
-      }
-    };
-  client.middlewareStack.addRelativeTo(record, {
-    name: 'recordAttempts',
-    relation: 'after',
-    toMiddleware: 'mirroropsTokenBudget',
-  });
-  return attempts;
-}
 
 /**
  * A burst of findings through the intake with EC2's token buckets on and 20% of requests answered

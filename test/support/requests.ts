@@ -1,5 +1,6 @@
-import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EC2Client, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { FinalizeRequestMiddleware, HandlerExecutionContext } from '@smithy/types';
 
 export interface Call {
   /** The command's name without `Command`: `DescribeTrafficMirrorSessions`. */
@@ -32,4 +33,36 @@ export function recordRequests(client: EC2Client | EventBridgeClient, calls: Cal
     { step: 'initialize', name: 'recordRequests' },
   );
   return calls;
+}
+
+/**
+ * Every attempt an EC2 client sends (each SDK retry too, as EC2's buckets count them), with its
+ * error, appended as it ends. Placed after the SDK's retry middleware and any token budget
+ * (shared/aws/pacing.ts), so an attempt is recorded when it actually goes.
+ */
+export function recordAttempts(
+  client: EC2Client,
+  attempts: { action: string; at: number; error?: string }[] = [],
+  now: () => number = () => performance.now(),
+): { action: string; at: number; error?: string }[] {
+  const record: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> =
+    (next, context: HandlerExecutionContext) => async (args) => {
+      const action = (context.commandName ?? '').replace(/Command$/, '');
+      const at = now();
+      try {
+        const out = await next(args);
+        attempts.push({ action, at });
+        return out;
+      } catch (error) {
+        attempts.push({ action, at, error: (error as Error).name });
+        throw error;
+      }
+    };
+  // After the retry middleware, and after a token budget added before it: when the attempt goes.
+  client.middlewareStack.addRelativeTo(record, {
+    name: 'recordAttempts',
+    relation: 'after',
+    toMiddleware: 'retryMiddleware',
+  });
+  return attempts;
 }

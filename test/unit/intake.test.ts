@@ -7,7 +7,6 @@ import {
   bandOf,
   bucketOf,
   burstFloorMs,
-  byPriority,
   DEFAULT_BACKOFF,
   EC2_BUCKETS,
   mayStart,
@@ -38,30 +37,12 @@ describe('bandOf', () => {
   });
 });
 
-describe('mayStart and byPriority: the most severe first', () => {
+describe('mayStart: the most severe first', () => {
   it('starts a low finding only when the high queue is empty and no high one is in flight', () => {
     fc.assert(
       fc.property(fc.boolean(), fc.nat(20), (highQueueEmpty, highInFlight) => {
         expect(mayStart('high', { highQueueEmpty, highInFlight })).toBe(true);
         expect(mayStart('low', { highQueueEmpty, highInFlight })).toBe(highQueueEmpty && highInFlight === 0);
-      }),
-      RUNS,
-    );
-  });
-
-  it('orders by severity, most severe first, then by arrival; it is a permutation', () => {
-    const finding = fc.record({ severity, arrivedAt: fc.nat(1000), id: fc.uuid() });
-    fc.assert(
-      fc.property(fc.array(finding, { maxLength: 40 }), (waiting) => {
-        const ordered = byPriority(waiting);
-        expect([...ordered].map((f) => f.id).sort()).toEqual(waiting.map((f) => f.id).sort());
-        for (let i = 1; i < ordered.length; i++) {
-          const [a, b] = [ordered[i - 1], ordered[i]];
-          if (!a || !b) continue;
-          expect(a.severity > b.severity || (a.severity === b.severity && a.arrivedAt <= b.arrivedAt)).toBe(
-            true,
-          );
-        }
       }),
       RUNS,
     );
