@@ -13,7 +13,7 @@ import { RAM_ROUTES, ramOperations } from './ram/service.ts';
 import type { Organization } from './ram/state.ts';
 import { eventsService } from './services/events.ts';
 import { type JsonService, jsonError, parseJsonBody } from './services/json.ts';
-import { sqsService } from './services/sqs.ts';
+import { sqsClockMoved, sqsService, stopSqs, useSqsClock } from './services/sqs.ts';
 import { answerSqsQuery, SQS_VERSION } from './services/sqs-query.ts';
 import { World } from './state.ts';
 import { ec2Error, ec2Response, queryError, queryResponse } from './xml.ts';
@@ -30,7 +30,11 @@ export interface EmulatorOptions {
   port?: number;
   host?: string;
   faults?: Faults;
-  /** The token buckets' clock in milliseconds; tests hold it still to count a burst exactly. */
+  /**
+   * The emulator's clock in milliseconds: EC2's token buckets refill by it, and SQS's visibility
+   * timeouts, delays, retention and long polls follow it. Tests hold it still to count a burst
+   * exactly, or move it (then call `clockMoved`) instead of sleeping.
+   */
   clock?: Clock;
   /**
    * An AWS Organization with RAM sharing enabled: sharing between its accounts (the management
@@ -83,6 +87,8 @@ export interface Emulator {
   /** Everything the emulator holds; for the demo and for reading, tests act through the SDK. */
   world: World;
   faults: FaultInjector;
+  /** Says the clock option moved: SQS ReceiveMessage calls waiting in a long poll look again at once. */
+  clockMoved(): void;
   stop(): Promise<void>;
 }
 
@@ -197,6 +203,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
   );
   const faults = new FaultInjector(options.faults, options.clock);
+  if (options.clock) useSqsClock(world, options.clock);
 
   /** One EC2 Query request, checked in the order EC2 appears to check it. */
   async function handleEc2(req: IncomingMessage, p: Params, requestId: string): Promise<string> {
@@ -331,7 +338,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         input,
       );
       const baseUrl = `http://${req.headers.host ?? '127.0.0.1'}`;
-      const output = operation({ account, region, world, input, baseUrl });
+      const output = await operation({ account, region, world, input, baseUrl });
       if (failure === 'after') throw internalError();
       reply(res, 200, service.contentType, JSON.stringify(output));
     } catch (error) {
@@ -478,8 +485,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     world,
     faults,
+    clockMoved: () => sqsClockMoved(world),
     stop: () =>
       new Promise<void>((resolve, reject) => {
+        stopSqs(world);
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

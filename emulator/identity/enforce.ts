@@ -196,6 +196,18 @@ function queueArn(input: Record<string, unknown>, account: string, region: strin
   return undefined;
 }
 
+/**
+ * The batch operations authorize as their single action: the Service Authorization Reference has
+ * no `sqs:SendMessageBatch`, `sqs:DeleteMessageBatch` or `sqs:ChangeMessageVisibilityBatch`, and
+ * SQS's API Reference says the batch permissions are those of SendMessage, DeleteMessage and
+ * ChangeMessageVisibility (sqs-api-permissions-reference.html).
+ */
+const SQS_BATCH_ACTIONS: Readonly<Record<string, string>> = {
+  SendMessageBatch: 'SendMessage',
+  DeleteMessageBatch: 'DeleteMessage',
+  ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
+};
+
 /** The bus ARN of a PutEvents entry: its EventBusName (a name or an ARN), `default` without one. */
 function busArn(entry: Record<string, unknown>, account: string, region: string): string {
   const bus = typeof entry.EventBusName === 'string' ? entry.EventBusName : 'default';
@@ -241,15 +253,22 @@ export async function enforceJson(
     return;
   }
   if (prefix === 'AmazonSQS') {
+    const action = Object.hasOwn(SQS_BATCH_ACTIONS, operation) ? SQS_BATCH_ACTIONS[operation] : operation;
     const arn = queueArn(input, account, region);
-    if (!arn) return;
+    // ListQueues is wildcard-only (`*`); any other operation names its queue, or is refused by
+    // the operation for the missing QueueUrl/QueueName.
+    if (!arn && action !== 'ListQueues') return;
     const tags = new Map<string, string>();
     if (operation === 'CreateQueue' && typeof input.tags === 'object' && input.tags !== null) {
       for (const [k, v] of Object.entries(input.tags)) tags.set(k, String(v));
     }
-    const requests = await serviceRequests('sqs', operation, account, region, [
-      { type: 'queue', arn, created: tags },
-    ]);
+    const requests = await serviceRequests(
+      'sqs',
+      action as string,
+      account,
+      region,
+      arn ? [{ type: 'queue', arn, created: tags }] : [],
+    );
     const refused = await check(world, session, region, requests);
     if (refused) {
       throw new JsonAccessDenied(

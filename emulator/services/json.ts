@@ -15,7 +15,8 @@ export interface JsonCtx {
   baseUrl: string;
 }
 
-export type JsonOperation = (ctx: JsonCtx) => Record<string, unknown>;
+/** An operation's output; SQS's ReceiveMessage may wait (a long poll), so it may come later. */
+export type JsonOperation = (ctx: JsonCtx) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 export interface JsonService {
   /** The `X-Amz-Target` prefix, e.g. `AWSEvents`. */

@@ -24,6 +24,13 @@ const QUERY_CODES: Readonly<Record<string, string>> = {
   QueueDoesNotExist: 'AWS.SimpleQueueService.NonExistentQueue',
   QueueNameExists: 'QueueAlreadyExists',
   QueueDeletedRecently: 'AWS.SimpleQueueService.QueueDeletedRecently',
+  MessageNotInflight: 'AWS.SimpleQueueService.MessageNotInflight',
+  PurgeQueueInProgress: 'AWS.SimpleQueueService.PurgeQueueInProgress',
+  BatchEntryIdsNotDistinct: 'AWS.SimpleQueueService.BatchEntryIdsNotDistinct',
+  BatchRequestTooLong: 'AWS.SimpleQueueService.BatchRequestTooLong',
+  EmptyBatchRequest: 'AWS.SimpleQueueService.EmptyBatchRequest',
+  InvalidBatchEntryId: 'AWS.SimpleQueueService.InvalidBatchEntryId',
+  TooManyEntriesInBatchRequest: 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest',
   UnsupportedOperation: 'AWS.SimpleQueueService.UnsupportedOperation',
   InternalFailure: 'InternalError',
 };
@@ -49,11 +56,41 @@ function intOf(p: Params, name: string): number | undefined {
   return Number(raw);
 }
 
+/** Message attributes sent as `MessageAttribute.N.Name` and `.Value.DataType/StringValue/BinaryValue`. */
+const messageAttributes = (p: Params) =>
+  mapOf(p, 'MessageAttribute', (e) => {
+    const v = e.struct('Value');
+    return {
+      DataType: v?.str('DataType'),
+      StringValue: v?.str('StringValue'),
+      BinaryValue: v?.str('BinaryValue'),
+    };
+  });
+
+/** A message as SendMessage and each SendMessageBatchRequestEntry carry it. */
+const message = (p: Params) => ({
+  MessageBody: p.required('MessageBody'),
+  DelaySeconds: intOf(p, 'DelaySeconds'),
+  MessageAttributes: messageAttributes(p),
+  MessageDeduplicationId: p.str('MessageDeduplicationId'),
+  MessageGroupId: p.str('MessageGroupId'),
+});
+
+/** `Entry.N.Member` lists of the batch actions (each entry's undefined members left out). */
+function entries(p: Params, name: string, entry: (e: Params) => Record<string, unknown>) {
+  if (!p.has(name)) return undefined;
+  return p
+    .list(name)
+    .map((e) => Object.fromEntries(Object.entries(entry(e)).filter(([, v]) => v !== undefined)));
+}
+
+const attributes = (p: Params) => mapOf(p, 'Attribute', (e) => e.str('Value') ?? '');
+
 /** Each action's input, as the JSON protocol would carry it. `queueUrl` is the queue the request names. */
 const INPUTS: Readonly<Record<string, (p: Params, queueUrl: () => string) => Record<string, unknown>>> = {
   CreateQueue: (p) => ({
     QueueName: p.required('QueueName'),
-    Attributes: mapOf(p, 'Attribute', (e) => e.str('Value') ?? ''),
+    Attributes: attributes(p),
     tags: p.has('Tag')
       ? Object.fromEntries(p.list('Tag').map((t) => [t.required('Key'), t.str('Value') ?? '']))
       : undefined,
@@ -62,20 +99,20 @@ const INPUTS: Readonly<Record<string, (p: Params, queueUrl: () => string) => Rec
     QueueName: p.required('QueueName'),
     QueueOwnerAWSAccountId: p.str('QueueOwnerAWSAccountId'),
   }),
-  SendMessage: (p, queueUrl) => ({
+  ListQueues: (p) => ({
+    QueueNamePrefix: p.str('QueueNamePrefix'),
+    MaxResults: intOf(p, 'MaxResults'),
+    NextToken: p.str('NextToken'),
+  }),
+  GetQueueAttributes: (p, queueUrl) => ({ QueueUrl: queueUrl(), AttributeNames: p.strings('AttributeName') }),
+  SetQueueAttributes: (p, queueUrl) => ({ QueueUrl: queueUrl(), Attributes: attributes(p) ?? {} }),
+  DeleteQueue: (_p, queueUrl) => ({ QueueUrl: queueUrl() }),
+  PurgeQueue: (_p, queueUrl) => ({ QueueUrl: queueUrl() }),
+  SendMessage: (p, queueUrl) => ({ QueueUrl: queueUrl(), ...message(p) }),
+  SendMessageBatch: (p, queueUrl) => ({
     QueueUrl: queueUrl(),
-    MessageBody: p.required('MessageBody'),
-    DelaySeconds: intOf(p, 'DelaySeconds'),
-    MessageAttributes: mapOf(p, 'MessageAttribute', (e) => {
-      const v = e.struct('Value');
-      return {
-        DataType: v?.str('DataType'),
-        StringValue: v?.str('StringValue'),
-        BinaryValue: v?.str('BinaryValue'),
-      };
-    }),
-    MessageDeduplicationId: p.str('MessageDeduplicationId'),
-    MessageGroupId: p.str('MessageGroupId'),
+    Entries:
+      entries(p, 'SendMessageBatchRequestEntry', (e) => ({ Id: e.required('Id'), ...message(e) })) ?? [],
   }),
   ReceiveMessage: (p, queueUrl) => ({
     QueueUrl: queueUrl(),
@@ -87,19 +124,59 @@ const INPUTS: Readonly<Record<string, (p: Params, queueUrl: () => string) => Rec
     WaitTimeSeconds: intOf(p, 'WaitTimeSeconds'),
   }),
   DeleteMessage: (p, queueUrl) => ({ QueueUrl: queueUrl(), ReceiptHandle: p.required('ReceiptHandle') }),
+  DeleteMessageBatch: (p, queueUrl) => ({
+    QueueUrl: queueUrl(),
+    Entries:
+      entries(p, 'DeleteMessageBatchRequestEntry', (e) => ({
+        Id: e.required('Id'),
+        ReceiptHandle: e.required('ReceiptHandle'),
+      })) ?? [],
+  }),
+  ChangeMessageVisibility: (p, queueUrl) => ({
+    QueueUrl: queueUrl(),
+    ReceiptHandle: p.required('ReceiptHandle'),
+    VisibilityTimeout: p.required('VisibilityTimeout') && intOf(p, 'VisibilityTimeout'),
+  }),
+  ChangeMessageVisibilityBatch: (p, queueUrl) => ({
+    QueueUrl: queueUrl(),
+    Entries:
+      entries(p, 'ChangeMessageVisibilityBatchRequestEntry', (e) => ({
+        Id: e.required('Id'),
+        ReceiptHandle: e.required('ReceiptHandle'),
+        VisibilityTimeout: intOf(e, 'VisibilityTimeout'),
+      })) ?? [],
+  }),
 };
+
+/** Actions without output in SQS's model: their answer has no Result element. */
+const NO_RESULT = new Set([
+  'DeleteMessage',
+  'ChangeMessageVisibility',
+  'SetQueueAttributes',
+  'DeleteQueue',
+  'PurgeQueue',
+]);
 
 /** Output members whose JSON name is a list or map the Query protocol writes flattened, under another name. */
 const FLATTENED: Readonly<Record<string, string>> = {
   Messages: 'Message',
   Attributes: 'Attribute',
   MessageAttributes: 'MessageAttribute',
+  QueueUrls: 'QueueUrl',
+  Failed: 'BatchResultErrorEntry',
+};
+
+/** The batch actions' `Successful` list, flattened under each action's own entry name. */
+const SUCCESSFUL: Readonly<Record<string, string>> = {
+  SendMessageBatch: 'SendMessageBatchResultEntry',
+  DeleteMessageBatch: 'DeleteMessageBatchResultEntry',
+  ChangeMessageVisibilityBatch: 'ChangeMessageVisibilityBatchResultEntry',
 };
 
 /** One output member as SQS's Query XML: lists as repeated elements, maps as repeated `<Name/><Value/>` pairs. */
-function xmlOf(name: string, value: unknown): string {
+function xmlOf(name: string, value: unknown, action = ''): string {
   if (value === undefined || value === null) return '';
-  const flat = FLATTENED[name];
+  const flat = name === 'Successful' ? SUCCESSFUL[action] : FLATTENED[name];
   if (flat !== undefined && Array.isArray(value)) return value.map((v) => xmlOf(flat, v)).join('');
   if (flat !== undefined && typeof value === 'object') {
     return Object.entries(value as Record<string, unknown>)
@@ -152,13 +229,13 @@ export async function answerSqsQuery(request: SqsQueryRequest): Promise<{ status
     const failure = faults.failure(action);
     if (failure === 'before') throw internalError();
     await authorize?.(action, input);
-    const output = operation({ account, region, world, input, baseUrl });
+    const output = await operation({ account, region, world, input, baseUrl });
     if (failure === 'after') throw internalError();
     const members = Object.entries(output)
-      .map(([key, v]) => xmlOf(key, v))
+      .map(([key, v]) => xmlOf(key, v, action))
       .join('');
     // An action without output (DeleteMessage) has no Result element.
-    const result = action === 'DeleteMessage' ? '' : `<${action}Result>${members}</${action}Result>`;
+    const result = NO_RESULT.has(action) ? '' : `<${action}Result>${members}</${action}Result>`;
     return {
       status: 200,
       body: `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${SQS_NAMESPACE}">${result}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`,

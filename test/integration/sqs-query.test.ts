@@ -192,7 +192,8 @@ describe('SQS on the Query protocol', () => {
     );
     const receive = async (names: Record<string, string>) => {
       const result = resultOf(
-        await call(account, 'ReceiveMessage', { QueueUrl: queueUrl, ...names }),
+        // VisibilityTimeout 0: the message stays visible for the next receive.
+        await call(account, 'ReceiveMessage', { QueueUrl: queueUrl, VisibilityTimeout: '0', ...names }),
         'ReceiveMessage',
       );
       const [message = ''] = messagesOf(result);
@@ -267,6 +268,7 @@ describe('SQS on the Query protocol', () => {
         QueueUrl: queueUrl,
         MaxNumberOfMessages: 10,
         MessageAttributeNames: ['All'],
+        VisibilityTimeout: 0,
       }),
     );
     expect(viaJson.Messages?.map((m) => m.Body)).toEqual(['from query', 'from json']);
@@ -296,7 +298,6 @@ describe('SQS on the Query protocol', () => {
         { QueueUrl: missingQueue, ReceiptHandle: 'h' },
         'AWS.SimpleQueueService.NonExistentQueue',
       ],
-      ['DeleteMessage', { QueueUrl: queueUrl, ReceiptHandle: 'not-a-handle' }, 'ReceiptHandleIsInvalid'],
       ['CreateQueue', {}, 'MissingParameter'],
       ['SendMessage', { QueueUrl: queueUrl }, 'MissingParameter'],
       ['DeleteMessage', { QueueUrl: queueUrl }, 'MissingParameter'],
@@ -335,7 +336,7 @@ describe('SQS on the Query protocol', () => {
         { QueueUrl: queueUrl, MessageBody: 'x', 'MessageAttribute.0.Name': 'k' },
         'InvalidParameter',
       ],
-      ['ListQueues', {}, 'InvalidAction'],
+      ['ListQueueTags', {}, 'InvalidAction'],
       ['constructor', {}, 'InvalidAction'],
     ];
     for (const [action, params, code] of cases) {
@@ -343,6 +344,12 @@ describe('SQS on the Query protocol', () => {
         code,
       );
     }
+    // A receipt handle SQS never issued: 404 in SQS's model.
+    const invalid = await call(account, 'DeleteMessage', {
+      QueueUrl: queueUrl,
+      ReceiptHandle: 'not-a-handle',
+    });
+    expect(errorOf(invalid, 404).code).toBe('ReceiptHandleIsInvalid');
     expect(errorOf(await call(account, 'GetQueueUrl', { QueueName: 'missing' })).message).toBe(
       'The specified queue missing does not exist.',
     );
