@@ -131,6 +131,8 @@ export async function benchBurst(options: BurstOptions = DEFAULT_BURST): Promise
           },
         ),
         clock,
+        // Queues made without attributes: SQS's default visibility timeout.
+        visibilityTimeoutMs: 30_000,
         now: () => new Date(),
         remainingMs: () => 15 * 60_000,
         log: silentLogger,

@@ -34,6 +34,14 @@ export interface IntakeDeps {
   log: Logger;
   /** Findings applied at once (their calls still wait for the token budget). */
   window?: number;
+  /**
+   * Seconds a receive that decides "the queue is empty" may wait (SQS long polling). A short poll
+   * samples some of SQS's servers and can answer empty while messages wait; a long one asks them
+   * all (sqs-short-and-long-polling.html). 0 for short polls.
+   */
+  emptyCheckSeconds?: number;
+  /** The queues' visibility timeout, ms of `clock`: how long a lost receive hides its messages. */
+  visibilityTimeoutMs: number;
   backoff?: Backoff;
   random?: () => number;
   /** The function whose dead letters these are. */
@@ -123,6 +131,8 @@ export async function drain(deps: IntakeDeps): Promise<DrainResult> {
   };
   const run: Run = { deps, deadline, random, result, later, finished };
   let receiveFailures = 0;
+  /** Until when messages of each queue may be hidden by a receive whose answer was lost. */
+  const hiddenUntil: Record<Band, number> = { high: Number.NEGATIVE_INFINITY, low: Number.NEGATIVE_INFINITY };
   /**
    * Receives from `band`'s queue into free slots: how many messages it showed (0: empty) and how
    * many it took or removed. A queue that could not be read shows one (a low finding must not
@@ -132,10 +142,14 @@ export async function drain(deps: IntakeDeps): Promise<DrainResult> {
     const free = window - running.size;
     if (free <= 0) return { shown: 1, progress: 0 };
     let got: QueuedMessage[];
+    const asked = deps.clock.now();
     try {
-      got = await deps.sqs.receive(deps.queues[band], free);
+      const out = await deps.sqs.receive(deps.queues[band], free, deps.emptyCheckSeconds ?? 0);
+      got = out.messages;
+      if (out.mayHaveHidden) hiddenUntil[band] = asked + deps.visibilityTimeoutMs;
       receiveFailures = 0;
     } catch (error) {
+      hiddenUntil[band] = asked + deps.visibilityTimeoutMs;
       receiveFailures++;
       deps.log.warn('an intake queue could not be read', { band, error: errorName(error) });
       return { shown: 1, progress: 0 };
@@ -159,11 +173,21 @@ export async function drain(deps: IntakeDeps): Promise<DrainResult> {
   while (deps.clock.now() < deadline) {
     const before = running.size;
     const high = await fill('high');
-    const low = mayStart('low', { highQueueEmpty: high.shown === 0, highInFlight: inFlight('high') })
-      ? await fill('low')
-      : { shown: 0, progress: 0 };
+    const lowMayStart = mayStart('low', {
+      highQueueEmpty: high.shown === 0,
+      highInFlight: inFlight('high'),
+      now: deps.clock.now(),
+      highHiddenUntil: hiddenUntil.high,
+    });
+    const low = lowMayStart ? await fill('low') : { shown: 0, progress: 0 };
     if (running.size === 0) {
       if (high.progress + low.progress > 0) continue;
+      // Nothing to do but findings a lost receive hid: wait until they show again.
+      const hidden = Math.max(hiddenUntil.high, hiddenUntil.low);
+      if (receiveFailures === 0 && hidden > deps.clock.now()) {
+        await deps.clock.sleepUntil(Math.min(hidden, deadline));
+        continue;
+      }
       // Both queues empty, or showing only findings left for a later invocation: done.
       if (receiveFailures === 0) break;
       const next = nextAttempt(receiveFailures, random(), {

@@ -13,7 +13,15 @@ export interface QueuedMessage {
  * it is the end of that finding.
  */
 export interface FindingQueues {
-  receive(queueUrl: string, max: number, waitSeconds?: number): Promise<QueuedMessage[]>;
+  /**
+   * Up to `max` messages. `mayHaveHidden`: the SDK retried the call, so an earlier attempt may
+   * have received messages whose answer was lost: they stay hidden for the visibility timeout.
+   */
+  receive(
+    queueUrl: string,
+    max: number,
+    waitSeconds?: number,
+  ): Promise<{ messages: QueuedMessage[]; mayHaveHidden: boolean }>;
   delete(queueUrl: string, receiptHandle: string): Promise<void>;
 }
 
@@ -27,11 +35,12 @@ export function sqsFindingQueues(sqs: SQSClient): FindingQueues {
           ...(waitSeconds > 0 ? { WaitTimeSeconds: waitSeconds } : {}),
         }),
       );
-      return (out.Messages ?? []).flatMap((m) =>
+      const messages = (out.Messages ?? []).flatMap((m) =>
         m.MessageId && m.ReceiptHandle && m.Body !== undefined
           ? [{ id: m.MessageId, receiptHandle: m.ReceiptHandle, body: m.Body }]
           : [],
       );
+      return { messages, mayHaveHidden: (out.$metadata.attempts ?? 1) > 1 };
     },
     async delete(queueUrl, receiptHandle) {
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));

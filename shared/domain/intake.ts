@@ -15,11 +15,17 @@ export const bandOf = (severity: number): Band => (severity >= HIGH_SEVERITY ? '
 
 /**
  * Whether a finding of `band` may be started now. A high one always may; a low one only when the
- * high queue was just seen empty and no high finding is still being applied, so that every high
- * finding waiting has its sessions before any low one is started.
+ * high queue was just seen empty, no high finding is still being applied, and none can be hidden
+ * in the queue: a receive whose answer was lost (the SDK retried it) hides its messages for the
+ * visibility timeout (sqs-visibility-timeout.html), until `highHiddenUntil`. So every high finding
+ * waiting has its sessions before any low one is started.
  */
-export function mayStart(band: Band, state: { highQueueEmpty: boolean; highInFlight: number }): boolean {
-  return band === 'high' || (state.highQueueEmpty && state.highInFlight === 0);
+export function mayStart(
+  band: Band,
+  state: { highQueueEmpty: boolean; highInFlight: number; now: number; highHiddenUntil: number },
+): boolean {
+  if (band === 'high') return true;
+  return state.highQueueEmpty && state.highInFlight === 0 && state.now >= state.highHiddenUntil;
 }
 
 /**

@@ -103,6 +103,10 @@ export function findingIntake(
     now: () => new Date(),
     remainingMs,
     log,
+    // A low finding starts only on an empty high queue: asked of all of SQS's servers.
+    emptyCheckSeconds: 1,
+    // The intake queues' VisibilityTimeout in serverless.yml.
+    visibilityTimeoutMs: 330_000,
   };
 }
 

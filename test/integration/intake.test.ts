@@ -115,6 +115,8 @@ describe('a burst of findings, throttled at EC2 rates and 20% InternalError', ()
           (intent) => apply(intent, deps),
         ),
         clock,
+        // Queues made without attributes: SQS's default visibility timeout.
+        visibilityTimeoutMs: 30_000,
         now: () => new Date(),
         remainingMs: () => 60 * MINUTE,
         log: silentLogger,

@@ -38,12 +38,19 @@ describe('bandOf', () => {
 });
 
 describe('mayStart: the most severe first', () => {
-  it('starts a low finding only when the high queue is empty and no high one is in flight', () => {
+  it('starts a low finding only when the high queue is empty, no high one is in flight, and none can be hidden', () => {
     fc.assert(
-      fc.property(fc.boolean(), fc.nat(20), (highQueueEmpty, highInFlight) => {
-        expect(mayStart('high', { highQueueEmpty, highInFlight })).toBe(true);
-        expect(mayStart('low', { highQueueEmpty, highInFlight })).toBe(highQueueEmpty && highInFlight === 0);
-      }),
+      fc.property(
+        fc.boolean(),
+        fc.nat(20),
+        fc.nat(1000),
+        fc.nat(1000),
+        (highQueueEmpty, highInFlight, now, hidden) => {
+          const state = { highQueueEmpty, highInFlight, now, highHiddenUntil: hidden };
+          expect(mayStart('high', state)).toBe(true);
+          expect(mayStart('low', state)).toBe(highQueueEmpty && highInFlight === 0 && now >= hidden);
+        },
+      ),
       RUNS,
     );
   });
