@@ -10,13 +10,26 @@ import {
   nextAttempt,
   retryDecision,
 } from './domain/intake.ts';
+import type { MirrorIntent } from './domain/intent.ts';
+import { compileFilter, filterHash } from './domain/scope.ts';
 import { EventValidationError } from './events/validation.ts';
 import type { Logger } from './runtime/log.ts';
 
 /** One finding read from its queue: ignored, or to be mirrored until `expiresAt`. */
 export type PreparedFinding =
   | { kind: 'ignore'; reason: string }
-  | { kind: 'mirror'; severity: number; expiresAt: Date; run: () => Promise<unknown> };
+  | {
+      kind: 'mirror';
+      severity: number;
+      expiresAt: Date;
+      run: () => Promise<unknown>;
+      /**
+       * The filter it needs (account, Region, content hash), when known before reading: the first
+       * finding of a filter goes alone, so the ones after it find the filter made and its rules
+       * written instead of each writing them again.
+       */
+      filterKey?: string;
+    };
 
 export interface IntakeDeps {
   /** The queue of each severity band (EventBridge's targets). */
@@ -74,6 +87,8 @@ interface Run {
   later: Set<string>;
   /** Done in this invocation: one that shows up again (its removal failed) is only removed. */
   finished: Set<string>;
+  /** By filter key: the first attempt of the first finding that needs that filter. */
+  firstOfFilter: Map<string, Promise<void>>;
 }
 
 /** Stop taking new findings this long before the invocation's end: room to finish what runs. */
@@ -129,7 +144,7 @@ export async function drain(deps: IntakeDeps): Promise<DrainResult> {
       });
     }
   };
-  const run: Run = { deps, deadline, random, result, later, finished };
+  const run: Run = { deps, deadline, random, result, later, finished, firstOfFilter: new Map() };
   let receiveFailures = 0;
   /** Until when messages of each queue may be hidden by a receive whose answer was lost. */
   const hiddenUntil: Record<Band, number> = { high: Number.NEGATIVE_INFINITY, low: Number.NEGATIVE_INFINITY };
@@ -262,9 +277,22 @@ async function attempts(run: Run, band: Band, message: QueuedMessage): Promise<v
   }
   if (prepared.kind === 'ignore') return done('ignored');
 
+  // The first finding of a filter in this invocation makes it; the others wait for its first attempt.
+  const key = prepared.filterKey;
+  const first = key === undefined ? undefined : run.firstOfFilter.get(key);
+  let firstDone = (): void => undefined;
+  if (key !== undefined && first === undefined) {
+    run.firstOfFilter.set(
+      key,
+      new Promise<void>((resolve) => {
+        firstDone = resolve;
+      }),
+    );
+  } else if (first) await first;
+
   for (let attempt = 1; ; attempt++) {
     try {
-      await prepared.run();
+      await prepared.run().finally(firstDone);
       return done('applied');
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -308,20 +336,25 @@ function parseBody(body: string): unknown {
  * an intent), `mirror` the use case that applies it; the expiry is the one apply gives its
  * sessions, so a finding is waited for exactly as long as it could still be mirrored.
  */
-export function findingPreparer<I extends { severity?: number; startAt: Date; lifetimeMs: number }>(
-  toIntent: (event: unknown) => { kind: 'ignore'; reason: string } | { kind: 'mirror'; intent: I },
-  expiresAt: (intent: I) => Date,
-  mirror: (intent: I) => Promise<unknown>,
+export function findingPreparer(
+  toIntent: (event: unknown) => { kind: 'ignore'; reason: string } | { kind: 'mirror'; intent: MirrorIntent },
+  expiresAt: (intent: MirrorIntent) => Date,
+  mirror: (intent: MirrorIntent) => Promise<unknown>,
 ): (event: unknown) => PreparedFinding {
   return (event) => {
     const outcome = toIntent(event);
     if (outcome.kind === 'ignore') return outcome;
     const { intent } = outcome;
+    // A DNS finding's filter depends on its VPC's CIDR, read while it is applied: no key.
+    const filterKey = intent.includeResolver
+      ? undefined
+      : `${intent.account}|${intent.region}|${filterHash(compileFilter(intent.scope))}`;
     return {
       kind: 'mirror',
       severity: intent.severity ?? 0,
       expiresAt: expiresAt(intent),
       run: () => mirror(intent),
+      ...(filterKey ? { filterKey } : {}),
     };
   };
 }

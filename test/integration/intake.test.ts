@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { startEmulator } from '../../emulator/index.ts';
 import { sqsDeadLetters } from '../../shared/aws/dlq.ts';
 import { ec2Gateway } from '../../shared/aws/ec2.ts';
-import { type Clock, paced, TokenBudget } from '../../shared/aws/pacing.ts';
+import { type Clock, paced, realClock, TokenBudget } from '../../shared/aws/pacing.ts';
 import { sqsFindingQueues } from '../../shared/aws/queues.ts';
 import { expiryFrom } from '../../shared/domain/expiry.ts';
 import { TAG } from '../../shared/domain/tags.ts';
@@ -176,4 +176,67 @@ describe('a burst of findings, throttled at EC2 rates and 20% InternalError', ()
       await emulator.stop();
     }
   }, 180_000);
+});
+
+describe('calls per finding', () => {
+  test('findings of one filter arriving together make the filter and its rules once: 1 + 2 + a session each', async () => {
+    const emulator = await startEmulator();
+    try {
+      const { url } = emulator;
+      const world = await incident(url);
+      const root = new SQSClient({
+        endpoint: url,
+        region: 'us-east-1',
+        credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
+      });
+      const queue = async (name: string) =>
+        must((await root.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl, name);
+      const queues = {
+        high: await queue('mirrorops-findings-high-dev'),
+        low: await queue('mirrorops-findings-low-dev'),
+      };
+      // Four findings on four 1-ENI instances about the same remote address: one filter of 2 rules.
+      for (let i = 0; i < 4; i++) {
+        const event = findingFor('network-connection', world, await world.instance(1), (d) => {
+          d.id = `same-remote-${i}`;
+        });
+        await root.send(new SendMessageCommand({ QueueUrl: queues.low, MessageBody: JSON.stringify(event) }));
+      }
+      const settings = { endpoint: url, region: 'us-east-1', credentials: world.functionKeys };
+      const ec2 = paced(new EC2Client(settings), new TokenBudget(realClock));
+      const attempts = recordAttempts(ec2);
+      const sqs = new SQSClient(settings);
+      const deps = world.deps({ ec2: ec2Gateway(ec2) });
+      const result = await drain({
+        queues,
+        sqs: sqsFindingQueues(sqs),
+        deadLetters: undefined,
+        prepare: findingPreparer(
+          (event) => findingToIntent(event, world.config),
+          (intent) => expiryFrom(world.config.expiry, intent.startAt, intent.lifetimeMs),
+          (intent) => apply(intent, deps),
+        ),
+        clock: realClock,
+        visibilityTimeoutMs: 30_000,
+        now: () => new Date(),
+        remainingMs: () => 10 * MINUTE,
+        log: silentLogger,
+      });
+      expect(result).toMatchObject({ applied: 4, deadLettered: 0, left: 0 });
+      const mutating = attempts.filter((a) => !/^(Describe|CreateTags|DeleteTags)/.test(a.action));
+      expect(mutating.map((a) => a.action).sort()).toEqual([
+        'CreateTrafficMirrorFilter',
+        'CreateTrafficMirrorFilterRule',
+        'CreateTrafficMirrorFilterRule',
+        'CreateTrafficMirrorSession',
+        'CreateTrafficMirrorSession',
+        'CreateTrafficMirrorSession',
+        'CreateTrafficMirrorSession',
+      ]);
+      // Tags are given on create: no CreateTags for a new finding.
+      expect(attempts.filter((a) => a.action === 'CreateTags')).toEqual([]);
+    } finally {
+      await emulator.stop();
+    }
+  });
 });
