@@ -207,7 +207,7 @@ describe('calls per finding', () => {
       const attempts = recordAttempts(ec2);
       const sqs = new SQSClient(settings);
       const deps = world.deps({ ec2: ec2Gateway(ec2) });
-      const result = await drain({
+      const intake = {
         queues,
         sqs: sqsFindingQueues(sqs),
         deadLetters: undefined,
@@ -221,7 +221,8 @@ describe('calls per finding', () => {
         now: () => new Date(),
         remainingMs: () => 10 * MINUTE,
         log: silentLogger,
-      });
+      };
+      const result = await drain(intake);
       expect(result).toMatchObject({ applied: 4, deadLettered: 0, left: 0 });
       const mutating = attempts.filter((a) => !/^(Describe|CreateTags|DeleteTags)/.test(a.action));
       expect(mutating.map((a) => a.action).sort()).toEqual([
@@ -235,6 +236,22 @@ describe('calls per finding', () => {
       ]);
       // Tags are given on create: no CreateTags for a new finding.
       expect(attempts.filter((a) => a.action === 'CreateTags')).toEqual([]);
+
+      // A repeat of a finding on a 2-ENI instance (a later occurrence): no mutating call, one CreateTags.
+      const first = findingFor('network-connection', world, await world.instance(2), (d) => {
+        d.id = 'repeated';
+      });
+      await root.send(new SendMessageCommand({ QueueUrl: queues.high, MessageBody: JSON.stringify(first) }));
+      await drain(intake);
+      const repeat = structuredClone(first) as unknown as { detail: GuardDutyDetail };
+      repeat.detail.updatedAt = new Date(Date.now() + MINUTE).toISOString();
+      repeat.detail.service.count = 2;
+      await root.send(new SendMessageCommand({ QueueUrl: queues.high, MessageBody: JSON.stringify(repeat) }));
+      attempts.length = 0;
+      expect(await drain(intake)).toMatchObject({ applied: 1 });
+      expect(attempts.filter((a) => !a.action.startsWith('Describe')).map((a) => a.action)).toEqual([
+        'CreateTags',
+      ]);
     } finally {
       await emulator.stop();
     }
