@@ -801,10 +801,16 @@ describe('IAM', () => {
 
 const NS = 'http://queue.amazonaws.com/doc/2012-11-05/';
 
-function call(account: string, action: string, params: Record<string, string> = {}): Promise<RawResponse> {
+function call(
+  account: string,
+  action: string,
+  params: Record<string, string> = {},
+  sessionToken?: string,
+): Promise<RawResponse> {
   const body = new URLSearchParams({ Action: action, Version: '2012-11-05', ...params }).toString();
   const authorization = `AWS4-HMAC-SHA256 Credential=${account}/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0`;
-  return send(env.url, body, { headers: { authorization } });
+  const token = sessionToken === undefined ? {} : { 'x-amz-security-token': sessionToken };
+  return send(env.url, body, { headers: { authorization, ...token } });
 }
 
 /** The text of each `<name>` element. */
@@ -937,6 +943,58 @@ describe('the Query protocol', () => {
     expect(listed).toContain(`<ListQueuesResult><QueueUrl>${url}</QueueUrl></ListQueuesResult>`);
     expect(ok(await call(account, 'DeleteQueue', { QueueUrl: url }), 'DeleteQueue')).not.toContain(
       'DeleteQueueResult',
+    );
+  });
+
+  test('a role session’s batch calls are authorized as their single action there too', async () => {
+    const account = fresh();
+    const url = must((await sqsAs(account).send(new CreateQueueCommand({ QueueName: 'q' }))).QueueUrl, 'url');
+    const iam = iamFor(env.url, account);
+    await iam.send(
+      new CreateRoleCommand({ RoleName: 'deleter', AssumeRolePolicyDocument: trustPolicy(account) }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'deleter',
+        PolicyName: 'queue',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: 'sqs:DeleteMessage', Resource: `arn:aws:sqs:us-east-1:${account}:q` },
+          ],
+        }),
+      }),
+    );
+    const assumed = await stsFor(env.url, account).send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${account}:role/deleter`,
+        RoleSessionName: 'deleter-session',
+      }),
+    );
+    const token = keysFrom(assumed.Credentials).sessionToken;
+    const entry = (name: string) => ({
+      QueueUrl: url,
+      [`${name}.1.Id`]: 'a',
+      [`${name}.1.ReceiptHandle`]: 'bogus',
+    });
+
+    const deleted = await call(account, 'DeleteMessageBatch', entry('DeleteMessageBatchRequestEntry'), token);
+    const changed = await call(
+      account,
+      'ChangeMessageVisibilityBatch',
+      {
+        ...entry('ChangeMessageVisibilityBatchRequestEntry'),
+        'ChangeMessageVisibilityBatchRequestEntry.1.VisibilityTimeout': '0',
+      },
+      token,
+    );
+
+    // Allowed: the entry fails for its handle, not the call for IAM.
+    expect(ok(deleted, 'DeleteMessageBatch')).toContain('<Code>ReceiptHandleIsInvalid</Code>');
+    expect(changed.status).toBe(403);
+    expect(parseQueryError(changed.body)?.code).toBe('AccessDenied');
+    expect(parseQueryError(changed.body)?.message).toContain(
+      `sqs:ChangeMessageVisibility on resource: arn:aws:sqs:us-east-1:${account}:q`,
     );
   });
 });
