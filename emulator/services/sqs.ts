@@ -149,10 +149,14 @@ function intIn(input: Record<string, unknown>, name: string, min: number, max: n
   return value;
 }
 
-/** The integer attributes a queue may be created or set with: range and default (sqs-queue-parameters). */
+/**
+ * The integer attributes a queue may be created or set with: range and default (API_SetQueueAttributes).
+ * MaximumMessageSize goes to 1 MiB since SQS raised its message size in 2025 (older pages say 256
+ * KiB); the default stays 256 KiB.
+ */
 const INTEGER_ATTRIBUTES: Readonly<Record<string, readonly [number, number, number]>> = {
   DelaySeconds: [0, 900, 0],
-  MaximumMessageSize: [1024, 262_144, 262_144],
+  MaximumMessageSize: [1024, 1_048_576, 262_144],
   MessageRetentionPeriod: [60, 1_209_600, 345_600],
   ReceiveMessageWaitTimeSeconds: [0, 20, 0],
   VisibilityTimeout: [0, MAX_VISIBILITY, 30],

@@ -478,13 +478,23 @@ describe('queue attributes', () => {
           }),
         ),
       ),
+      failure(
+        sqs.send(
+          new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { MaximumMessageSize: '1048577' } }),
+        ),
+      ),
     ]);
     expect(refusals.map((e) => e.name)).toEqual([
       'InvalidAttributeName',
       'InvalidAttributeValue',
       'InvalidAttributeName',
       'InvalidAttributeValue',
+      'InvalidAttributeValue',
     ]);
+    // Up to 1 MiB since 2025.
+    await sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { MaximumMessageSize: '1048576' } }),
+    );
     // A refused SetQueueAttributes set nothing.
     const after = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['DelaySeconds'] }),
