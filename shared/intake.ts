@@ -314,6 +314,15 @@ async function attempts(run: Run, band: Band, message: QueuedMessage): Promise<v
       if (next.kind === 'later') {
         later.add(message.id);
         result.left++;
+        // Hidden until its next attempt is due, when the next invocation (every minute) takes it.
+        await deps.sqs
+          .postpone(queueUrl, message.receiptHandle, (next.at - now) / 1000)
+          .catch((e: unknown) => {
+            deps.log.warn('a finding left for later keeps its visibility timeout', {
+              messageId: message.id,
+              error: errorName(e),
+            });
+          });
         return;
       }
       result.retries++;

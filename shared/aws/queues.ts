@@ -1,4 +1,9 @@
-import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 
 /** A message of an intake queue, as the intake needs it. */
 export interface QueuedMessage {
@@ -23,7 +28,12 @@ export interface FindingQueues {
     waitSeconds?: number,
   ): Promise<{ messages: QueuedMessage[]; mayHaveHidden: boolean }>;
   delete(queueUrl: string, receiptHandle: string): Promise<void>;
+  /** Hides a received message for `seconds` from now (its visibility timeout changed): it shows again then. */
+  postpone(queueUrl: string, receiptHandle: string, seconds: number): Promise<void>;
 }
+
+/** SQS's longest visibility timeout: 12 hours (sqs-visibility-timeout.html). */
+const MAX_VISIBILITY_SECONDS = 43_200;
 
 export function sqsFindingQueues(sqs: SQSClient): FindingQueues {
   return {
@@ -44,6 +54,15 @@ export function sqsFindingQueues(sqs: SQSClient): FindingQueues {
     },
     async delete(queueUrl, receiptHandle) {
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
+    },
+    async postpone(queueUrl, receiptHandle, seconds) {
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(seconds))),
+        }),
+      );
     },
   };
 }

@@ -90,18 +90,18 @@ export function backoffMs(attempt: number, random: number, policy: Backoff = DEF
 /**
  * When a finding that failed `attempt` times is tried again, or `give-up` when that would be past
  * its own expiry (its sessions would be expired on arrival: apply rejects it anyway), or `later`
- * when it would be past the invocation's deadline (the message is left in its queue and comes
- * back to a later invocation).
+ * when it would be past the invocation's deadline (the message is left in its queue, hidden until
+ * `at`, for a later invocation).
  */
 export function nextAttempt(
   attempt: number,
   random: number,
   times: { now: number; expiresAt: number; deadline: number },
   policy: Backoff = DEFAULT_BACKOFF,
-): { kind: 'retry'; at: number } | { kind: 'give-up' } | { kind: 'later' } {
+): { kind: 'retry'; at: number } | { kind: 'give-up' } | { kind: 'later'; at: number } {
   const at = times.now + backoffMs(attempt, random, policy);
   if (at >= times.expiresAt) return { kind: 'give-up' };
-  if (at >= times.deadline) return { kind: 'later' };
+  if (at >= times.deadline) return { kind: 'later', at };
   return { kind: 'retry', at };
 }
 

@@ -257,3 +257,69 @@ describe('calls per finding', () => {
     }
   });
 });
+
+describe('a finding that must wait past the invocation', () => {
+  test('is hidden in its queue until its next attempt is due, not for the whole visibility timeout', async () => {
+    let now = 0;
+    const clock: Clock = {
+      now: () => now,
+      sleepUntil: async (at) => {
+        now = Math.max(now, at);
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    };
+    const emulator = await startEmulator({ clock: () => now });
+    try {
+      const { url } = emulator;
+      const world = await incident(url);
+      const root = new SQSClient({
+        endpoint: url,
+        region: 'us-east-1',
+        credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
+      });
+      const queue = async (name: string) =>
+        must((await root.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl, name);
+      const queues = {
+        high: await queue('mirrorops-findings-high-dev'),
+        low: await queue('mirrorops-findings-low-dev'),
+      };
+      const event = findingFor('network-connection', world, await world.instance(1));
+      await root.send(new SendMessageCommand({ QueueUrl: queues.high, MessageBody: JSON.stringify(event) }));
+      const settings = {
+        endpoint: url,
+        region: 'us-east-1',
+        credentials: world.functionKeys,
+        maxAttempts: 1,
+      };
+      const deps = world.deps({ ec2: ec2Gateway(new EC2Client(settings)) });
+      emulator.faults.set({ failActions: ['CreateTrafficMirrorSession'] });
+      const result = await drain({
+        queues,
+        sqs: sqsFindingQueues(new SQSClient(settings)),
+        deadLetters: undefined,
+        prepare: findingPreparer(
+          (e) => findingToIntent(e, world.config),
+          (intent) => expiryFrom(world.config.expiry, intent.startAt, intent.lifetimeMs),
+          (intent) => apply(intent, deps),
+        ),
+        clock,
+        visibilityTimeoutMs: 30_000,
+        now: () => new Date(),
+        // The intake stops 20 s before the end: 100 ms to go, less than the first wait (0.5 to 1 s).
+        remainingMs: () => 20_100,
+        log: silentLogger,
+        random: () => 1,
+      });
+      emulator.faults.set({});
+      expect(result).toMatchObject({ applied: 0, deadLettered: 0, left: 1 });
+      const receive = () => root.send(new ReceiveMessageCommand({ QueueUrl: queues.high }));
+      // Hidden while its wait (1 s, from when it failed) runs; shown once it is over, 29 s before
+      // its visibility timeout would have ended.
+      expect((await receive()).Messages ?? []).toEqual([]);
+      now += 1_001;
+      expect((await receive()).Messages?.map((m) => m.Body)).toEqual([JSON.stringify(event)]);
+    } finally {
+      await emulator.stop();
+    }
+  });
+});

@@ -103,7 +103,11 @@ describe('backoffMs and nextAttempt', () => {
             expect(next.at).toBe(at);
             expect(at).toBeLessThan(Math.min(times.expiresAt, times.deadline));
           } else if (next.kind === 'give-up') expect(at).toBeGreaterThanOrEqual(times.expiresAt);
-          else expect(at).toBeGreaterThanOrEqual(times.deadline);
+          else {
+            expect(next).toEqual({ kind: 'later', at });
+            expect(at).toBeGreaterThanOrEqual(times.deadline);
+            expect(at).toBeLessThan(times.expiresAt);
+          }
         },
       ),
       RUNS,
