@@ -493,3 +493,82 @@ describe("the dead-letter queue's policy, as IAM evaluates it (@cloud-copilot/ia
     }
   });
 });
+
+describe("the intake queues' policy, as IAM evaluates it (@cloud-copilot/iam-simulate)", () => {
+  const ACCOUNT = '123456789012';
+  const queue = (band: string) => `arn:aws:sqs:us-east-1:${ACCOUNT}:mirrorops-findings-${band}-dev`;
+  const rule = (name: string) => `arn:aws:events:us-east-1:${ACCOUNT}:rule/${name}`;
+
+  /** EventBridge delivering a finding to a queue, with the context it brings. */
+  async function eventBridgeSends(to: string, context: Record<string, string>) {
+    const { resolve } = resolver(template as CfnTemplate, {
+      account: ACCOUNT,
+      region: 'us-east-1',
+      // A rule's Arn as CloudFormation gives it (the test resolver knows no rule type).
+      physical: Object.fromEntries(
+        ['high', 'low'].map((band) => {
+          const id = `Findings${band === 'high' ? 'High' : 'Low'}Rule`;
+          return [
+            id,
+            {
+              ref: `mirrorops-dev-findings-${band}`,
+              attributes: { Arn: rule(`mirrorops-dev-findings-${band}`) },
+            },
+          ];
+        }),
+      ),
+    });
+    const policy = resolve(template.Resources.FindingsQueuePolicy?.Properties.PolicyDocument);
+    const result = await runSimulation(
+      {
+        request: {
+          principal: 'events.amazonaws.com',
+          action: 'sqs:SendMessage',
+          resource: { resource: to, accountId: ACCOUNT },
+          contextVariables: context,
+        },
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: policy,
+      },
+      {},
+    );
+    if (result.resultType === 'error') throw new Error(result.errors.message);
+    return result.overallResult;
+  }
+
+  test('takes the findings of the two finding rules, over TLS', async () => {
+    for (const band of ['high', 'low']) {
+      const context = {
+        'aws:SourceArn': rule(`mirrorops-dev-findings-${band}`),
+        'aws:SecureTransport': 'true',
+      };
+      expect({ band, result: await eventBridgeSends(queue(band), context) }).toEqual({
+        band,
+        result: 'Allowed',
+      });
+    }
+  });
+
+  test("refuses another rule (this stack's others included), a request that names none, and plain HTTP", async () => {
+    const cases = {
+      otherRuleOfTheStack: {
+        'aws:SourceArn': rule('mirrorops-dev-guardduty-finding-rule-1'),
+        'aws:SecureTransport': 'true',
+      },
+      otherAccount: {
+        'aws:SourceArn': 'arn:aws:events:us-east-1:999999999999:rule/mirrorops-dev-findings-high',
+        'aws:SecureTransport': 'true',
+      },
+      noSource: { 'aws:SecureTransport': 'true' },
+      http: { 'aws:SourceArn': rule('mirrorops-dev-findings-high'), 'aws:SecureTransport': 'false' },
+    };
+    for (const [name, context] of Object.entries(cases)) {
+      expect({ name, result: await eventBridgeSends(queue('high'), context) }).toEqual({
+        name,
+        result: expect.not.stringMatching(/^Allowed$/),
+      });
+    }
+  });
+});
