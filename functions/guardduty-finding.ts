@@ -4,6 +4,7 @@ import { apply } from '../shared/mirror.ts';
 import { loadConfig } from '../shared/runtime/config.ts';
 import { deadLettersFor, findingIntake, mirrorDeps } from '../shared/runtime/deps.ts';
 import { mirroropsHandler } from '../shared/runtime/handler.ts';
+import { applyMeasures, drainMeasures } from '../shared/runtime/metrics.ts';
 
 const config = loadConfig();
 
@@ -17,8 +18,15 @@ export const handler = mirroropsHandler(
   async (event, context) => {
     const { queues } = config.intake;
     if (queues) {
-      const intake = findingIntake(config, queues, context.log, () => context.getRemainingTimeInMillis());
+      const intake = findingIntake(
+        config,
+        queues,
+        context.log,
+        () => context.getRemainingTimeInMillis(),
+        (result, since) => context.measure(applyMeasures(result, since, new Date())),
+      );
       const { order, ...counts } = await drain(intake);
+      context.measure(drainMeasures({ order, ...counts }));
       return { ...counts, done: order.length };
     }
     const outcome = findingToIntent(event, config);
@@ -29,10 +37,12 @@ export const handler = mirroropsHandler(
       instanceId: intent.instanceId,
       findingId: intent.findingId,
     });
-    return apply(intent, {
+    const result = await apply(intent, {
       ...(await mirrorDeps(config, intent.account, intent.region, context.log)),
       defer: context.defer,
     });
+    context.measure(applyMeasures(result, intent.startAt, new Date()));
+    return result;
   },
   { deadLetters: deadLettersFor(config), logLevel: config.logLevel },
 );

@@ -1,6 +1,7 @@
 import { sweepFleet } from '../shared/fleet.ts';
 import { loadConfig } from '../shared/runtime/config.ts';
 import { mirroropsHandler } from '../shared/runtime/handler.ts';
+import { sweepMeasures } from '../shared/runtime/metrics.ts';
 
 const config = loadConfig();
 
@@ -10,7 +11,12 @@ const config = loadConfig();
  */
 export const handler = mirroropsHandler(
   'ttl-sweeper',
-  async (_event, context) =>
-    sweepFleet(config, context.log, { remainingMs: () => context.getRemainingTimeInMillis() }),
+  async (_event, context) => {
+    const result = await sweepFleet(config, context.log, {
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    });
+    context.measure(sweepMeasures(result));
+    return result;
+  },
   { logLevel: config.logLevel },
 );

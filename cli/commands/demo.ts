@@ -179,6 +179,8 @@ export const demoCommand: Command = {
         MIRROROPS_TARGET_ID: targetId,
         MIRROROPS_AUDIT_BUS: 'mirrorops-audit-demo',
         MIRROROPS_LOG_LEVEL: 'silent',
+        // The story is told on stdout: no metrics lines (EMF) among it.
+        POWERTOOLS_METRICS_DISABLED: 'true',
         MIRROROPS_HUB_ACCOUNT_ID: ACCOUNT,
       });
       const stack = loadStack('serverless.yml', { params: { targetId } });

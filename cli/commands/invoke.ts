@@ -76,10 +76,19 @@ export const invokeCommand: Command = {
     const handler = module[fn.exportName];
     if (typeof handler !== 'function')
       throw new Error(`${fn.module} does not export a function '${fn.exportName}'`);
-    const result = await (handler as (event: unknown, context: Context) => Promise<unknown>)(
-      event,
-      lambdaContext(`${stack.service}-${stack.stage}-${name}`, fn.timeoutSeconds),
-    );
+    // What the function writes on stdout (Powertools' info lines, its metrics as EMF), Lambda would
+    // keep in its log: here it goes to stderr, so stdout is the result alone.
+    const write = process.stdout.write;
+    process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+    let result: unknown;
+    try {
+      result = await (handler as (event: unknown, context: Context) => Promise<unknown>)(
+        event,
+        lambdaContext(`${stack.service}-${stack.stage}-${name}`, fn.timeoutSeconds),
+      );
+    } finally {
+      process.stdout.write = write;
+    }
     io.out(JSON.stringify(result ?? null, null, 2));
     return 0;
   },

@@ -10,7 +10,7 @@ import { EC2_BUCKETS } from '../domain/intake.ts';
 import { findingToIntent } from '../events/guardduty.ts';
 import { findingPreparer, type IntakeDeps } from '../intake.ts';
 import { Memory } from '../memory.ts';
-import type { MirrorDeps } from '../mirror.ts';
+import type { ApplyResult, MirrorDeps } from '../mirror.ts';
 import { apply } from '../mirror.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
@@ -89,6 +89,8 @@ export function findingIntake(
   queues: IntakeDeps['queues'],
   log: Logger,
   remainingMs: () => number,
+  /** Told of each finding's result as it is applied, with the finding's updatedAt (metrics). */
+  applied: (result: ApplyResult, since: Date) => void = () => undefined,
 ): IntakeDeps {
   return {
     queues,
@@ -97,7 +99,11 @@ export function findingIntake(
     prepare: findingPreparer(
       (event) => findingToIntent(event, config),
       (intent) => expiryFrom(config.expiry, intent.startAt, intent.lifetimeMs),
-      async (intent) => apply(intent, await pacedMirrorDeps(config, intent.account, intent.region, log)),
+      async (intent) => {
+        const result = await apply(intent, await pacedMirrorDeps(config, intent.account, intent.region, log));
+        applied(result, intent.startAt);
+        return result;
+      },
     ),
     clock: realClock,
     now: () => new Date(),

@@ -2,11 +2,14 @@ import middy, { type MiddlewareObj, type Request } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { DeadLetters } from '../aws/dlq.ts';
 import { EventValidationError } from '../events/validation.ts';
-import { jsonLogger, type Logger, type LogLevel } from './log.ts';
+import { functionLogger, type LogLevel, type RequestLogger, requestLogger } from './log.ts';
+import { functionMetrics, type Measure, publish } from './metrics.ts';
 
-export type RequestLogger = Logger & { append(extra: Record<string, unknown>): void };
+export type { RequestLogger } from './log.ts';
 export type MirroropsContext = Context & {
   log: RequestLogger;
+  /** Counts what the use case did, published as metrics when the invocation ends (shared/runtime/metrics.ts). */
+  measure: (measures: readonly Measure[]) => void;
   /** Work to finish before the invocation ends, after the answer is ready (see MirrorDeps.defer). */
   defer: (work: Promise<unknown>) => void;
 };
@@ -30,24 +33,54 @@ const deferred = (): MiddlewareObj<unknown, unknown, Error, MirroropsContext> =>
   };
 };
 
-/** A logger per invocation with the function and request id; one line per outcome. */
-const logging = (
-  name: string,
-  level: LogLevel,
-): MiddlewareObj<unknown, unknown, Error, MirroropsContext> => ({
-  before: (request) => {
-    request.context.log = jsonLogger({ function: name, requestId: request.context.awsRequestId }, level);
-  },
-  after: (request) => {
-    request.context.log.info('done', { result: request.response });
-  },
-  onError: (request) => {
-    // Handled further in (a malformed event sent to the dead-letter queue): logged there.
-    if (request.response !== undefined) return;
-    const error = request.error;
-    request.context.log?.error('failed', { error: error?.message, name: error?.name });
-  },
-});
+/**
+ * The function's Powertools logger, its keys reset per invocation to the function, the request id
+ * and the Lambda context's; one line per outcome.
+ */
+const logging = (name: string, level: LogLevel): MiddlewareObj<unknown, unknown, Error, MirroropsContext> => {
+  const logger = functionLogger(name, level);
+  return {
+    before: (request) => {
+      logger.resetKeys();
+      logger.addContext(request.context);
+      logger.appendKeys({ requestId: request.context.awsRequestId });
+      request.context.log = requestLogger(logger);
+    },
+    after: (request) => {
+      request.context.log.info('done', { result: request.response });
+    },
+    onError: (request) => {
+      // Handled further in (a malformed event sent to the dead-letter queue): logged there.
+      if (request.response !== undefined) return;
+      const error = request.error;
+      request.context.log?.error('failed', { error: error?.message, name: error?.name });
+    },
+  };
+};
+
+/**
+ * The function's Powertools metrics: what the use case measured, written as embedded metric
+ * format when the invocation ends, failed or not (what was done before a failure happened).
+ */
+const measuring = (name: string): MiddlewareObj<unknown, unknown, Error, MirroropsContext> => {
+  const metrics = functionMetrics(name);
+  const pending = new WeakMap<object, Measure[]>();
+  const flush = (request: Request<unknown, unknown, Error, MirroropsContext>) => {
+    publish(metrics, pending.get(request.context) ?? []);
+    pending.delete(request.context);
+  };
+  return {
+    before: (request) => {
+      const measures: Measure[] = [];
+      pending.set(request.context, measures);
+      request.context.measure = (more) => {
+        measures.push(...more);
+      };
+    },
+    after: flush,
+    onError: flush,
+  };
+};
 
 /**
  * A malformed event goes to the dead-letter queue and the invocation succeeds: retrying cannot
@@ -77,6 +110,7 @@ export function mirroropsHandler<TResult>(
 ) {
   return middy<unknown, unknown, Error, MirroropsContext>()
     .use(logging(name, options.logLevel ?? 'info'))
+    .use(measuring(name))
     .use(deferred())
     .use(deadLetter(name, options.deadLetters ?? (() => undefined)))
     .handler(run);

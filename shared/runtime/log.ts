@@ -1,3 +1,5 @@
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+
 /** The logger the use cases take: structured, one JSON line per call in Lambda. */
 export interface Logger {
   info(message: string, extra?: object): void;
@@ -10,29 +12,31 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 export const LOG_LEVELS = ['info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** JSON lines on stderr with persistent keys (request id, account, instance...), from `level` up. */
-export function jsonLogger(
-  keys: Record<string, unknown> = {},
-  level: LogLevel = 'info',
-): Logger & { append(extra: Record<string, unknown>): void } {
-  const persistent = { ...keys };
-  const threshold = LOG_LEVELS.indexOf(level);
-  const write = (lineLevel: LogLevel, message: string, extra?: object) => {
-    if (LOG_LEVELS.indexOf(lineLevel) < threshold) return;
-    const line = JSON.stringify({
-      level: lineLevel,
-      message,
-      timestamp: new Date().toISOString(),
-      ...persistent,
-      ...extra,
-    });
-    // stderr: Lambda keeps both streams; locally stdout stays free for the result (mirrorops invoke).
-    process.stderr.write(`${line}\n`);
-  };
+/** A logger with keys that stay for the rest of the invocation (account, instance, finding...). */
+export type RequestLogger = Logger & { append(extra: Record<string, unknown>): void };
+
+/**
+ * The function's Powertools logger, made once at cold start: JSON lines with `level` (INFO, WARN,
+ * ERROR), `message`, `timestamp`, `service` (mirrorops), the `function` (its mirrorops name) and,
+ * per invocation, the request id and the Lambda context's keys. Lambda keeps stdout and stderr
+ * alike; info goes to stdout, warn and error to stderr (Node's console).
+ */
+export function functionLogger(name: string, level: LogLevel = 'info'): PowertoolsLogger {
+  return new PowertoolsLogger({
+    serviceName: 'mirrorops',
+    logLevel:
+      level === 'silent' ? 'SILENT' : level === 'warn' ? 'WARN' : level === 'error' ? 'ERROR' : 'INFO',
+    persistentKeys: { function: name },
+  });
+}
+
+/** The use cases' logger over a Powertools logger: extra fields become keys of the line. */
+export function requestLogger(logger: PowertoolsLogger): RequestLogger {
+  const attributes = (extra?: object) => ({ ...extra }) as Record<string, unknown>;
   return {
-    info: (m, e) => write('info', m, e),
-    warn: (m, e) => write('warn', m, e),
-    error: (m, e) => write('error', m, e),
-    append: (extra) => Object.assign(persistent, extra),
+    info: (message, extra) => logger.info(message, attributes(extra)),
+    warn: (message, extra) => logger.warn(message, attributes(extra)),
+    error: (message, extra) => logger.error(message, attributes(extra)),
+    append: (extra) => logger.appendKeys(extra),
   };
 }

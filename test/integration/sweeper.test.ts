@@ -488,7 +488,11 @@ describe('the ttl-sweeper function', () => {
     });
     try {
       const { handler } = await import('../../functions/ttl-sweeper.ts');
-      const context: Context & { log: typeof silentLogger & { append(): void }; defer: () => void } = {
+      const context: Context & {
+        log: typeof silentLogger & { append(): void };
+        measure: () => void;
+        defer: () => void;
+      } = {
         callbackWaitsForEmptyEventLoop: false,
         functionName: 'mirrorops-test-ttl-sweeper',
         functionVersion: '$LATEST',
@@ -502,6 +506,7 @@ describe('the ttl-sweeper function', () => {
         fail: () => undefined,
         succeed: () => undefined,
         log: { ...silentLogger, append: () => undefined },
+        measure: () => undefined,
         defer: () => undefined,
       };
       const event = {

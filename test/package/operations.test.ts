@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { METRIC_NAMES } from '../../shared/runtime/metrics.ts';
 import { globMatch, list } from '../support/cloudformation.ts';
+import { type CfnTemplate, resolver } from '../support/roles.ts';
 
 /**
  * What the hub stack gives the people who run it: alarms that reach someone, the share-target
@@ -203,7 +205,7 @@ describe('alarms reach someone', () => {
     // A queue that fills and drains, and a sweeper that fails every minute until it does not, are
     // states: their return to OK is news too.
     const ok = all.filter((a) => a.properties.OKActions !== undefined).map((a) => a.name);
-    expect(ok.sort()).toEqual(['DeadLettersAlarm', 'SweeperErrorsAlarm']);
+    expect(ok.sort()).toEqual(['DeadLettersAlarm', 'SweeperErrorsAlarm', 'TimeToMirrorAlarm']);
   });
 
   test('each function has an error alarm, and the dead-letter queue one', () => {
@@ -248,6 +250,119 @@ describe('alarms reach someone', () => {
     expect(both.ofType('AWS::SNS::Subscription').map((s) => s.properties)).toEqual([
       { TopicArn: TOPIC_ARN, Protocol: 'email', Endpoint: EMAIL },
     ]);
+  });
+});
+
+describe('metrics: a dashboard, alarms on rejections and on time to mirror, tracing', () => {
+  /** Every metric name the dashboard's widgets show, as metric rows or in SEARCH expressions. */
+  const dashboardMetrics = (stack: ReturnType<typeof deployed>) => {
+    const [dashboard] = stack.ofType('AWS::CloudWatch::Dashboard');
+    if (!dashboard) throw new Error('no dashboard in the stack');
+    const [text, vars] = (
+      dashboard.properties.DashboardBody as { 'Fn::Sub': [string, Record<string, unknown>] }
+    )['Fn::Sub'];
+    const body = JSON.parse(
+      text.replace(/\$\{([^}]+)\}/g, (_, name: string) =>
+        name === 'AWS::Region' ? 'us-east-1' : String(vars[name]),
+      ),
+    ) as { widgets: { properties: { metrics: unknown[][]; annotations?: unknown } }[] };
+    const names = new Set<string>();
+    for (const widget of body.widgets)
+      for (const row of widget.properties.metrics) {
+        if (row[0] === 'mirrorops' && typeof row[1] === 'string') names.add(row[1]);
+        const expression = (row[0] as { expression?: string }).expression;
+        for (const m of expression?.matchAll(/MetricName="(\w+)"/g) ?? []) if (m[1]) names.add(m[1]);
+      }
+    return { names, body };
+  };
+
+  test('the dashboard shows every metric the functions publish, and the alarm thresholds', () => {
+    const { names, body } = dashboardMetrics(deployed());
+    expect([...names].sort()).toEqual([...METRIC_NAMES].sort());
+    expect(JSON.stringify(body)).toContain('{"label":"alarm","value":60000}');
+    expect(JSON.stringify(dashboardMetrics(deployed({ TimeToMirrorP95Ms: '30000' })).body)).toContain(
+      '{"label":"alarm","value":30000}',
+    );
+  });
+
+  test("a spike of rejections: the three event functions' RequestsRejected added up, over RejectedSpike in 5 minutes", () => {
+    const [alarm] = alarms(deployed()).filter((a) => a.name === 'RequestsRejectedAlarm');
+    const metrics = alarm?.properties.Metrics as {
+      Id: string;
+      Expression?: string;
+      ReturnData: boolean;
+      MetricStat?: {
+        Stat: string;
+        Period: number;
+        Metric: { Namespace: string; MetricName: string; Dimensions: unknown };
+      };
+    }[];
+    expect(metrics.filter((m) => m.ReturnData).map((m) => m.Expression)).toEqual(['SUM(METRICS("f"))']);
+    expect(metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat] : []))).toEqual(
+      ['guardduty-finding', 'tag-change', 'instance-launch'].map((fn) => ({
+        Stat: 'Sum',
+        Period: 300,
+        Metric: {
+          Namespace: 'mirrorops',
+          MetricName: 'RequestsRejected',
+          Dimensions: [
+            { Name: 'service', Value: 'mirrorops' },
+            { Name: 'function', Value: fn },
+          ],
+        },
+      })),
+    );
+    expect(metrics.filter((m) => m.MetricStat).every((m) => m.Id.startsWith('f'))).toBe(true);
+    expect(alarm?.properties).toMatchObject({ Threshold: '10', ComparisonOperator: 'GreaterThanThreshold' });
+    const [raised] = alarms(deployed({ RejectedSpike: '25' })).filter(
+      (a) => a.name === 'RequestsRejectedAlarm',
+    );
+    expect(raised?.properties.Threshold).toBe('25');
+  });
+
+  test("incidents' time to packets: guardduty-finding's TimeToMirror p95 over TimeToMirrorP95Ms (a minute)", () => {
+    const [alarm] = alarms(deployed()).filter((a) => a.name === 'TimeToMirrorAlarm');
+    expect(alarm?.properties).toMatchObject({
+      Namespace: 'mirrorops',
+      MetricName: 'TimeToMirror',
+      Dimensions: [
+        { Name: 'service', Value: 'mirrorops' },
+        { Name: 'function', Value: 'guardduty-finding' },
+      ],
+      ExtendedStatistic: 'p95',
+      Period: 300,
+      Threshold: '60000',
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  test('tracing is off by default (no X-Ray permission); with Tracing=true the functions are traced and may send segments', () => {
+    const xrayOf = (parameters: Record<string, string>) => {
+      const { resolve } = resolver(template as unknown as CfnTemplate, {
+        account: HUB,
+        region: 'us-east-1',
+        parameters,
+      });
+      const modes = Object.values(template.Resources)
+        .filter((r) => r.Type === 'AWS::Lambda::Function')
+        .map((r) => (resolve(r.Properties.TracingConfig) as { Mode: string }).Mode);
+      const roles = ['EventFunctionsRole', 'SweeperRole'].map((id) => {
+        const props = resolve(template.Resources[id]?.Properties ?? {}) as {
+          Policies: { PolicyDocument: { Statement: Statement[] } }[];
+        };
+        return props.Policies.flatMap((p) => p.PolicyDocument.Statement)
+          .flatMap((st) => list(st.Action))
+          .filter((a) => a.startsWith('xray:'));
+      });
+      return { modes, roles };
+    };
+    expect(xrayOf({})).toEqual({ modes: Array(4).fill('PassThrough'), roles: [[], []] });
+    const segments = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'];
+    expect(xrayOf({ Tracing: 'true' })).toEqual({
+      modes: Array(4).fill('Active'),
+      roles: [segments, segments],
+    });
   });
 });
 
@@ -467,6 +582,11 @@ describe('the parameters refuse what CloudFormation should refuse before the sta
       refused: ['', '0', '-1', '1000', '2.5', 'two', '02'],
     },
     LaunchConcurrency: { allowed: ['1', '2', '10'], refused: ['', '0', '1000'] },
+    TimeToMirrorP95Ms: {
+      allowed: ['1', '60000', '9999999'],
+      refused: ['', '0', '1m', '60000.5', '10000000', '060000'],
+    },
+    RejectedSpike: { allowed: ['1', '10', '99999'], refused: ['', '0', '-1', '100000', 'ten'] },
   };
 
   for (const [name, { allowed, refused }] of Object.entries(cases)) {

@@ -89,9 +89,18 @@ function statements(): Statement[] {
   return ofType('AWS::IAM::Role').flatMap(([, role]) =>
     (
       (substitute(role.Properties.Policies, deployedValues()) as
-        | { PolicyDocument: { Statement: Statement[] } }[]
+        | { PolicyDocument: { Statement: (Statement | { 'Fn::If': [string, unknown, unknown] })[] } }[]
         | undefined) ?? []
-    ).flatMap((p) => p.PolicyDocument.Statement),
+    ).flatMap((p) =>
+      // A statement under a condition (X-Ray with Tracing on) counts with each of its branches.
+      p.PolicyDocument.Statement.flatMap((s) =>
+        'Fn::If' in s
+          ? s['Fn::If']
+              .slice(1)
+              .filter((b): b is Statement => typeof b === 'object' && b !== null && 'Effect' in b)
+          : [s],
+      ),
+    ),
   );
 }
 

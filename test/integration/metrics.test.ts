@@ -1,0 +1,201 @@
+import { CreateTrafficMirrorFilterCommand, CreateTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
+import type { Context } from 'aws-lambda';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { lambdaContext } from '../../cli/lambda.ts';
+import { TAG } from '../../shared/domain/tags.ts';
+import { useEmulator } from '../support/emulator.ts';
+import { findingFor, incident } from '../support/incident.ts';
+
+const env = useEmulator();
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** One metric value as CloudWatch reads it from an EMF line: its name, value and dimensions. */
+interface Emitted {
+  namespace: string;
+  name: string;
+  unit: string;
+  value: unknown;
+  dimensions: Record<string, unknown>;
+}
+
+const saved = { ...process.env };
+afterEach(() => {
+  process.env = { ...saved };
+});
+
+/** A function's handler as a new container has it, with the environment Lambda gives it. */
+async function container(name: 'guardduty-finding' | 'ttl-sweeper', environment: Record<string, string>) {
+  for (const key of Object.keys(process.env)) if (key.startsWith('MIRROROPS_')) delete process.env[key];
+  Object.assign(process.env, { AWS_REGION: 'us-east-1', ...environment });
+  vi.resetModules();
+  return ((await import(`../../functions/${name}.ts`)) as { handler: Handler }).handler;
+}
+
+/**
+ * Invokes the handler with stdout captured, as Lambda's log stream would have it; returns its
+ * result and the metrics of the embedded metric format lines among what it wrote.
+ */
+async function invoke(handler: Handler, event: unknown): Promise<{ result: unknown; metrics: Emitted[] }> {
+  const written: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  let result: unknown;
+  try {
+    result = await handler(event, lambdaContext('mirrorops-test', 60));
+  } finally {
+    process.stdout.write = write;
+  }
+  const lines = written
+    .join('')
+    .split('\n')
+    .filter((line) => line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const metrics = lines.flatMap((line) => {
+    const aws = line._aws as {
+      CloudWatchMetrics: {
+        Namespace: string;
+        Dimensions: string[][];
+        Metrics: { Name: string; Unit: string }[];
+      }[];
+    };
+    return aws.CloudWatchMetrics.flatMap((directive) =>
+      directive.Metrics.map((m) => ({
+        namespace: directive.Namespace,
+        name: m.Name,
+        unit: m.Unit,
+        value: line[m.Name],
+        dimensions: Object.fromEntries((directive.Dimensions[0] ?? []).map((d) => [d, line[d]])),
+      })),
+    );
+  });
+  return { result, metrics };
+}
+
+const dims = (fn: string, extra: Record<string, string> = {}) => ({
+  service: 'mirrorops',
+  function: fn,
+  ...extra,
+});
+
+describe('metrics in embedded metric format, from a handler invocation', () => {
+  test('a new finding, a repeat, a rejection and a sweep', async () => {
+    const world = await incident(env.url);
+    const instance = await world.instance(2);
+    const handler = await container('guardduty-finding', await world.lambdaEnv('guardduty-finding'));
+    const updatedAt = new Date(Date.now() - 60_000);
+    const event = findingFor('network-connection', world, instance, (d) => {
+      d.updatedAt = updatedAt.toISOString();
+    });
+
+    // A new finding: two sessions started, TimeToMirror from its updatedAt (a minute ago, at least).
+    const first = await invoke(handler, event);
+    expect(first.result).toMatchObject({ outcomes: [{ status: 'started' }, { status: 'started' }] });
+    expect(first.metrics).toEqual([
+      {
+        namespace: 'mirrorops',
+        name: 'TimeToMirror',
+        unit: 'Milliseconds',
+        value: expect.any(Number),
+        dimensions: dims('guardduty-finding'),
+      },
+      {
+        namespace: 'mirrorops',
+        name: 'SessionsStarted',
+        unit: 'Count',
+        value: 2,
+        dimensions: dims('guardduty-finding'),
+      },
+    ]);
+    expect(first.metrics[0]?.value).toBeGreaterThanOrEqual(60_000);
+
+    // The same finding updated later: both sessions extended, nothing started.
+    const repeat = await invoke(
+      handler,
+      findingFor('network-connection', world, instance, (d) => {
+        d.updatedAt = new Date(updatedAt.getTime() + 30_000).toISOString();
+      }),
+    );
+    expect(repeat.result).toMatchObject({ outcomes: [{ status: 'extended' }, { status: 'extended' }] });
+    expect(repeat.metrics).toEqual([
+      {
+        namespace: 'mirrorops',
+        name: 'SessionsExtended',
+        unit: 'Count',
+        value: 2,
+        dimensions: dims('guardduty-finding'),
+      },
+    ]);
+
+    // A finding updated a month ago, past its expiry before it arrives: rejected, the kind of
+    // reason as a dimension.
+    const late = await invoke(
+      handler,
+      findingFor('network-connection', world, instance, (d) => {
+        d.updatedAt = new Date(updatedAt.getTime() - 30 * 24 * 3_600_000).toISOString();
+      }),
+    );
+    expect(late.result).toMatchObject({ rejected: expect.stringContaining('expired') });
+    expect(late.metrics).toEqual([
+      {
+        namespace: 'mirrorops',
+        name: 'RequestsRejected',
+        unit: 'Count',
+        value: 1,
+        dimensions: dims('guardduty-finding'),
+      },
+      {
+        namespace: 'mirrorops',
+        name: 'RequestsRejected',
+        unit: 'Count',
+        value: 1,
+        dimensions: dims('guardduty-finding', { reason: 'expired' }),
+      },
+    ]);
+
+    // A managed session past its expiry (made by hand, a month ago): the sweeper deletes it.
+    const other = await world.instance(1);
+    const longAgo = new Date(updatedAt.getTime() - 30 * 24 * 3_600_000).toISOString();
+    const managed = (
+      resource: 'traffic-mirror-filter' | 'traffic-mirror-session',
+      extra: Record<string, string>,
+    ) => [
+      {
+        ResourceType: resource,
+        Tags: Object.entries({ [TAG.managed]: 'true', ...extra }).map(([Key, Value]) => ({ Key, Value })),
+      },
+    ];
+    const filter = await world.ec2.send(
+      new CreateTrafficMirrorFilterCommand({ TagSpecifications: managed('traffic-mirror-filter', {}) }),
+    );
+    await world.ec2.send(
+      new CreateTrafficMirrorSessionCommand({
+        NetworkInterfaceId: other.eniIds[0],
+        TrafficMirrorTargetId: world.targetId,
+        TrafficMirrorFilterId: filter.TrafficMirrorFilter?.TrafficMirrorFilterId,
+        SessionNumber: 12,
+        TagSpecifications: managed('traffic-mirror-session', {
+          [TAG.expiresAt]: longAgo,
+          [TAG.reason]: 'manual',
+        }),
+      }),
+    );
+    const sweeper = await container('ttl-sweeper', await world.lambdaEnv('ttl-sweeper'));
+    const swept = await invoke(sweeper, {});
+    expect(swept.metrics).toEqual([
+      {
+        namespace: 'mirrorops',
+        name: 'SweepDeleted',
+        unit: 'Count',
+        value: 1,
+        dimensions: dims('ttl-sweeper'),
+      },
+    ]);
+    expect(swept.result).toMatchObject({
+      accounts: [{ result: { deleted: [expect.any(String)], deferred: 0 } }],
+    });
+  });
+});
