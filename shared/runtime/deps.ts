@@ -13,7 +13,7 @@ import { Memory } from '../memory.ts';
 import type { ApplyResult, MirrorDeps } from '../mirror.ts';
 import { apply } from '../mirror.ts';
 import type { Config } from './config.ts';
-import type { Logger } from './log.ts';
+import { type Logger, withKeys } from './log.ts';
 
 let accounts: Accounts | undefined;
 /** One per container, kept across invocations: see Memory. */
@@ -100,7 +100,16 @@ export function findingIntake(
       (event) => findingToIntent(event, config),
       (intent) => expiryFrom(config.expiry, intent.startAt, intent.lifetimeMs),
       async (intent) => {
-        const result = await apply(intent, await pacedMirrorDeps(config, intent.account, intent.region, log));
+        // Each finding's lines carry its correlation ids: findings of one invocation run side by side.
+        const keyed = withKeys(log, {
+          account: intent.account,
+          instanceId: intent.instanceId,
+          findingId: intent.findingId,
+        });
+        const result = await apply(
+          intent,
+          await pacedMirrorDeps(config, intent.account, intent.region, keyed),
+        );
         applied(result, intent.startAt);
         return result;
       },

@@ -40,3 +40,15 @@ export function requestLogger(logger: PowertoolsLogger): RequestLogger {
     append: (extra) => logger.appendKeys(extra),
   };
 }
+
+/**
+ * The same logger with keys on each of its lines: for work of one invocation that runs alongside
+ * other work (the intake's findings), where keys appended to the invocation would mix them up.
+ */
+export function withKeys(log: Logger, keys: Record<string, unknown>): Logger {
+  return {
+    info: (message, extra) => log.info(message, { ...keys, ...extra }),
+    warn: (message, extra) => log.warn(message, { ...keys, ...extra }),
+    error: (message, extra) => log.error(message, { ...keys, ...extra }),
+  };
+}
