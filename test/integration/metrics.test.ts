@@ -1,4 +1,5 @@
 import { CreateTrafficMirrorFilterCommand, CreateTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { lambdaContext } from '../../cli/lambda.ts';
@@ -197,5 +198,52 @@ describe('metrics in embedded metric format, from a handler invocation', () => {
     expect(swept.result).toMatchObject({
       accounts: [{ result: { deleted: [expect.any(String)], deferred: 0 } }],
     });
+  });
+
+  test("the finding intake: each finding's sessions and TimeToMirror, from the queue it waited in", async () => {
+    const world = await incident(env.url);
+    const instance = await world.instance(3);
+    const root = new SQSClient({
+      endpoint: env.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
+    });
+    // The names the packaged template gives the queues (stage dev): the role may use only those.
+    const queue = async (name: string) =>
+      (await root.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
+    const high = await queue('mirrorops-findings-high-dev');
+    const low = await queue('mirrorops-findings-low-dev');
+    const updatedAt = new Date(Date.now() - 120_000);
+    const event = findingFor('network-connection-high', world, instance, (d) => {
+      d.updatedAt = updatedAt.toISOString();
+    });
+    await root.send(new SendMessageCommand({ QueueUrl: high, MessageBody: JSON.stringify(event) }));
+    const handler = await container('guardduty-finding', {
+      ...(await world.lambdaEnv('guardduty-finding')),
+      MIRROROPS_FINDINGS_HIGH_URL: high,
+      MIRROROPS_FINDINGS_LOW_URL: low,
+    });
+
+    // Woken by the finding's rule (or the schedule): the finding itself comes from its queue.
+    const { result, metrics } = await invoke(handler, {});
+    expect(result).toMatchObject({ applied: 1, done: 1, retries: 0 });
+    expect(metrics).toEqual([
+      {
+        namespace: 'mirrorops',
+        name: 'TimeToMirror',
+        unit: 'Milliseconds',
+        value: expect.any(Number),
+        dimensions: dims('guardduty-finding'),
+      },
+      {
+        namespace: 'mirrorops',
+        name: 'SessionsStarted',
+        unit: 'Count',
+        value: 3,
+        dimensions: dims('guardduty-finding'),
+      },
+    ]);
+    expect(metrics[0]?.value).toBeGreaterThanOrEqual(120_000);
+    expect(await world.sessions()).toHaveLength(3);
   });
 });
