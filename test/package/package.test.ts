@@ -440,6 +440,32 @@ describe('the packaged share-target state machine', () => {
   });
 });
 
+/** EventBridge (the service principal) sending to a queue whose policy is `policy`: IAM's decision. */
+async function eventBridgeSendsTo(
+  queue: string,
+  account: string,
+  policy: unknown,
+  context: Record<string, string>,
+) {
+  const result = await runSimulation(
+    {
+      request: {
+        principal: 'events.amazonaws.com',
+        action: 'sqs:SendMessage',
+        resource: { resource: queue, accountId: account },
+        contextVariables: context,
+      },
+      identityPolicies: [],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy: policy,
+    },
+    {},
+  );
+  if (result.resultType === 'error') throw new Error(result.errors.message);
+  return result.overallResult;
+}
+
 describe("the dead-letter queue's policy, as IAM evaluates it (@cloud-copilot/iam-simulate)", () => {
   const ACCOUNT = '123456789012';
   const QUEUE = `arn:aws:sqs:us-east-1:${ACCOUNT}:mirrorops-dead-letters-dev`;
@@ -449,23 +475,7 @@ describe("the dead-letter queue's policy, as IAM evaluates it (@cloud-copilot/ia
   async function eventBridgeSends(context: Record<string, string>) {
     const { resolve } = resolver(template as CfnTemplate, { account: ACCOUNT, region: 'us-east-1' });
     const policy = resolve(template.Resources.DeadLetterQueuePolicy?.Properties.PolicyDocument);
-    const result = await runSimulation(
-      {
-        request: {
-          principal: 'events.amazonaws.com',
-          action: 'sqs:SendMessage',
-          resource: { resource: QUEUE, accountId: ACCOUNT },
-          contextVariables: context,
-        },
-        identityPolicies: [],
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-        resourcePolicy: policy,
-      },
-      {},
-    );
-    if (result.resultType === 'error') throw new Error(result.errors.message);
-    return result.overallResult;
+    return eventBridgeSendsTo(QUEUE, ACCOUNT, policy, context);
   }
 
   test("takes this stack's rules' dead letters, over TLS", async () => {
@@ -528,23 +538,7 @@ describe("the intake queues' policy, as IAM evaluates it (@cloud-copilot/iam-sim
       ),
     });
     const policy = resolve(template.Resources.FindingsQueuePolicy?.Properties.PolicyDocument);
-    const result = await runSimulation(
-      {
-        request: {
-          principal: 'events.amazonaws.com',
-          action: 'sqs:SendMessage',
-          resource: { resource: to, accountId: ACCOUNT },
-          contextVariables: context,
-        },
-        identityPolicies: [],
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-        resourcePolicy: policy,
-      },
-      {},
-    );
-    if (result.resultType === 'error') throw new Error(result.errors.message);
-    return result.overallResult;
+    return eventBridgeSendsTo(to, ACCOUNT, policy, context);
   }
 
   test('takes the findings of the two finding rules, over TLS', async () => {
