@@ -5,7 +5,7 @@
  * (vpc/latest/mirroring/) and the EC2 API reference; where they leave a behaviour open, the choice
  * is listed in emulator/README.md.
  */
-import { parseCidr } from '../../shared/domain/cidr.ts';
+
 import { ApiError, invalid, notFound } from '../errors.ts';
 import type { Params } from '../query.ts';
 import { targetArn } from '../ram/state.ts';
@@ -18,6 +18,7 @@ import type {
   RegionState,
 } from '../state.ts';
 import type { XmlValue } from '../xml.ts';
+import { parseCidr } from './cidr.ts';
 import { type Ctx, describe, dryRun, type Handler, idempotent, tagSet, tagsFor } from './context.ts';
 import { sourcesPerEniTarget, supportsMirroring } from './instance-types.ts';
 import { getNetworkInterface } from './topology.ts';

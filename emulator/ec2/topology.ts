@@ -5,15 +5,7 @@
  * (AWSEC2/latest/APIReference/errors-overview.html); where AWS leaves a behaviour open, the choice is
  * listed in emulator/README.md.
  */
-import {
-  type Cidr,
-  contains,
-  formatAddress,
-  overlaps,
-  parseAddress,
-  parseCidr,
-  size,
-} from '../../shared/domain/cidr.ts';
+
 import { ApiError, invalid, missing, notFound } from '../errors.ts';
 import type { Params } from '../query.ts';
 import type {
@@ -28,6 +20,7 @@ import type {
 } from '../state.ts';
 import { newId } from '../state.ts';
 import type { XmlValue } from '../xml.ts';
+import { type Cidr, contains, formatAddress, overlaps, parseAddress, parseCidr, size } from './cidr.ts';
 import {
   type Ctx,
   checkTagKey,

@@ -1,6 +1,6 @@
 /**
  * IPv4 and IPv6 addresses and CIDR blocks as numbers. Pure; used by the filter planner (rules
- * take CIDRs of one family, see traffic-mirroring-filters.html) and by the emulator.
+ * take CIDRs of one family, see traffic-mirroring-filters.html). The emulator has its own.
  */
 export type Family = 4 | 6;
 
