@@ -3,7 +3,6 @@ import {
   AttachNetworkInterfaceCommand,
   CreateNetworkInterfaceCommand,
   CreateTagsCommand,
-  CreateTrafficMirrorTargetCommand,
   DeleteTagsCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
@@ -16,6 +15,7 @@ import { ouArnOf } from '../support/accounts.ts';
 import type { Definition } from '../support/asl.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
 import { ec2EventFor, findingFor, incident, tagEventFor } from '../support/incident.ts';
+import { applianceTargetIn } from '../support/mirroring.ts';
 import {
   type CfnTemplate,
   deployHub,
@@ -216,16 +216,9 @@ describe('every SDK call of the functions and the workflow runs, as its deployed
       auditBus: 'mirrorops-audit-test',
       parameters: { AllowExternalShares: 'true' },
     });
-    const appliance = await world.ec2.send(
-      new CreateNetworkInterfaceCommand({ SubnetId: world.network.subnetId }),
-    );
-    const second = await world.ec2.send(
-      new CreateTrafficMirrorTargetCommand({
-        NetworkInterfaceId: appliance.NetworkInterface?.NetworkInterfaceId,
-      }),
-    );
+    const second = await applianceTargetIn(world.ec2, world.network.subnetId);
     const outside = await runner.run({
-      targetId: must(second.TrafficMirrorTarget?.TrafficMirrorTargetId, 'second target'),
+      targetId: second,
       accounts: [OUTSIDER],
       allowExternal: true,
     });

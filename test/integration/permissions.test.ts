@@ -33,7 +33,7 @@ import {
 } from '../support/accounts.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
 import { findingFor, type Incident, incident, intentOf, tagsOf } from '../support/incident.ts';
-import { rejectsWith } from '../support/mirroring.ts';
+import { applianceTargetIn, rejectsWith } from '../support/mirroring.ts';
 import { deployHub, deploySpoke, type HubDeployment, serviceCredentials } from '../support/roles.ts';
 import { createNetwork, launch, must } from '../support/topology.ts';
 
@@ -233,36 +233,20 @@ describe('the event functions role (guardduty-finding, tag-change, instance-laun
     // Through a filter mirrorops did not make.
     await denied(session({ TrafficMirrorFilterId: unmanaged.filterId }));
     // To another target of the same account than the configured one.
-    const appliance = await world.ec2.send(
-      new CreateNetworkInterfaceCommand({ SubnetId: world.network.subnetId }),
-    );
-    const other = await world.ec2.send(
-      new CreateTrafficMirrorTargetCommand({
-        NetworkInterfaceId: appliance.NetworkInterface?.NetworkInterfaceId,
-      }),
-    );
-    await denied(
-      session({ TrafficMirrorTargetId: must(other.TrafficMirrorTarget?.TrafficMirrorTargetId, 'target') }),
-    );
+    const other = await applianceTargetIn(world.ec2, world.network.subnetId);
+    await denied(session({ TrafficMirrorTargetId: other }));
     // And the same request, as the stack allows it, goes through.
     const made = await session({});
     expect(made.TrafficMirrorSession?.TrafficMirrorTargetId).toBe(world.targetId);
   });
 
   test('may not move its own session to another target', async () => {
-    const appliance = await world.ec2.send(
-      new CreateNetworkInterfaceCommand({ SubnetId: world.network.subnetId }),
-    );
-    const other = await world.ec2.send(
-      new CreateTrafficMirrorTargetCommand({
-        NetworkInterfaceId: appliance.NetworkInterface?.NetworkInterfaceId,
-      }),
-    );
+    const other = await applianceTargetIn(world.ec2, world.network.subnetId);
     await denied(
       as.send(
         new ModifyTrafficMirrorSessionCommand({
           TrafficMirrorSessionId: ours.sessionId,
-          TrafficMirrorTargetId: other.TrafficMirrorTarget?.TrafficMirrorTargetId,
+          TrafficMirrorTargetId: other,
         }),
       ),
     );
@@ -323,17 +307,7 @@ describe('across accounts: the spoke role and the share-target role', () => {
   beforeAll(async () => {
     const hubEc2 = ec2For(env.url, HUB);
     const network = await createNetwork(hubEc2);
-    const appliance = await hubEc2.send(new CreateNetworkInterfaceCommand({ SubnetId: network.subnetId }));
-    hubTarget = must(
-      (
-        await hubEc2.send(
-          new CreateTrafficMirrorTargetCommand({
-            NetworkInterfaceId: appliance.NetworkInterface?.NetworkInterfaceId,
-          }),
-        )
-      ).TrafficMirrorTarget?.TrafficMirrorTargetId,
-      'hub target',
-    );
+    hubTarget = await applianceTargetIn(hubEc2, network.subnetId);
     hub = await deployHub(env.url, {
       account: HUB,
       targetId: hubTarget,
@@ -348,19 +322,7 @@ describe('across accounts: the spoke role and the share-target role', () => {
     // A stranger's appliance, shared with the member: EC2 would let the member mirror to it.
     const strangerEc2 = ec2For(env.url, STRANGER);
     const strangerNet = await createNetwork(strangerEc2);
-    const strangerEni = await strangerEc2.send(
-      new CreateNetworkInterfaceCommand({ SubnetId: strangerNet.subnetId }),
-    );
-    strangerTarget = must(
-      (
-        await strangerEc2.send(
-          new CreateTrafficMirrorTargetCommand({
-            NetworkInterfaceId: strangerEni.NetworkInterface?.NetworkInterfaceId,
-          }),
-        )
-      ).TrafficMirrorTarget?.TrafficMirrorTargetId,
-      'stranger target',
-    );
+    strangerTarget = await applianceTargetIn(strangerEc2, strangerNet.subnetId);
     for (const [owner, target] of [
       [HUB, hubTarget],
       [STRANGER, strangerTarget],

@@ -1,4 +1,5 @@
 import {
+  CreateNetworkInterfaceCommand,
   CreateTrafficMirrorFilterCommand,
   CreateTrafficMirrorFilterRuleCommand,
   type CreateTrafficMirrorFilterRuleCommandInput,
@@ -98,6 +99,12 @@ export async function createRule(
 export async function eniTarget(ec2: EC2Client, eniId: string): Promise<string> {
   const out = await ec2.send(new CreateTrafficMirrorTargetCommand({ NetworkInterfaceId: eniId }));
   return must(out.TrafficMirrorTarget?.TrafficMirrorTargetId, 'TrafficMirrorTargetId');
+}
+
+/** A new appliance ENI in the subnet and a traffic mirror target on it. */
+export async function applianceTargetIn(ec2: EC2Client, subnetId: string): Promise<string> {
+  const appliance = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId }));
+  return eniTarget(ec2, must(appliance.NetworkInterface?.NetworkInterfaceId, 'appliance ENI'));
 }
 
 let lastLoadBalancer = 0;
