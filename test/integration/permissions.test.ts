@@ -1,10 +1,8 @@
 import {
-  CreateNetworkInterfaceCommand,
   CreateTagsCommand,
   CreateTrafficMirrorFilterCommand,
   CreateTrafficMirrorFilterRuleCommand,
   CreateTrafficMirrorSessionCommand,
-  CreateTrafficMirrorTargetCommand,
   DeleteTagsCommand,
   DeleteTrafficMirrorFilterCommand,
   DeleteTrafficMirrorSessionCommand,
