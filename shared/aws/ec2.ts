@@ -17,8 +17,11 @@ import {
   paginateDescribeTrafficMirrorSessions,
   type Tag,
   type TrafficMirrorFilter,
+  type TrafficMirrorFilterRule,
+  type TrafficMirrorPortRange,
   type TrafficMirrorSession,
 } from '@aws-sdk/client-ec2';
+import type { MirrorFilter, MirrorRule, MirrorSession } from '../domain/explain.ts';
 import type { RuleSpec } from '../domain/scope.ts';
 import { isManaged, type Tags } from '../domain/tags.ts';
 
@@ -61,6 +64,15 @@ export interface EniView {
   tags: Tags;
 }
 
+/** What `mirrorops explain` reads of an ENI: its addresses, its VPC's primary block, its sessions and their filters in full. */
+export interface MirroringView {
+  eniId: string;
+  addresses: string[];
+  vpcCidr?: string;
+  sessions: MirrorSession[];
+  filters: MirrorFilter[];
+}
+
 export interface NewSession {
   eniId: string;
   targetId: string;
@@ -100,6 +112,8 @@ export interface Ec2Gateway {
   sessionPages(ownerId?: string): AsyncIterable<SessionView[]>;
   /** Every filter carrying mirrorops:managed=true, page by page. */
   managedFilterPages(): AsyncIterable<FilterView[]>;
+  /** The ENI's mirroring as explain needs it (every rule field, VNIs); undefined when no such ENI. */
+  mirroringOf(eniId: string): Promise<MirroringView | undefined>;
 }
 
 /**
@@ -181,6 +195,27 @@ function filterView(f: TrafficMirrorFilter): FilterView {
     tags: fromTags(f.Tags),
     rules,
     networkServices: f.NetworkServices ?? [],
+  };
+}
+
+const portRange = (r: TrafficMirrorPortRange | undefined) => {
+  const from = r?.FromPort ?? r?.ToPort;
+  const to = r?.ToPort ?? r?.FromPort;
+  return from === undefined || to === undefined ? undefined : { from, to };
+};
+
+function mirrorRule(r: TrafficMirrorFilterRule): MirrorRule {
+  const source = portRange(r.SourcePortRange);
+  const destination = portRange(r.DestinationPortRange);
+  return {
+    direction: r.TrafficDirection === 'egress' ? 'egress' : 'ingress',
+    ruleNumber: r.RuleNumber ?? 0,
+    action: r.RuleAction === 'reject' ? 'reject' : 'accept',
+    ...(r.Protocol === undefined ? {} : { protocol: r.Protocol }),
+    sourceCidrBlock: r.SourceCidrBlock ?? '',
+    destinationCidrBlock: r.DestinationCidrBlock ?? '',
+    ...(source ? { sourcePortRange: source } : {}),
+    ...(destination ? { destinationPortRange: destination } : {}),
   };
 }
 
@@ -363,6 +398,55 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
       for await (const page of paginateDescribeTrafficMirrorFilters({ client: ec2, pageSize: 1000 }, {})) {
         yield (page.TrafficMirrorFilters ?? []).map(filterView).filter((f) => isManaged(f.tags));
       }
+    },
+
+    async mirroringOf(eniId) {
+      const byEni = { Filters: [{ Name: 'network-interface-id', Values: [eniId] }] };
+      const sessions: TrafficMirrorSession[] = [];
+      const [enis] = await Promise.all([
+        ec2.send(new DescribeNetworkInterfacesCommand(byEni)),
+        (async () => {
+          const pages = paginateDescribeTrafficMirrorSessions({ client: ec2, pageSize: 1000 }, byEni);
+          for await (const page of pages) sessions.push(...(page.TrafficMirrorSessions ?? []));
+        })(),
+      ]);
+      const eni = enis.NetworkInterfaces?.[0];
+      if (!eni?.NetworkInterfaceId) return undefined;
+      const filterIds = [...new Set(sessions.flatMap((s) => s.TrafficMirrorFilterId ?? []))];
+      const filters: TrafficMirrorFilter[] = [];
+      const [vpcs] = await Promise.all([
+        eni.VpcId ? ec2.send(new DescribeVpcsCommand({ VpcIds: [eni.VpcId] })) : undefined,
+        (async () => {
+          if (filterIds.length === 0) return;
+          const pages = paginateDescribeTrafficMirrorFilters(
+            { client: ec2, pageSize: 1000 },
+            { TrafficMirrorFilterIds: filterIds },
+          );
+          for await (const page of pages) filters.push(...(page.TrafficMirrorFilters ?? []));
+        })(),
+      ]);
+      const vpcCidr = vpcs?.Vpcs?.[0]?.CidrBlock;
+      return {
+        eniId: eni.NetworkInterfaceId,
+        addresses: [
+          ...(eni.PrivateIpAddresses ?? []).flatMap((a) => a.PrivateIpAddress ?? []),
+          ...(eni.Ipv6Addresses ?? []).flatMap((a) => a.Ipv6Address ?? []),
+        ],
+        ...(vpcCidr ? { vpcCidr } : {}),
+        sessions: sessions.map((s) => ({
+          id: s.TrafficMirrorSessionId ?? '',
+          number: s.SessionNumber ?? 0,
+          filterId: s.TrafficMirrorFilterId ?? '',
+          targetId: s.TrafficMirrorTargetId ?? '',
+          ...(s.VirtualNetworkId === undefined ? {} : { virtualNetworkId: s.VirtualNetworkId }),
+          ...(s.PacketLength === undefined ? {} : { packetLength: s.PacketLength }),
+        })),
+        filters: filters.map((f) => ({
+          id: f.TrafficMirrorFilterId ?? '',
+          rules: [...(f.IngressFilterRules ?? []), ...(f.EgressFilterRules ?? [])].map(mirrorRule),
+          networkServices: f.NetworkServices ?? [],
+        })),
+      };
     },
   };
 }
