@@ -29,6 +29,16 @@ function region() {
 
 const targetId = z.string().regex(/^tmt-[0-9a-f]{8,17}$/, 'must be a traffic mirror target id (tmt-...)');
 
+/** Per-VPC targets: VPC id -> target id (MIRROROPS_TARGETS_BY_VPC, and each Region's `targetsByVpc`). */
+export const TargetsByVpc = z.record(z.string().regex(/^vpc-[0-9a-f]+$/), targetId);
+
+/**
+ * One Region's targets (MIRROROPS_TARGETS_BY_REGION): its default target and its per-VPC ones. A
+ * session's target must be in the source's Region (targets, like sessions, are regional: an id of
+ * another Region is not found there), so each Region names its own.
+ */
+const RegionTargets = z.object({ targetId, targetsByVpc: TargetsByVpc.default({}) }).strict();
+
 const jsonOf = <T extends z.ZodType>(schema: T) =>
   z
     .string()
@@ -53,8 +63,15 @@ const jsonOf = <T extends z.ZodType>(schema: T) =>
 export const EnvSchema = z.object({
   AWS_REGION: region().default('us-east-1'),
   MIRROROPS_DLQ_URL: z.url().optional(),
-  MIRROROPS_TARGET_ID: targetId,
-  MIRROROPS_TARGETS_BY_VPC: jsonOf(z.record(z.string().regex(/^vpc-[0-9a-f]+$/), targetId)),
+  // Required unless MIRROROPS_TARGETS_BY_REGION names this Region's target (checked in loadConfig).
+  MIRROROPS_TARGET_ID: targetId.optional(),
+  MIRROROPS_TARGETS_BY_VPC: jsonOf(TargetsByVpc),
+  MIRROROPS_TARGETS_BY_REGION: jsonOf(
+    z.record(
+      region(),
+      z.union([targetId.transform((id) => ({ targetId: id, targetsByVpc: {} })), RegionTargets]),
+    ),
+  ),
   MIRROROPS_MIN_SEVERITY: severity(4),
   MIRROROPS_SCOPE: z.enum(['finding', 'full']).default('finding'),
   MIRROROPS_EXPIRY_HIGH: duration('24h'),
@@ -95,8 +112,14 @@ export const EnvSchema = z.object({
 export interface Config {
   region: string;
   deadLetterQueueUrl: string | undefined;
+  /** This Region's (`region`) default target and per-VPC targets. */
   targetId: string;
   targetsByVpc: Record<string, string>;
+  /**
+   * Every Region's targets as MIRROROPS_TARGETS_BY_REGION gives them, this Region's included (as
+   * `targetId` and `targetsByVpc` above); empty without it. A Region not listed has no target.
+   */
+  targetsByRegion: Record<string, { targetId: string; targetsByVpc: Record<string, string> }>;
   minSeverity: number;
   scope: 'finding' | 'full';
   expiry: ExpiryPolicy;
@@ -140,11 +163,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'invalid configuration: MIRROROPS_FINDINGS_HIGH_URL and MIRROROPS_FINDINGS_LOW_URL go together: set both or neither',
     );
   }
+  const here = localTargets(e);
   return {
     region: e.AWS_REGION,
     deadLetterQueueUrl: e.MIRROROPS_DLQ_URL,
-    targetId: e.MIRROROPS_TARGET_ID,
-    targetsByVpc: e.MIRROROPS_TARGETS_BY_VPC ?? {},
+    targetId: here.targetId,
+    targetsByVpc: here.targetsByVpc,
+    targetsByRegion: { ...e.MIRROROPS_TARGETS_BY_REGION, [e.AWS_REGION]: here },
     minSeverity: e.MIRROROPS_MIN_SEVERITY,
     scope: e.MIRROROPS_SCOPE,
     expiry: {
@@ -171,6 +196,48 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
   };
 }
+
+/**
+ * This Region's targets: MIRROROPS_TARGET_ID and MIRROROPS_TARGETS_BY_VPC, or this Region's entry
+ * of MIRROROPS_TARGETS_BY_REGION. Both may be given (one map for every Region's stack, each stack
+ * with its own target id) as long as they agree: a function has one default target.
+ */
+function localTargets(e: z.infer<typeof EnvSchema>): {
+  targetId: string;
+  targetsByVpc: Record<string, string>;
+} {
+  const entry = e.MIRROROPS_TARGETS_BY_REGION?.[e.AWS_REGION];
+  const id = e.MIRROROPS_TARGET_ID;
+  if (!entry) {
+    if (id === undefined) {
+      const listed = Object.keys(e.MIRROROPS_TARGETS_BY_REGION ?? {});
+      throw new ConfigError(
+        listed.length === 0
+          ? 'invalid configuration: MIRROROPS_TARGET_ID: is required (or MIRROROPS_TARGETS_BY_REGION with this Region)'
+          : `invalid configuration: MIRROROPS_TARGETS_BY_REGION: has no target for ${e.AWS_REGION}, the Region this runs in (it lists ${listed.join(', ')}), and MIRROROPS_TARGET_ID is not set`,
+      );
+    }
+    return { targetId: id, targetsByVpc: e.MIRROROPS_TARGETS_BY_VPC ?? {} };
+  }
+  if (id !== undefined && id !== entry.targetId) {
+    throw new ConfigError(
+      `invalid configuration: MIRROROPS_TARGET_ID (${id}) and MIRROROPS_TARGETS_BY_REGION's ${e.AWS_REGION} (${entry.targetId}) disagree: set one, or the same target in both`,
+    );
+  }
+  if (e.MIRROROPS_TARGETS_BY_VPC !== undefined) {
+    throw new ConfigError(
+      `invalid configuration: MIRROROPS_TARGETS_BY_VPC: cannot be set with MIRROROPS_TARGETS_BY_REGION's ${e.AWS_REGION}: give this Region's per-VPC targets there (targetsByVpc)`,
+    );
+  }
+  return entry;
+}
+
+/**
+ * The default target and per-VPC targets of a Region, or undefined for a Region no target is
+ * configured for. A session's target must be in its source's Region: EC2 does not find a target id
+ * of another Region (traffic-mirroring-targets.html: targets are Regional resources).
+ */
+export const targetsIn = (config: Config, region: string) => config.targetsByRegion[region];
 
 /** The target for an ENI's VPC: the per-VPC override, else the default. */
 export const targetFor = (config: Config, vpcId: string | undefined) =>
