@@ -1,13 +1,31 @@
 import { randomUUID } from 'node:crypto';
-import type { FilterView } from './aws/ec2.ts';
+import type { Ec2Gateway, FilterView } from './aws/ec2.ts';
 import { clientToken, errorName } from './aws/errors.ts';
+import { chooseFilter, missingRules } from './domain/plan.ts';
 import type { FilterSpec } from './domain/scope.ts';
-import { isManaged, TAG, type Tags } from './domain/tags.ts';
-import type { MirrorDeps } from './mirror.ts';
+import { TAG, type Tags } from './domain/tags.ts';
+
+/** A filter a session can point at now; `ready` once its rules are all written. */
+export interface FilterHandle {
+  id: string;
+  ready: Promise<void>;
+}
+
+/**
+ * The ClientToken of a filter's create: its content hash and the hour. Within the hour every
+ * request for that content sends the same token, so EC2 creates the filter once: a later request's
+ * create is refused with IdempotentParameterMismatch (its `created-at` tag differs) and the look-up
+ * beside it names the filter. The hour lets a filter the sweeper deleted be made again later.
+ */
+const filterToken = (hash: string, at: Date) => `mof-${hash}-${Math.floor(at.getTime() / 3_600_000)}`;
 
 /**
  * Filters by content hash for one request: found ones are reused (and completed if a crash left
  * rules missing); a missing one is created once, however many ENIs need it.
+ *
+ * On the critical path the create is sent beside the look-up by hash (`speculate`), so a new
+ * filter's rules go out with the sessions in the next wave. When the look-up finds an older filter
+ * of the same content, that one is used (see `chooseFilter`).
  */
 export class FilterCache {
   private readonly known = new Map<string, FilterView>();
@@ -15,16 +33,14 @@ export class FilterCache {
   private readonly noted = new Map<string, string>();
   /** Hashes already looked up: what they found is in `known`. */
   private readonly lookedUp = new Set<string>();
-  private readonly pending = new Map<string, Promise<{ id: string; ready: Promise<void> }>>();
+  private readonly pending = new Map<string, Promise<FilterHandle>>();
+  /** Hashes whose filter turned out deleted: their next create takes a token of its own. */
+  private readonly stale = new Set<string>();
 
-  /** `found`: what a look-up of `hash` found, when the request's first read made one. */
   constructor(
-    private readonly deps: MirrorDeps,
-    found: FilterView[],
-    hash: string | undefined,
-  ) {
-    if (hash !== undefined) this.take(hash, found);
-  }
+    private readonly ec2: Ec2Gateway,
+    private readonly now: () => Date,
+  ) {}
 
   idFor(hash: string): string | undefined {
     return this.known.get(hash)?.id ?? this.noted.get(hash);
@@ -34,88 +50,110 @@ export class FilterCache {
     this.noted.set(hash, id);
   }
 
+  /** What a look-up of `hash` found, when the request's first read made one. */
+  found(hash: string, found: readonly FilterView[]): void {
+    this.take(hash, found);
+  }
+
   forget(hash: string): void {
     this.known.delete(hash);
     this.noted.delete(hash);
     this.lookedUp.delete(hash);
     this.pending.delete(hash);
+    this.stale.add(hash);
+  }
+
+  private take(hash: string, found: readonly FilterView[]): FilterView | undefined {
+    this.lookedUp.add(hash);
+    const chosen = chooseFilter(hash, found);
+    if (chosen) this.known.set(hash, chosen);
+    return chosen;
   }
 
   /**
-   * The oldest managed filter of a hash is the one used, so racing requests settle on the same one;
-   * a filter someone else made with the same description is never reused (nor given rules).
+   * Sends the create of `hash`'s filter now, beside `lookup` (the read by hash in flight): `ensure`
+   * then has its answer one round trip earlier than a create sent after the read.
    */
-  private take(hash: string, found: readonly FilterView[]): FilterView | undefined {
-    this.lookedUp.add(hash);
-    const [first] = found
-      .filter((f) => isManaged(f.tags) && f.tags[TAG.filterHash] === hash)
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
-    if (first) this.known.set(hash, first);
-    return first;
+  speculate(hash: string, spec: FilterSpec, lookup: Promise<FilterView[]>): void {
+    if (this.pending.has(hash)) return;
+    const tags = { ...this.tags(), [TAG.filterHash]: hash };
+    const created = this.ec2.createFilter(hash, tags, filterToken(hash, this.now())).then(
+      (id): string | undefined => id,
+      (error: unknown) => {
+        if (errorName(error) === 'IdempotentParameterMismatch') return undefined; // made earlier this hour
+        throw error;
+      },
+    );
+    created.catch(() => undefined); // awaited below; a failed look-up must not leave it unhandled
+    const handle = Promise.all([lookup, created]).then(([found, id]) => {
+      const existing = this.take(hash, found);
+      if (existing) {
+        // A filter this create made beside an older one of the same content (made in an earlier
+        // hour) goes unused: the sweeper removes it once its grace period is over.
+        return this.complete(existing, spec);
+      }
+      if (id === undefined) return this.build(hash, spec); // the hour's filter is gone: look again
+      const filter: FilterView = { id, tags, rules: [], networkServices: [] };
+      this.known.set(hash, filter);
+      return this.complete(filter, spec);
+    });
+    this.hold(hash, handle);
   }
 
-  ensure(hash: string, spec: FilterSpec): Promise<{ id: string; ready: Promise<void> }> {
-    let p = this.pending.get(hash);
-    if (!p) {
-      p = this.build(hash, spec);
-      this.pending.set(hash, p);
-      // A failed build is not cached: the next ENI or attempt tries again.
-      p.catch(() => this.pending.delete(hash));
-    }
-    return p;
+  ensure(hash: string, spec: FilterSpec): Promise<FilterHandle> {
+    return this.pending.get(hash) ?? this.hold(hash, this.build(hash, spec));
   }
 
-  private async build(hash: string, spec: FilterSpec): Promise<{ id: string; ready: Promise<void> }> {
-    const { ec2, now } = this.deps;
+  private hold(hash: string, handle: Promise<FilterHandle>): Promise<FilterHandle> {
+    this.pending.set(hash, handle);
+    // A failed build is not cached: the next ENI or attempt tries again.
+    handle.catch(() => {
+      if (this.pending.get(hash) === handle) this.pending.delete(hash);
+    });
+    return handle;
+  }
+
+  private tags(): Tags {
+    return { [TAG.managed]: 'true', [TAG.createdAt]: this.now().toISOString() };
+  }
+
+  private async build(hash: string, spec: FilterSpec): Promise<FilterHandle> {
     let filter = this.known.get(hash);
     // A scope other than the request's own (claims merged) may have its filter already.
-    if (!filter && !this.lookedUp.has(hash)) filter = this.take(hash, await ec2.filtersByHash(hash));
+    if (!filter && !this.lookedUp.has(hash)) filter = this.take(hash, await this.ec2.filtersByHash(hash));
     if (!filter) {
-      const created = now();
-      const tags: Tags = {
-        [TAG.managed]: 'true',
-        [TAG.filterHash]: hash,
-        [TAG.createdAt]: created.toISOString(),
-      };
+      const tags = { ...this.tags(), [TAG.filterHash]: hash };
+      const token = this.stale.has(hash) ? `mof-${randomUUID()}` : filterToken(hash, this.now());
       let id: string;
       try {
-        id = await ec2.createFilter(hash, tags, `mof-${hash}-${Math.floor(created.getTime() / 60_000)}`);
+        id = await this.ec2.createFilter(hash, tags, token);
       } catch (error) {
         if (errorName(error) !== 'IdempotentParameterMismatch') throw error;
-        // Another request created this filter in the same minute: use it.
-        const existing = this.take(hash, await ec2.filtersByHash(hash));
-        id = existing
-          ? existing.id
-          : await ec2.createFilter(hash, tags, `mof-${hash}-${randomUUID().slice(0, 8)}`);
+        // Another request created this hour's filter: use it, unless it is gone already.
+        const existing = this.take(hash, await this.ec2.filtersByHash(hash));
+        id = existing ? existing.id : await this.ec2.createFilter(hash, tags, `mof-${randomUUID()}`);
         if (existing) filter = existing;
       }
       filter ??= { id, tags, rules: [], networkServices: [] };
       this.known.set(hash, filter);
     }
-    const have = filter;
-    const missing = spec.rules.filter(
-      (want) =>
-        !have.rules.some(
-          (r) =>
-            r.direction === want.direction &&
-            r.ruleNumber === want.ruleNumber &&
-            r.sourceCidrBlock === want.sourceCidrBlock &&
-            r.destinationCidrBlock === want.destinationCidrBlock,
-        ),
-    );
-    const work: Promise<void>[] = missing.map((rule) =>
-      ec2
-        .addRule(have.id, rule, clientToken('mor', `${have.id}|${rule.direction}|${rule.ruleNumber}`))
+    return this.complete(filter, spec);
+  }
+
+  /** Writes the rules and services the filter lacks; the session may point at it meanwhile. */
+  private complete(filter: FilterView, spec: FilterSpec): FilterHandle {
+    const { rules, enableDns } = missingRules(filter, spec);
+    const work: Promise<void>[] = rules.map((rule) =>
+      this.ec2
+        .addRule(filter.id, rule, clientToken('mor', `${filter.id}|${rule.direction}|${rule.ruleNumber}`))
         .catch((error: unknown) => {
           // Written by a racing request between our read and our write: the rule is there.
           if (errorName(error) !== 'TrafficMirrorFilterRuleAlreadyExists') throw error;
         }),
     );
-    if (spec.networkServices.length > 0 && !have.networkServices.includes('amazon-dns')) {
-      work.push(ec2.enableDns(have.id));
-    }
+    if (enableDns) work.push(this.ec2.enableDns(filter.id));
     const ready = Promise.all(work).then(() => undefined);
     ready.catch(() => undefined); // awaited by the session paths; never an unhandled rejection
-    return { id: have.id, ready };
+    return { id: filter.id, ready };
   }
 }

@@ -1,7 +1,8 @@
 import type { SessionView } from './aws/ec2.ts';
 
 /**
- * What this container last knew of the sessions it started or extended, and of VPC CIDR blocks:
+ * What this container last knew of the sessions it started or extended, of the filters it used
+ * and of VPC CIDR blocks:
  * a warm Lambda container answering a repeat finding writes its claim on the session it remembers
  * while it reads the session again, in one round trip instead of two (see `apply`).
  *
@@ -13,6 +14,7 @@ import type { SessionView } from './aws/ec2.ts';
 export class Memory {
   private readonly sessions = new Map<string, SessionView>();
   private readonly cidrs = new Map<string, string>();
+  private readonly filters = new Map<string, string>();
 
   constructor(private readonly capacity = 5_000) {}
 
@@ -35,6 +37,19 @@ export class Memory {
 
   rememberCidr(key: string, cidr: string): void {
     remember(this.cidrs, key, cidr, this.capacity);
+  }
+
+  /** The id of a filter of a content hash this container used (the filter may be deleted since). */
+  filter(key: string): string | undefined {
+    return this.filters.get(key);
+  }
+
+  rememberFilter(key: string, id: string): void {
+    remember(this.filters, key, id, this.capacity);
+  }
+
+  forgetFilter(key: string): void {
+    this.filters.delete(key);
   }
 
   get size(): number {

@@ -1,24 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditSink } from './aws/audit.ts';
-import type { Ec2Gateway, FilterView, InstanceView, SessionView } from './aws/ec2.ts';
+import type { Ec2Gateway, InstanceView, SessionView } from './aws/ec2.ts';
 import { clientToken, errorName } from './aws/errors.ts';
-import { formatAddress, parseCidr } from './domain/cidr.ts';
-import {
-  CLAIM_PREFIX,
-  type Claim,
-  claimKey,
-  claimsOf,
-  decodeClaim,
-  encodeClaim,
-  mergeClaims,
-  sessionExpiry,
-} from './domain/claims.ts';
+import { sessionExpiry } from './domain/claims.ts';
 import { sourceSupport } from './domain/eligibility.ts';
-import { expiryFrom, isExpired } from './domain/expiry.ts';
+import { expiryFrom } from './domain/expiry.ts';
 import type { MirrorIntent } from './domain/intent.ts';
-import { compileFilter, type FilterSpec, filterHash, type Scope } from './domain/scope.ts';
-import { decideSlot, preferredNumber, REASONS, type Reason } from './domain/slots.ts';
-import { isManaged, TAG, type Tags } from './domain/tags.ts';
+import {
+  type Desired,
+  desiredOf,
+  type EniPlan,
+  nearExpiry,
+  ownSessions,
+  planEni,
+  planExtension,
+  withResolver,
+} from './domain/plan.ts';
+import type { Scope } from './domain/scope.ts';
+import type { Reason } from './domain/slots.ts';
+import { TAG } from './domain/tags.ts';
 import { FilterCache } from './filters.ts';
 import type { Memory } from './memory.ts';
 import { type Config, targetFor } from './runtime/config.ts';
@@ -87,8 +87,6 @@ export interface ApplyResult {
 }
 
 const ATTEMPTS = 8;
-/** Claims on one session before they are folded into one (EC2 allows 50 tags on a resource). */
-const FOLD_AT = 30;
 
 /** The ENI is some mirror target's: it cannot be a source (answered as a skip with AWS's words). */
 const TARGET_AS_SOURCE = 'InterfaceInUseByTrafficMirrorTarget';
@@ -114,16 +112,6 @@ const RACE = new Set([
   'InvalidTrafficMirrorSessionId.NotFound',
 ]);
 
-/**
- * A session this close to its expiry, or past it, is replaced rather than extended: the sweeper
- * deletes what it read as expired some time after reading it, and an extension written in between
- * would be deleted with the session. A minute is far more than that time and any clock skew
- * between Lambda containers.
- */
-const ENDING_MS = 60_000;
-const nearExpiry = (s: SessionView, now: Date) =>
-  isExpired(sessionExpiry(s.tags), new Date(now.getTime() + ENDING_MS));
-
 const NO_ACCESS = new Set(['AccessDenied', 'AccountAccessError', 'AuthFailure', 'UnauthorizedOperation']);
 
 const numberTaken = (error: unknown) =>
@@ -133,11 +121,17 @@ const numberTaken = (error: unknown) =>
  * Mirrors the instance an intent names: one session per ENI for the intent's reason, through the
  * filter its scope compiles to, until its expiry.
  *
- * The critical path is three round trips when nothing exists yet: read (sessions on the ENIs and
- * the filter by content hash, in parallel) -> create the filter -> its rules and the sessions, in
- * parallel (a session may point at a filter whose rules are still being written). A repeat is two:
- * read -> tag; one in a container that remembers the sessions (see `repeatFromMemory`). Every
- * create carries a ClientToken derived from what it creates, so a redelivered event creates
+ * The requests go out in waves, each as soon as what it needs is known:
+ * 1. what is there: the sessions on the ENIs (from the event; the instance is read only when the
+ *    event does not name them) and the filter of the scope's content hash, and, for a finding or a
+ *    manual request, that filter's create beside the look-up (its ClientToken is derived from its
+ *    content, so EC2 makes it once: see FilterCache);
+ * 2. what `planEni` decides for each ENI from that read: the new filter's rules and the sessions
+ *    together (a session may point at a filter whose rules are still being written), or the claim
+ *    written on the session already there.
+ * A repeat in a container that remembers the sessions is one wave (see `repeatFromMemory`). Rare
+ * paths take more: a session to move to a wider filter, one to evict or renew first, a race.
+ * Every create carries a ClientToken derived from what it creates, so a redelivered event creates
  * nothing twice; an ENI that already has this reason's session is extended (expiry, scope,
  * priority), never given a second one.
  */
@@ -164,8 +158,12 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
     }
     return finish(deps, base, remembered.desired, remembered.filters, outcomes);
   }
+  if (Date.parse(expiresAt) <= deps.now().getTime()) {
+    return reject(deps, intent, base, [], `the request expired at ${expiresAt} before it was applied`);
+  }
 
-  // Round 1: what is there. Each read starts as soon as what it depends on is known.
+  // Wave 1: what is there. Each read starts as soon as what it depends on is known.
+  const filters = new FilterCache(ec2, deps.now);
   const needInstance = intent.networkInterfaceIds.length === 0 || !intent.instanceType;
   const instanceP = needInstance ? ec2.instance(intent.instanceId) : Promise.resolve(undefined);
   const enisP = instanceP.then((instance) =>
@@ -174,28 +172,21 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
       : (instance?.enis.map((e) => ({ id: e.id, vpcId: e.vpcId ?? instance.vpcId })) ?? []),
   );
   const sessionsP = enisP.then((enis) => ec2.sessionsOn(enis.map((e) => e.id)));
-  const scopeP: Promise<Scope> = intent.includeResolver
-    ? instanceP.then(async (instance) => {
-        const vpcId = intent.vpcId ?? instance?.vpcId;
-        return withResolver(intent.scope, vpcId ? await vpcCidr(deps, vpcId) : undefined);
-      })
-    : Promise.resolve(intent.scope);
-  const specP = scopeP.then(compileFilter);
-  const foundP = specP.then((spec) => ec2.filtersByHash(filterHash(spec)));
-  let read: [
-    InstanceView | undefined,
-    { id: string; vpcId: string | undefined }[],
-    SessionView[],
-    Scope,
-    FilterSpec,
-    FilterView[],
-  ];
+  const scopeP = scopeOf(intent, deps, instanceP);
+  const desiredP = scopeP.then((scope) => desiredOf(intent, scope, expiresAt, intent.instanceType));
+  const foundP = desiredP.then(async ({ hash, spec }) => {
+    const lookup = ec2.filtersByHash(hash);
+    if (speculates(intent) && !rememberedFilter(deps, hash)) filters.speculate(hash, spec, lookup);
+    return lookup;
+  });
+  let read: [InstanceView | undefined, { id: string; vpcId: string | undefined }[], SessionView[], Desired];
   try {
-    read = await Promise.all([instanceP, enisP, sessionsP, scopeP, specP, foundP]);
+    [read] = await Promise.all([Promise.all([instanceP, enisP, sessionsP, desiredP]), foundP]);
   } catch (error) {
     return noAccess(error);
   }
-  const [instance, enis, sessions, scope, spec, found] = read;
+  const [instance, enis, sessions, planned] = read;
+  filters.found(planned.hash, await foundP);
 
   if (needInstance && !instance) {
     return reject(deps, intent, base, [], `instance ${intent.instanceId} was not found in ${intent.account}`);
@@ -203,25 +194,21 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   if (instance && (instance.state === 'terminated' || instance.state === 'shutting-down')) {
     return reject(deps, intent, base, [], `instance ${intent.instanceId} is ${instance.state}`);
   }
-  let desiredExpiry = expiresAt;
-  if (Date.parse(expiresAt) <= deps.now().getTime()) {
-    return reject(deps, intent, base, [], `the request expired at ${expiresAt} before it was applied`);
-  }
   if (enis.length === 0)
     return reject(deps, intent, base, [], `instance ${intent.instanceId} has no network interfaces`);
 
+  let desired: Desired = { ...planned, instanceType: intent.instanceType ?? instance?.type };
   // A new interface of an opted-in instance ends with its siblings, not later.
   if (intent.onlyNew) {
     const siblings = ownSessions(sessions, intent).flatMap((s) => sessionExpiry(s.tags) ?? []);
-    if (siblings.length > 0)
-      desiredExpiry = siblings.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+    if (siblings.length > 0) {
+      const latest = siblings.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+      desired = { ...desired, expiresAt: latest };
+    }
   }
-  const instanceType = intent.instanceType ?? instance?.type;
-  const support = instanceType ? sourceSupport(instanceType) : { ok: true as const };
-  const hash = filterHash(spec);
-  const filters = new FilterCache(deps, found, hash);
-  const desired: Desired = { intent, scope, spec, hash, expiresAt: desiredExpiry, instanceType };
+  const support = desired.instanceType ? sourceSupport(desired.instanceType) : { ok: true as const };
 
+  // Wave 2 on: each ENI's plan, carried out.
   const outcomes = await Promise.all(
     enis.map(async (eni): Promise<EniOutcome> => {
       if (!support.ok) return { eniId: eni.id, status: 'skipped', reason: support.reason };
@@ -231,6 +218,26 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
     }),
   );
   return finish(deps, base, desired, filters, outcomes);
+}
+
+/**
+ * The reasons whose filter is created beside the first read: a finding and a responder's request,
+ * where seconds count. A tag or a launch reads first and creates only what is missing, so the many
+ * instances sharing one all-traffic filter never send a create that finds it made already.
+ */
+const SPECULATE = new Set<Reason>(['guardduty', 'manual']);
+const speculates = (intent: MirrorIntent) =>
+  SPECULATE.has(intent.reason) && !intent.onlyNew && (!intent.instanceType || sourceSupport(intent.instanceType).ok);
+
+/** The request's scope: with the VPC's resolver for a DNS finding (its CIDR read, or remembered). */
+async function scopeOf(
+  intent: MirrorIntent,
+  deps: MirrorDeps,
+  instanceP: Promise<InstanceView | undefined>,
+): Promise<Scope> {
+  if (!intent.includeResolver) return intent.scope;
+  const vpcId = intent.vpcId ?? (await instanceP)?.vpcId;
+  return withResolver(intent.scope, vpcId ? await vpcCidr(deps, vpcId) : undefined);
 }
 
 /** The answer, with its audit events handed to `deps.defer`. */
@@ -244,6 +251,9 @@ async function finish(
   const events = outcomes.flatMap((o) => auditEvents(desired.intent, o, base.expiresAt));
   if (events.length > 0) await deferrable(deps, deps.audit.publish(events));
   const filterId = filters.idFor(desired.hash);
+  if (filterId && outcomes.some((o) => o.status === 'started' || o.status === 'extended')) {
+    deps.memory?.rememberFilter(filterKey(deps, desired.hash), filterId);
+  }
   return { ...base, ...(filterId ? { filterId } : {}), outcomes };
 }
 
@@ -251,6 +261,8 @@ async function finish(
 const memoryKey = (deps: MirrorDeps, reason: string, instanceId: string, eniId: string) =>
   `${deps.account}|${deps.region}|${reason}|${instanceId}|${eniId}`;
 const cidrKey = (deps: MirrorDeps, vpcId: string) => `${deps.account}|${deps.region}|${vpcId}`;
+const filterKey = (deps: MirrorDeps, hash: string) => `${deps.account}|${deps.region}|${hash}`;
+const rememberedFilter = (deps: MirrorDeps, hash: string) => deps.memory?.filter(filterKey(deps, hash));
 
 /** Drops a session the container may remember, once it is deleted. */
 export function forgetSession(deps: MirrorDeps, session: SessionView): void {
@@ -289,9 +301,7 @@ function recall(intent: MirrorIntent, deps: MirrorDeps, expiresAt: string): Reme
     if (!cidr) return;
     scope = withResolver(scope, cidr);
   }
-  const spec = compileFilter(scope);
-  const hash = filterHash(spec);
-  const desired: Desired = { intent, scope, spec, hash, expiresAt, instanceType: intent.instanceType };
+  const desired = desiredOf(intent, scope, expiresAt, intent.instanceType);
   const enis: Remembered['enis'] = [];
   for (const eniId of intent.networkInterfaceIds) {
     const session = memory.session(memoryKey(deps, intent.reason, intent.instanceId, eniId));
@@ -302,18 +312,18 @@ function recall(intent: MirrorIntent, deps: MirrorDeps, expiresAt: string): Reme
     if (!tagsOnly) return;
     enis.push({ eniId, session, write: plan.write });
   }
-  const filters = new FilterCache(deps, [], undefined);
+  const filters = new FilterCache(deps.ec2, deps.now);
   const [first] = enis;
-  if (first?.session.tags[TAG.filterHash] === hash) filters.noteId(hash, first.session.filterId);
+  if (first?.session.tags[TAG.filterHash] === desired.hash) filters.noteId(desired.hash, first.session.filterId);
   return { desired, filters, enis };
 }
 
 /**
  * One round trip: the claim is written on each remembered session while the sessions are read
  * again. The read then checks the memory: with the write laid over it (the read may have been
- * served before or after the write), the usual extension finds nothing left to do when the memory
- * was right, and otherwise does what the full path would have done (corrects the expiry, widens,
- * or starts a session where the remembered one is gone). A session the write did not reach is
+ * served before or after the write), the usual plan finds nothing left to do when the memory was
+ * right, and otherwise does what the full path would have done (corrects the expiry, widens, or
+ * starts a session where the remembered one is gone). A session the write did not reach is
  * handled from the read alone.
  */
 async function repeatFromMemory(deps: MirrorDeps, remembered: Remembered): Promise<EniOutcome[]> {
@@ -346,34 +356,11 @@ async function repeatFromMemory(deps: MirrorDeps, remembered: Remembered): Promi
   );
 }
 
-interface Desired {
-  intent: MirrorIntent;
-  scope: Scope;
-  spec: FilterSpec;
-  hash: string;
-  expiresAt: string;
-  /** The instance's type, from the event or the instance read; what a refusal names. */
-  instanceType: string | undefined;
-}
-
-/** The resolver of a VPC is its base address plus two (vpc-dns.html). */
-function withResolver(scope: Scope, vpcCidr: string | undefined): Scope {
-  const cidr = vpcCidr ? parseCidr(vpcCidr) : undefined;
-  if (cidr?.family !== 4) return scope;
-  return { ...scope, remotes: [...scope.remotes, `${formatAddress(4, cidr.base + 2n)}/32`] };
-}
-
-const managedReason = (s: SessionView): Reason | undefined => {
-  const reason = s.tags[TAG.reason] as Reason | undefined;
-  return isManaged(s.tags) && reason && REASONS.includes(reason) ? reason : undefined;
-};
-
-/** This reason's sessions of this instance on the ENI, lowest number first (the one kept). */
-const ownSessions = (onEni: readonly SessionView[], intent: MirrorIntent) =>
-  onEni
-    .filter((s) => managedReason(s) === intent.reason && s.tags[TAG.instance] === intent.instanceId)
-    .sort((a, b) => a.number - b.number || (a.id < b.id ? -1 : 1));
-
+/**
+ * One ENI: plan from what was read, carry the plan out, and plan again from a fresh read when the
+ * plan changed the session's number or filter (so a racing request's write cannot leave the
+ * session short of any claim) or when a concurrent change made a request fail.
+ */
 async function mirrorEni(
   deps: MirrorDeps,
   desired: Desired,
@@ -384,24 +371,35 @@ async function mirrorEni(
 ): Promise<EniOutcome> {
   let onEni = initial;
   let freshToken = false;
+  let widened = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      const [own] = ownSessions(onEni, desired.intent);
-      if (own && desired.intent.onlyNew) {
-        return { eniId, status: 'unchanged', sessionId: own.id, sessionNumber: own.number };
+      const plan = planEni(desired, eniId, onEni, deps.now(), (hash) => filters.idFor(hash));
+      if (plan.kind === 'unchanged') {
+        return { eniId, status: 'unchanged', sessionId: plan.session.id, sessionNumber: plan.session.number };
       }
-      // A session at its expiry may be in the sweeper's hands, read as expired and about to be
-      // deleted: an extension written now would go with it. It is replaced instead.
-      const ending = ownSessions(onEni, desired.intent).filter((s) => nearExpiry(s, deps.now()));
-      if (ending.length > 0) {
-        await deleteAll(deps, ending);
-        onEni = onEni.filter((s) => !ending.includes(s));
+      if (plan.kind === 'rejected') return { eniId, status: 'rejected', reason: plan.reason };
+      if (plan.retire.length > 0) {
+        await deleteAll(deps, plan.retire);
+        onEni = onEni.filter((s) => !plan.retire.includes(s));
       }
-      if (ownSessions(onEni, desired.intent).length > 0)
-        return await extend(deps, desired, filters, eniId, onEni);
-      const started = await start(deps, desired, filters, eniId, targetId, onEni, freshToken);
-      const [renewed] = ending;
-      return renewed && started.status === 'started' ? { ...started, renewed: renewed.id } : started;
+      if (plan.kind === 'start') {
+        const started = await start(deps, desired, filters, eniId, targetId, plan, freshToken);
+        const [renewed] = plan.retire;
+        return renewed && started.status === 'started' ? { ...started, renewed: renewed.id } : started;
+      }
+      const step = await extend(deps, desired, filters, plan);
+      widened ||= step.widened;
+      if (!step.changed || attempt >= ATTEMPTS) {
+        return {
+          eniId,
+          status: 'extended',
+          sessionId: plan.session.id,
+          sessionNumber: plan.session.number,
+          expiresAt: plan.extension.merged.expiresAt,
+          widened,
+        };
+      }
     } catch (error) {
       const name = errorName(error);
       if (name === TARGET_AS_SOURCE)
@@ -426,11 +424,14 @@ async function mirrorEni(
         RACE.has(name) || numberTaken(error) || name === 'InvalidTrafficMirrorFilterId.NotFound';
       if (!retryable || attempt >= ATTEMPTS) throw error;
       deps.log.info('re-reading after a concurrent change', { eniId, error: name, attempt });
-      if (name === 'InvalidTrafficMirrorFilterId.NotFound') filters.forget(desired.hash);
+      if (name === 'InvalidTrafficMirrorFilterId.NotFound') {
+        filters.forget(desired.hash);
+        deps.memory?.forgetFilter(filterKey(deps, desired.hash));
+      }
       // A token whose first use no longer matches what is there now must not be replayed.
       if (name === 'IdempotentParameterMismatch') freshToken = true;
-      onEni = await deps.ec2.sessionsOn([eniId]);
     }
+    onEni = await deps.ec2.sessionsOn([eniId]);
   }
 }
 
@@ -450,244 +451,96 @@ async function start(
   filters: FilterCache,
   eniId: string,
   targetId: string,
-  onEni: SessionView[],
+  plan: Extract<EniPlan, { kind: 'start' }>,
   freshToken: boolean,
 ): Promise<EniOutcome> {
   const { intent } = desired;
-  const preferred = preferredNumber(intent.reason, intent.severity);
-  const decision = decideSlot(
-    onEni.map((s) => {
-      const reason = managedReason(s);
-      return { sessionId: s.id, sessionNumber: s.number, ...(reason ? { managedReason: reason } : {}) };
-    }),
-    intent.reason,
-    preferred,
-  );
-  if (decision.kind === 'reject') return { eniId, status: 'rejected', reason: decision.reason };
   const filter = await filters.ensure(desired.hash, desired.spec);
-  if (decision.kind === 'replace') {
-    const { sessionId } = decision.evict;
-    await deps.ec2.deleteSession(sessionId);
-    const evicted = onEni.find((s) => s.id === sessionId);
-    if (evicted) forgetSession(deps, evicted);
-  }
-  const tags: Tags = {
-    [TAG.managed]: 'true',
-    [TAG.reason]: intent.reason,
-    [TAG.expiresAt]: desired.expiresAt,
-    [TAG.intent]: intent.key.slice(0, 256),
-    [TAG.instance]: intent.instanceId,
-    [TAG.filterHash]: desired.hash,
-    ...(intent.severity === undefined ? {} : { [TAG.severity]: String(intent.severity) }),
-    [claimKeyOf(intent)]: encodeClaim({
-      ...(intent.severity === undefined ? {} : { severity: intent.severity }),
-      expiresAt: desired.expiresAt,
-      scope: desired.scope,
-    }),
-  };
+  if (plan.evict) await deleteAll(deps, [plan.evict]);
   // Racing requests that read the same sessions compute the same token: one creates, the others
   // get IdempotentParameterMismatch (their descriptions differ) and come back to extend it. The
   // description names the request, so a token is never replayed by another request: EC2 answers a
   // repeated token with its first response even when that session has been deleted since (a
   // finding redelivered after `mirrorops stop`), which would report a session that is not there.
   // An SDK retry of this very request still replays, as it should.
-  const state = onEni
-    .map((s) => s.id)
-    .sort()
-    .join(',');
-  const token = freshToken
-    ? `mos-${randomUUID()}`
-    : clientToken('mos', `${eniId}|${intent.reason}|${state}|${desired.expiresAt.slice(0, 13)}`);
+  const token = freshToken ? `mos-${randomUUID()}` : clientToken('mos', plan.tokenSeed);
   const sessionId = await deps.ec2.createSession({
     eniId,
     targetId,
     filterId: filter.id,
-    number: decision.sessionNumber,
+    number: plan.number,
     ...(deps.config.packetLength ? { packetLength: deps.config.packetLength } : {}),
     description: `mirrorops ${intent.reason} ${intent.instanceId} (request ${randomUUID().slice(0, 8)})`,
-    tags,
+    tags: plan.tags,
     token,
   });
   await filter.ready;
   remember(deps, intent, {
     id: sessionId,
     eniId,
-    number: decision.sessionNumber,
+    number: plan.number,
     filterId: filter.id,
     targetId,
-    tags,
+    tags: plan.tags,
   });
   return {
     eniId,
     status: 'started',
     sessionId,
-    sessionNumber: decision.sessionNumber,
+    sessionNumber: plan.number,
     expiresAt: desired.expiresAt,
-    ...(decision.kind === 'replace' ? { replaced: decision.evict.sessionId } : {}),
+    ...(plan.evict ? { replaced: plan.evict.id } : {}),
   };
 }
 
 /**
- * The tag a request's claim is written under. Each occurrence of a finding (its own `updatedAt`)
- * has a key of its own, so two occurrences handled at once, by two containers, each add their
- * claim and neither can overwrite the other's with an earlier expiry; a redelivery of the same
- * occurrence writes the same key again. A claim that replaces (a tag's new value) keeps one key
- * for the request, so the new value moves the expiry in as well as out.
- */
-const claimKeyOf = (intent: MirrorIntent) =>
-  claimKey(intent.replaceClaim ? intent.key : `${intent.key}@${intent.startAt.toISOString()}`);
-
-/** What adding this request's claim to a session comes to: the tags to write and what they ask for. */
-interface Extension {
-  merged: Claim;
-  spec: FilterSpec;
-  hash: string;
-  /** The session number the merged severity wants (the current one may be lower already). */
-  number: number;
-  /** Tags to write: the claim, those handed over by duplicates, and the summary tags that changed. */
-  write: Record<string, string>;
-  /** Past FOLD_AT claims: the session's other claims, written as one, then removed by value. */
-  folding?: { key: string; value: string }[];
-}
-
-/**
- * Adds this request's claim to a session (and the claims of its duplicates): the expiry, severity
- * and scope of all its claims together (see domain/claims.ts), and the tags that differ.
- */
-function planExtension(desired: Desired, own: SessionView, duplicates: readonly SessionView[]): Extension {
-  const { intent } = desired;
-  const key = claimKeyOf(intent);
-  const mine: Claim = {
-    ...(intent.severity === undefined ? {} : { severity: intent.severity }),
-    expiresAt: desired.expiresAt,
-    scope: desired.scope,
-  };
-  // A late or repeated delivery of the same request keeps what its claim already holds.
-  const earlier = own.tags[key] === undefined ? undefined : decodeClaim(own.tags[key]);
-  const claim = encodeClaim(earlier && !intent.replaceClaim ? (mergeClaims([earlier, mine]) ?? mine) : mine);
-  const handedOver: Record<string, string> = {};
-  for (const dup of duplicates) {
-    for (const [k, v] of Object.entries(dup.tags)) if (k.startsWith(CLAIM_PREFIX)) handedOver[k] = v;
-  }
-  const tags = { ...handedOver, ...own.tags, [key]: claim };
-  const merged = mergeClaims(claimsOf(tags));
-  if (!merged) throw new Error(`session ${own.id} has no readable claim`);
-  const spec = compileFilter(merged.scope);
-
-  const write: Record<string, string> = {};
-  // Many findings on one instance would outgrow EC2's 50 tags: past FOLD_AT claims, the others
-  // are written as one combined claim, then removed by value (DeleteTags with a value removes the
-  // tag only if it still has that value, so a claim rewritten meanwhile stays).
-  const others = Object.fromEntries(
-    Object.entries(tags).filter(([k]) => k.startsWith(CLAIM_PREFIX) && k !== key),
-  );
-  const combined = Object.keys(others).length >= FOLD_AT ? mergeClaims(claimsOf(others)) : undefined;
-  if (combined) {
-    write[claimKey(`folded:${Object.keys(others).sort().join(',')}`)] = encodeClaim(combined);
-    if (own.tags[key] !== claim) write[key] = claim;
-  } else {
-    for (const [k, v] of Object.entries({ ...handedOver, [key]: claim })) if (own.tags[k] !== v) write[k] = v;
-  }
-  if (own.tags[TAG.expiresAt] !== merged.expiresAt) write[TAG.expiresAt] = merged.expiresAt;
-  if (merged.severity !== undefined && own.tags[TAG.severity] !== String(merged.severity)) {
-    write[TAG.severity] = String(merged.severity);
-  }
-  if (own.tags[TAG.intent] !== intent.key.slice(0, 256)) write[TAG.intent] = intent.key.slice(0, 256);
-  return {
-    merged,
-    spec,
-    hash: filterHash(spec),
-    number: preferredNumber(intent.reason, merged.severity),
-    write,
-    ...(combined
-      ? {
-          folding: Object.entries(others)
-            .filter(([k, v]) => own.tags[k] === v)
-            .map(([k, v]) => ({ key: k, value: v })),
-        }
-      : {}),
-  };
-}
-
-/**
- * The ENI already has this reason's session: add this request's claim to it, then bring the
- * session's expiry, number and filter in line with all its claims. Duplicates left by racing
- * requests hand their claims over and are removed. Whenever the number or filter changes, the
- * session is read again until a round changes nothing, so a racing request's write cannot leave
- * the session short of any claim. A plain repeat is one CreateTags.
+ * The ENI already has this reason's session: the plan's claim is written on it, and its filter,
+ * number and duplicates brought in line with all its claims. `changed` when the filter or number
+ * moved or a duplicate went: the caller reads again until a round changes nothing. A plain repeat
+ * is one CreateTags.
  */
 async function extend(
   deps: MirrorDeps,
   desired: Desired,
   filters: FilterCache,
-  eniId: string,
-  initial: SessionView[],
-): Promise<EniOutcome> {
-  const { intent } = desired;
-  let onEni = initial;
+  plan: Extract<EniPlan, { kind: 'extend' }>,
+): Promise<{ changed: boolean; widened: boolean }> {
+  const { session: own, duplicates, extension, refilter, renumber } = plan;
+  const { spec, hash, write, folding } = extension;
+  let changed = false;
   let widened = false;
-  for (let round = 1; ; round++) {
-    const [own, ...duplicates] = ownSessions(onEni, intent);
-    if (!own) throw raceError(`the ${intent.reason} session on ${eniId} went away`);
-    const { merged, spec, hash, number, write, folding } = planExtension(desired, own, duplicates);
-
-    let changed = false;
-    let { filterId, number: sessionNumber } = own;
-    const knownId = filters.idFor(hash);
-    if (own.tags[TAG.filterHash] !== hash || (knownId !== undefined && knownId !== own.filterId)) {
-      const filter = await filters.ensure(hash, spec);
-      await filter.ready;
-      if (filter.id !== own.filterId) {
-        await deps.ec2.modifySession(own.id, { filterId: filter.id });
-        filterId = filter.id;
-        widened = true;
-        changed = true;
-      }
-      write[TAG.filterHash] = hash;
-    }
-    if (Object.keys(write).length > 0) await deps.ec2.tag([own.id], write);
-    if (folding && folding.length > 0) await deps.ec2.untag([own.id], folding);
-    if (duplicates.length > 0) {
-      await deleteAll(deps, duplicates);
+  let { filterId, number } = own;
+  if (refilter) {
+    const filter = await filters.ensure(hash, spec);
+    await filter.ready;
+    if (filter.id !== own.filterId) {
+      await deps.ec2.modifySession(own.id, { filterId: filter.id });
+      filterId = filter.id;
+      widened = true;
       changed = true;
     }
-    if (number < own.number) {
-      // Higher priority: the lowest free number from the one wanted up to the current one.
-      const taken = new Set(onEni.filter((s) => s !== own && !duplicates.includes(s)).map((s) => s.number));
-      for (let n = number; n < own.number; n++) {
-        if (taken.has(n)) continue;
-        await deps.ec2.modifySession(own.id, { number: n });
-        sessionNumber = n;
-        changed = true;
-        break;
-      }
-    }
-    if (!changed || round >= ATTEMPTS) {
-      const folded = new Set(folding?.map((f) => f.key));
-      const tags = Object.fromEntries(
-        Object.entries({ ...own.tags, ...write }).filter(([k]) => !folded.has(k)),
-      );
-      remember(deps, intent, { ...own, filterId, number: sessionNumber, tags });
-      return {
-        eniId,
-        status: 'extended',
-        sessionId: own.id,
-        sessionNumber: own.number,
-        expiresAt: merged.expiresAt,
-        widened,
-      };
-    }
-    onEni = await deps.ec2.sessionsOn([eniId]);
   }
+  if (Object.keys(write).length > 0) await deps.ec2.tag([own.id], write);
+  if (folding && folding.length > 0) await deps.ec2.untag([own.id], folding);
+  if (duplicates.length > 0) {
+    await deleteAll(deps, duplicates);
+    changed = true;
+  }
+  if (renumber !== undefined) {
+    await deps.ec2.modifySession(own.id, { number: renumber });
+    number = renumber;
+    changed = true;
+  }
+  const folded = new Set(folding?.map((f) => f.key));
+  const tags = Object.fromEntries(Object.entries({ ...own.tags, ...write }).filter(([k]) => !folded.has(k)));
+  remember(deps, desired.intent, { ...own, filterId, number, tags });
+  return { changed, widened };
 }
 
 /** Keeps what this container now knows of a session it wrote. */
 function remember(deps: MirrorDeps, intent: MirrorIntent, session: SessionView): void {
   deps.memory?.rememberSession(memoryKey(deps, intent.reason, intent.instanceId, session.eniId), session);
 }
-
-const raceError = (message: string) =>
-  Object.assign(new Error(message), { name: 'InvalidTrafficMirrorSessionId.NotFound' });
 
 /** Deletes sessions, some of which a concurrent request may have deleted already, and forgets them. */
 export async function deleteAll(deps: MirrorDeps, sessions: readonly SessionView[]): Promise<void> {
