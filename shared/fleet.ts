@@ -1,19 +1,86 @@
-import { enrolledAccounts } from './aws/accounts.ts';
+import { type AccountFailure, accountFailure, enrolledAccounts } from './aws/accounts.ts';
 import { ramClient } from './aws/clients.ts';
+import type { Ec2Gateway } from './aws/ec2.ts';
+import { errorName } from './aws/errors.ts';
+import { isManaged } from './domain/tags.ts';
+import { inventory, type MirrorRow } from './inventory.ts';
 import type { Config } from './runtime/config.ts';
 import { accountsFor, mirrorDeps } from './runtime/deps.ts';
 import type { Logger } from './runtime/log.ts';
+import { Pace } from './runtime/pace.ts';
 import { type SweepOptions, type SweepResult, sweep } from './sweep.ts';
 
-export interface FleetSweep {
-  accounts: ({ account: string; result: SweepResult } | { account: string; error: string })[];
+/**
+ * Work across the accounts of an organisation: each account has its own EC2 token buckets (EC2
+ * throttles per account and Region: ec2/latest/devguide/ec2-api-throttling.html), so accounts are
+ * worked on side by side, a bounded number at once, and one account's failure (its role missing,
+ * throttled, refused) is that account's result, not the others'.
+ */
+
+/** One account's part of a fleet-wide task. */
+export type AccountOutcome<T> =
+  | { account: string; value: T }
+  | { account: string; error: string; why: AccountFailure }
+  | { account: string; skipped: string };
+
+export interface EachAccountOptions {
+  /** Accounts worked on at once, at most. */
+  concurrency: number;
+  /** Asked before an account is started; false leaves it (and those after it) for later. */
+  canStart?: () => boolean;
+  /** Why an account not started was left, in its outcome. */
+  skipReason?: string;
+  log: Logger;
+  /** What is done, for the log lines (`sweep`, `status`, `stop`). */
+  task: string;
 }
 
 /**
- * Sweeps every enrolled account (the hub and the members its target is shared with) in parallel:
- * each account has its own EC2 rate limits. A failing account (its spoke role gone, a throttled
- * listing) is reported and does not stop the others; the next run tries it again.
+ * Runs `work` for each account, `concurrency` at once, in the order given. An account whose work
+ * throws is reported with the error's name and message and why (see accountFailure), logged with
+ * the account, and the others go on. Once `canStart` says no, the accounts not yet started are
+ * reported as skipped, so a caller can start with them next time.
  */
+export async function eachAccount<T>(
+  accounts: readonly string[],
+  work: (account: string) => Promise<T>,
+  options: EachAccountOptions,
+): Promise<AccountOutcome<T>[]> {
+  const outcomes: AccountOutcome<T>[] = new Array(accounts.length);
+  let next = 0;
+  let stopped = false;
+  const worker = async () => {
+    while (next < accounts.length) {
+      const i = next++;
+      const account = accounts[i] as string;
+      if (stopped || (options.canStart && !options.canStart())) {
+        stopped = true;
+        outcomes[i] = { account, skipped: options.skipReason ?? 'not started' };
+        continue;
+      }
+      try {
+        outcomes[i] = { account, value: await work(account) };
+      } catch (error) {
+        const why = accountFailure(error);
+        const message = `${errorName(error) || 'Error'}: ${(error as Error).message}`;
+        options.log.error(`${options.task} failed in an account`, { account, why, error: message });
+        outcomes[i] = { account, error: message, why };
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(options.concurrency, accounts.length)) }, worker),
+  );
+  const skipped = outcomes.filter((o) => 'skipped' in o).map((o) => o.account);
+  if (skipped.length > 0) {
+    options.log.warn(`${options.task}: accounts left for the next run`, {
+      accounts: skipped,
+      count: skipped.length,
+    });
+  }
+  return outcomes;
+}
+
 /**
  * Accounts with sessions on the hub's targets: the target owner sees them in its own listing. This
  * finds members enrolled through an organizational unit too, whose accounts a share does not list.
@@ -32,11 +99,11 @@ async function accountsMirroringHere(config: Config, hub: string, log: Logger): 
   }
 }
 
-export async function sweepFleet(
-  config: Config,
-  log: Logger,
-  options: SweepOptions & { now?: () => Date },
-): Promise<FleetSweep> {
+/**
+ * The accounts mirrorops works in: the hub, the accounts and organizational units' accounts the
+ * hub's targets are shared with (RAM), and any account with sessions on the hub's targets.
+ */
+export async function fleetAccounts(config: Config, log: Logger): Promise<string[]> {
   const hub = await accountsFor(config).hubAccount();
   const [shared, mirroring] = await Promise.all([
     enrolledAccounts(ramClient(config.region), hub).catch((error: Error) => {
@@ -45,18 +112,189 @@ export async function sweepFleet(
     }),
     accountsMirroringHere(config, hub, log),
   ]);
-  const accounts = [...new Set([...shared, ...mirroring])];
-  const results = await Promise.all(
-    accounts.map(async (account) => {
-      try {
-        const deps = await mirrorDeps(config, account, config.region, log);
-        return { account, result: await sweep(options.now ? { ...deps, now: options.now } : deps, options) };
-      } catch (error) {
-        const message = `${(error as Error).name}: ${(error as Error).message}`;
-        log.error('sweep failed in an account', { account, error: message });
-        return { account, error: message };
-      }
-    }),
+  return [...new Set([...shared, ...mirroring])];
+}
+
+export interface FleetSweep {
+  accounts: (
+    | { account: string; result: SweepResult }
+    | { account: string; error: string; why?: AccountFailure }
+    | { account: string; skipped: string }
+  )[];
+}
+
+export interface FleetSweepOptions extends SweepOptions {
+  now?: () => Date;
+  /** Accounts swept at once (default FLEET_CONCURRENCY). */
+  concurrency?: number;
+  /** Only these accounts (a share of the fleet, from the sweep workflow); else every enrolled one. */
+  accounts?: readonly string[];
+}
+
+/**
+ * Accounts swept at once. What bounds it is the function's memory and sockets, not EC2: each
+ * account spends its own buckets, at the sweeper's rate. 100 lets a fleet of 100 accounts take
+ * about as long as one account (bench/fleet.ts).
+ */
+export const FLEET_CONCURRENCY = 100;
+
+/** An account is started only with this much of the run left: its listing and a first batch. */
+const START_MARGIN_MS = 15_000;
+
+/**
+ * When this container last started each account, so that a run cut short starts the next one
+ * with the accounts it did not reach (a container lives across runs: reserved concurrency 1).
+ * A new container starts in the order the accounts were listed.
+ */
+const lastStarted = new Map<string, number>();
+let starts = 0;
+
+/** Accounts never started first, then the ones started longest ago; stable otherwise. */
+export function sweepOrder(accounts: readonly string[], last: ReadonlyMap<string, number>): string[] {
+  return accounts
+    .map((account, i) => ({ account, i, at: last.get(account) ?? -1 }))
+    .sort((a, b) => a.at - b.at || a.i - b.i)
+    .map((a) => a.account);
+}
+
+/**
+ * Sweeps every enrolled account (the hub and the members its target is shared with), up to
+ * `concurrency` at once: each account's sweep paces itself to that account's rate. A failing
+ * account (its spoke role gone, a throttled listing) is reported with why and does not stop the
+ * others; the next run tries it again. An account is started only while the run has time for it;
+ * those not started are reported skipped and come first in this container's next run. Within an
+ * account, sweep() stops starting deletions before the deadline: a session is deleted (and its
+ * filter with it once unused and past the grace period, now or by the next run) or left as it is.
+ */
+export async function sweepFleet(
+  config: Config,
+  log: Logger,
+  options: FleetSweepOptions,
+): Promise<FleetSweep> {
+  const listed = options.accounts ?? (await fleetAccounts(config, log));
+  const margin = options.marginMs ?? 5_000;
+  const order = sweepOrder(listed, lastStarted);
+  const outcomes = await eachAccount(
+    order,
+    async (account) => {
+      lastStarted.set(account, ++starts);
+      const deps = await mirrorDeps(config, account, config.region, log);
+      return sweep(options.now ? { ...deps, now: options.now } : deps, options);
+    },
+    {
+      concurrency: options.concurrency ?? FLEET_CONCURRENCY,
+      canStart: () => options.remainingMs() > margin + START_MARGIN_MS,
+      skipReason: "the run's time ran out before this account; the next run starts with it",
+      log,
+      task: 'sweep',
+    },
   );
-  return { accounts: results };
+  return {
+    accounts: outcomes.map((o) => ('value' in o ? { account: o.account, result: o.value } : o)),
+  };
+}
+
+/** What `mirrorops status --all-accounts` shows of one account. */
+export type AccountRows = AccountOutcome<MirrorRow[]>;
+
+/**
+ * Every account's sessions (see inventory), `concurrency` accounts at once; an account that
+ * cannot be read is reported with why, the others are listed.
+ */
+export function fleetInventory(
+  accounts: readonly string[],
+  gatewayFor: (account: string) => Promise<Ec2Gateway>,
+  options: { includeUnmanaged?: boolean; concurrency?: number; log: Logger },
+): Promise<AccountRows[]> {
+  return eachAccount(
+    accounts,
+    async (account) =>
+      inventory(await gatewayFor(account), { includeUnmanaged: options.includeUnmanaged ?? false }),
+    { concurrency: options.concurrency ?? FLEET_CONCURRENCY, log: options.log, task: 'status' },
+  );
+}
+
+export interface AccountStop {
+  /** Managed sessions stopped (or that would be, with dryRun). */
+  sessions: string[];
+  /** Managed filters removed once nothing used them. */
+  filters: string[];
+  failures: { id: string; error: string }[];
+}
+
+/**
+ * Stops every session mirrorops manages in an account, then removes the managed filters no session
+ * uses any more; nothing without mirrorops:managed=true is touched. Deletions are paced to
+ * `ratePerSecond` (EC2's mutating bucket refills at 5 a second per account).
+ */
+export async function stopAccount(
+  ec2: Ec2Gateway,
+  options: { dryRun?: boolean; ratePerSecond?: number; owner?: string } = {},
+): Promise<AccountStop> {
+  const rate = options.ratePerSecond ?? 5;
+  const pace = new Pace(rate, Math.max(1, Math.ceil(rate)));
+  const result: AccountStop = { sessions: [], filters: [], failures: [] };
+  const inUse = new Set<string>();
+  const doomed: { id: string; filterId: string }[] = [];
+  // Only the account's own sessions: a target's owner also sees those other accounts made on it,
+  // which only their owners can delete.
+  for await (const page of ec2.sessionPages(options.owner)) {
+    for (const s of page) {
+      if (isManaged(s.tags)) doomed.push({ id: s.id, filterId: s.filterId });
+      else inUse.add(s.filterId);
+    }
+  }
+  for (const s of doomed) {
+    if (!options.dryRun) {
+      await pace.take();
+      try {
+        await ec2.deleteSession(s.id);
+      } catch (error) {
+        if (errorName(error) !== 'InvalidTrafficMirrorSessionId.NotFound') {
+          result.failures.push({ id: s.id, error: `${errorName(error)}: ${(error as Error).message}` });
+          inUse.add(s.filterId);
+          continue;
+        }
+      }
+    }
+    result.sessions.push(s.id);
+  }
+  for await (const page of ec2.managedFilterPages()) {
+    for (const f of page) {
+      if (inUse.has(f.id)) continue;
+      if (!options.dryRun) {
+        await pace.take();
+        try {
+          await ec2.deleteFilter(f.id);
+        } catch (error) {
+          const name = errorName(error);
+          if (name === 'InvalidTrafficMirrorFilterId.NotFound') continue;
+          // A session started using it meanwhile: it stays.
+          if (name === 'TrafficMirrorFilterInUse') continue;
+          result.failures.push({ id: f.id, error: `${name}: ${(error as Error).message}` });
+          continue;
+        }
+      }
+      result.filters.push(f.id);
+    }
+  }
+  return result;
+}
+
+/** `stopAccount` in every account, `concurrency` at once; an account that fails is reported, the others stopped. */
+export function stopFleet(
+  accounts: readonly string[],
+  gatewayFor: (account: string) => Promise<Ec2Gateway>,
+  options: { dryRun?: boolean; ratePerSecond?: number; concurrency?: number; log: Logger },
+): Promise<AccountOutcome<AccountStop>[]> {
+  return eachAccount(
+    accounts,
+    async (account) =>
+      stopAccount(await gatewayFor(account), {
+        owner: account,
+        ...(options.dryRun !== undefined ? { dryRun: options.dryRun } : {}),
+        ...(options.ratePerSecond !== undefined ? { ratePerSecond: options.ratePerSecond } : {}),
+      }),
+    { concurrency: options.concurrency ?? FLEET_CONCURRENCY, log: options.log, task: 'stop' },
+  );
 }

@@ -1,7 +1,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import {
-  GetResourceSharesCommand,
   paginateGetResourceShareAssociations,
+  paginateGetResourceShares,
   type RAMClient,
 } from '@aws-sdk/client-ram';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
@@ -85,14 +85,18 @@ export class Accounts {
  * mirrorops:managed=true) whose association is complete, plus the hub itself.
  */
 export async function enrolledAccounts(ram: RAMClient, hubAccount: string): Promise<string[]> {
-  const shares = await ram.send(
-    new GetResourceSharesCommand({
+  const arns: string[] = [];
+  // Every page: RAM answers GetResourceShares in pages too (nextToken), one share per target.
+  for await (const page of paginateGetResourceShares(
+    { client: ram },
+    {
       resourceOwner: 'SELF',
       resourceShareStatus: 'ACTIVE',
       tagFilters: [{ tagKey: TAG.managed, tagValues: ['true'] }],
-    }),
-  );
-  const arns = (shares.resourceShares ?? []).flatMap((s) => (s.resourceShareArn ? [s.resourceShareArn] : []));
+    },
+  )) {
+    for (const s of page.resourceShares ?? []) if (s.resourceShareArn) arns.push(s.resourceShareArn);
+  }
   const accounts = new Set([hubAccount]);
   if (arns.length === 0) return [...accounts];
   for await (const page of paginateGetResourceShareAssociations(
@@ -104,4 +108,35 @@ export async function enrolledAccounts(ram: RAMClient, hubAccount: string): Prom
     }
   }
   return [...accounts];
+}
+
+/**
+ * Why work in an account failed, in the words an operator acts on:
+ * - `no-access`: its role could not be assumed (missing, not trusting the hub, wrong ExternalId:
+ *   STS answers AccessDenied for each alike), or no ExternalId is configured;
+ * - `throttled`: EC2 or STS refused for rate (RequestLimitExceeded, Throttling), after the SDK's retries;
+ * - `denied`: the role was assumed but EC2 refused the call (UnauthorizedOperation: its policy);
+ * - `failed`: anything else (a 5xx after retries, the network).
+ * STS error codes: AWS STS API reference, AssumeRole "Errors"; EC2's: errors-overview.html.
+ */
+export type AccountFailure = 'no-access' | 'throttled' | 'denied' | 'failed';
+
+export function accountFailure(error: unknown): AccountFailure {
+  const name = error instanceof Error ? error.name : '';
+  if (error instanceof AccountAccessError) return 'no-access';
+  if (
+    /^(RequestLimitExceeded|Throttling|ThrottlingException|TooManyRequestsException|RequestThrottled)$/.test(
+      name,
+    )
+  )
+    return 'throttled';
+  // STS's refusals of AssumeRole (the credential provider rethrows them as they are).
+  if (
+    /^(AccessDenied|AccessDeniedException|ExpiredToken|RegionDisabledException|InvalidClientTokenId)$/.test(
+      name,
+    )
+  )
+    return 'no-access';
+  if (/^(UnauthorizedOperation|AuthFailure|Blocked|OptInRequired)$/.test(name)) return 'denied';
+  return 'failed';
 }

@@ -1,0 +1,117 @@
+import { beforeAll, describe, expect, test, vi } from 'vitest';
+import type { FleetSweep } from '../../shared/fleet.ts';
+import { loadConfig } from '../../shared/runtime/config.ts';
+import type { Logger } from '../../shared/runtime/log.ts';
+import { useEmulator } from '../support/emulator.ts';
+import { buildFleet, type Fleet, memberState } from '../support/fleet.ts';
+
+/**
+ * The sweeper across an organisation, as the deployed SweeperRole, entering each member through
+ * its spoke role: 20 healthy members and one whose role was never deployed.
+ */
+const HUB = '140000000000';
+const healthy = Array.from({ length: 20 }, (_, i) => `1400000001${String(i).padStart(2, '0')}`);
+const ROLELESS = '140000000999';
+const members = [...healthy.slice(0, 10), ROLELESS, ...healthy.slice(10)];
+const EXTERNAL_ID = 'mirrorops-fleet';
+const BUS = 'mirrorops-audit-fleet';
+const REGION = 'us-east-1';
+
+const env = useEmulator({ organization: { managementAccount: HUB, members: [HUB, ...members] } });
+
+let fleet: Fleet;
+
+function config() {
+  return loadConfig({
+    MIRROROPS_TARGET_ID: fleet.targetId,
+    MIRROROPS_HUB_ACCOUNT_ID: HUB,
+    MIRROROPS_EXTERNAL_ID: EXTERNAL_ID,
+    MIRROROPS_AUDIT_BUS: BUS,
+    MIRROROPS_SWEEP_RATE: '100',
+    AWS_REGION: REGION,
+  });
+}
+
+/** fleet.ts as a new ttl-sweeper container has it: loaded anew, as the sweeper's role. */
+async function sweeperContainer() {
+  const keys = await fleet.stack.credentials('ttl-sweeper');
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: env.url,
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: keys.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+    AWS_SESSION_TOKEN: keys.sessionToken,
+  });
+  vi.resetModules();
+  return import('../../shared/fleet.ts');
+}
+
+/** A logger that keeps its lines. */
+function recording() {
+  const lines: { level: string; message: string; extra?: object }[] = [];
+  const log: Logger = {
+    info: (message, extra) => lines.push({ level: 'info', message, ...(extra ? { extra } : {}) }),
+    warn: (message, extra) => lines.push({ level: 'warn', message, ...(extra ? { extra } : {}) }),
+    error: (message, extra) => lines.push({ level: 'error', message, ...(extra ? { extra } : {}) }),
+  };
+  return { log, lines };
+}
+
+const outcome = (swept: FleetSweep, account: string) => swept.accounts.find((a) => a.account === account);
+
+beforeAll(async () => {
+  fleet = await buildFleet(env.url, {
+    hub: HUB,
+    members,
+    withoutRole: [ROLELESS],
+    expired: 4,
+    live: 1,
+    externalId: EXTERNAL_ID,
+    auditBus: BUS,
+  });
+}, 120_000);
+
+describe('the sweeper across accounts', () => {
+  test('a member whose spoke role is missing is reported, with why, and the 20 others are swept', async () => {
+    const { sweepFleet } = await sweeperContainer();
+    const { log, lines } = recording();
+    const later = new Date(Date.now() + 60_000);
+
+    const swept = await sweepFleet(config(), log, { remainingMs: () => 600_000, now: () => later });
+
+    // Every enrolled account has an outcome: the hub, the 20, and the one without a role.
+    expect(swept.accounts.map((a) => a.account).sort()).toEqual([HUB, ...members].sort());
+    expect(outcome(swept, ROLELESS)).toEqual({
+      account: ROLELESS,
+      why: 'no-access',
+      error: expect.stringMatching(
+        new RegExp(`^AccessDenied: .*arn:aws:iam::${ROLELESS}:role/mirrorops-spoke`),
+      ),
+    });
+    for (const member of healthy) {
+      const expected = fleet.sessions.get(member);
+      expect(outcome(swept, member)).toEqual({
+        account: member,
+        result: expect.objectContaining({ expired: 4, deferred: 0, failures: [] }),
+      });
+      const state = await memberState(env.url, member);
+      expect({ member, left: state.sessions }).toEqual({ member, left: [...(expected?.live ?? [])].sort() });
+      const swept1 = outcome(swept, member);
+      expect(swept1 && 'result' in swept1 ? [...swept1.result.deleted].sort() : []).toEqual(
+        [...(expected?.expired ?? [])].sort(),
+      );
+    }
+    // The account without a role is untouched: its sessions wait for its role.
+    const roleless = await memberState(env.url, ROLELESS);
+    const its = fleet.sessions.get(ROLELESS);
+    expect(roleless.sessions).toEqual([...(its?.expired ?? []), ...(its?.live ?? [])].sort());
+    // The log names the account and why, once.
+    expect(lines.filter((l) => l.level === 'error')).toEqual([
+      {
+        level: 'error',
+        message: 'sweep failed in an account',
+        extra: { account: ROLELESS, why: 'no-access', error: expect.stringContaining('AccessDenied') },
+      },
+    ]);
+  });
+});
