@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  Delivery,
+  injectTraffic,
+  parseTrafficRequest,
+  TrafficInputError,
+  UnknownInterfaceError,
+} from './dataplane/index.ts';
 import { ec2Actions } from './ec2/index.ts';
 import { ApiError } from './errors.ts';
 import { bucketOf, type Clock, FaultInjector, type Faults, internalError } from './faults.ts';
@@ -42,6 +49,11 @@ export interface EmulatorOptions {
    * optional `units` are OUs a share may name as a principal (`id` is the organisation's id in their ARNs).
    */
   organization?: Organization;
+  /**
+   * Where mirrored traffic goes (the data plane, `POST /_emulator/traffic`): target id (`tmt-...`)
+   * or `*` -> `HOST:PORT`. Without an entry a target delivers to 127.0.0.1:4789.
+   */
+  delivery?: Record<string, string>;
 }
 
 const TWELVE_DIGITS = /^\d{12}$/;
@@ -87,6 +99,8 @@ export interface Emulator {
   /** Everything the emulator holds; for the demo and for reading, tests act through the SDK. */
   world: World;
   faults: FaultInjector;
+  /** Where each target's VXLAN goes: `delivery.set('*' | 'tmt-...', 'HOST:PORT' | undefined)`. */
+  delivery: Delivery;
   /** Says the clock option moved: SQS ReceiveMessage calls waiting in a long poll look again at once. */
   clockMoved(): void;
   stop(): Promise<void>;
@@ -203,6 +217,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
   );
   const faults = new FaultInjector(options.faults, options.clock);
+  const delivery = new Delivery(options.delivery);
+  let ipId = 0;
   if (options.clock) useSqsClock(world, options.clock);
 
   /** One EC2 Query request, checked in the order EC2 appears to check it. */
@@ -374,6 +390,27 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     reply(res, 200, 'application/json', JSON.stringify(credentials));
   }
 
+  /**
+   * `POST /_emulator/traffic`: packets seen on a source ENI, mirrored as AWS would and sent as
+   * VXLAN to their target's delivery address (emulator/dataplane/, README "Data plane").
+   */
+  async function handleTraffic(req: IncomingMessage, body: string, res: ServerResponse) {
+    try {
+      const request = parseTrafficRequest(parseJsonBody(body), caller(req, parseForm('')));
+      const answer = await injectTraffic(world, delivery, request, () => ++ipId);
+      reply(res, 200, 'application/json', JSON.stringify(answer));
+    } catch (error) {
+      const status =
+        error instanceof TrafficInputError || error instanceof ApiError
+          ? 400
+          : error instanceof UnknownInterfaceError
+            ? 404
+            : 500;
+      if (status === 500) console.error('emulator: unexpected error', error);
+      reply(res, status, 'application/json', JSON.stringify({ message: (error as Error).message }));
+    }
+  }
+
   /** The emulator's own read-only views, for the demo and the CLI: `GET /_emulator/events`. */
   function handleInspect(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://emulator');
@@ -403,6 +440,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (req.method === 'POST' && path === '/_emulator/service-credentials') {
         return await handleServiceCredentials(req, body, res);
       }
+      if (req.method === 'POST' && path === '/_emulator/traffic') return await handleTraffic(req, body, res);
       if (req.method === 'GET' && req.url?.startsWith('/_emulator/')) return handleInspect(req, res);
       if (ramOperation !== undefined) return await handleRam(req, ramOperation, body, res);
       if (req.method !== 'POST' && req.method !== 'GET') {
@@ -485,12 +523,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     world,
     faults,
+    delivery,
     clockMoved: () => sqsClockMoved(world),
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
+    stop: async () => {
+      await new Promise<void>((resolve, reject) => {
         stopSqs(world);
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+      await delivery.close();
+    },
   };
 }
