@@ -1,4 +1,11 @@
 export {
+  checkDeliveryKey,
+  Delivery,
+  type DeliveryAddress,
+  parseDeliveryAddress,
+  VXLAN_PORT,
+} from './dataplane/delivery.ts';
+export {
   type BucketName,
   type BucketRate,
   type Clock,
