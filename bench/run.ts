@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { benchBurst, DEFAULT_BURST } from './burst.ts';
 import { benchColdStart, DEFAULT_COLD_START } from './cold-start.ts';
 import { benchEmulator, formatReport } from './emulator.ts';
+import { benchFleet, DEFAULT_FLEET } from './fleet.ts';
 import { benchCriticalPath, DEFAULT_CRITICAL_PATH } from './guardduty.ts';
 import { benchSweep, DEFAULT_SWEEP } from './sweep.ts';
 
@@ -14,6 +15,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     sessions: { type: 'string' },
+    accounts: { type: 'string' },
     runs: { type: 'string' },
     findings: { type: 'string' },
     virtual: { type: 'boolean' },
@@ -62,10 +64,21 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
     about: `expired sessions swept under EC2's token buckets (--sessions N, default ${DEFAULT_SWEEP.sessions}; minutes)`,
     run: () => benchSweep({ sessions: count(values.sessions, DEFAULT_SWEEP.sessions, 'sessions') }),
   },
+  fleet: {
+    about: `a sweep of ${DEFAULT_FLEET.accounts} accounts x ${DEFAULT_FLEET.sessions} expired sessions against one account's (--accounts N, --sessions N)`,
+    run: () =>
+      benchFleet({
+        ...DEFAULT_FLEET,
+        accounts: count(values.accounts, DEFAULT_FLEET.accounts, 'accounts'),
+        sessions: count(values.sessions, DEFAULT_FLEET.sessions, 'sessions'),
+      }),
+  },
 };
 
 if (values.help) {
-  console.log('npm run bench [-- NAME... [--runs N] [--sessions N] [--findings N] [--virtual]]\n');
+  console.log(
+    'npm run bench [-- NAME... [--runs N] [--sessions N] [--accounts N] [--findings N] [--virtual]]\n',
+  );
   for (const [name, b] of Object.entries(BENCHES)) console.log(`  ${name.padEnd(11)} ${b.about}`);
   process.exit(0);
 }
