@@ -1,17 +1,43 @@
-import { type Command, type Io, processIo, UsageError } from './command.ts';
-import { demoCommand } from './commands/demo.ts';
-import { emulatorCommand } from './commands/emulator.ts';
-import { invokeCommand } from './commands/invoke.ts';
-import { statusCommand } from './commands/status.ts';
-import { stopCommand } from './commands/stop.ts';
+import { CliError, type Command, EXIT, EXIT_CODES_HELP, type Io, processIo } from './command.ts';
 
-/** Every subcommand, by name. A new one is a module in commands/ and a line here. */
-export const commands: Record<string, Command> = {
-  demo: demoCommand,
-  emulator: emulatorCommand,
-  invoke: invokeCommand,
-  status: statusCommand,
-  stop: stopCommand,
+/**
+ * Every subcommand, by name: its summary, and its module, imported only when the command runs so
+ * that `mirrorops --help` (and each command) loads no more than it uses. A new command is a module
+ * in commands/ and a line here.
+ */
+export const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  start: {
+    summary: 'mirror an instance or one ENI now, for a while, optionally scoped (reason manual)',
+    load: async () => (await import('./commands/start.ts')).startCommand,
+  },
+  extend: {
+    summary: 'make mirrorops sessions of an instance, ENI or session last longer',
+    load: async () => (await import('./commands/extend.ts')).extendCommand,
+  },
+  stop: {
+    summary: 'stop mirrorops sessions now (a session, an instance, a reason, or all)',
+    load: async () => (await import('./commands/stop.ts')).stopCommand,
+  },
+  status: {
+    summary: 'list what is mirrored: sessions, reason, scope, expiry, free slots per ENI',
+    load: async () => (await import('./commands/status.ts')).statusCommand,
+  },
+  explain: {
+    summary: 'say whether a packet on an ENI is mirrored, by which session and rule, or why not',
+    load: async () => (await import('./commands/explain.ts')).explainCommand,
+  },
+  invoke: {
+    summary: "run a function's handler locally on an event and print its result",
+    load: async () => (await import('./commands/invoke.ts')).invokeCommand,
+  },
+  emulator: {
+    summary: 'serve the local AWS endpoint (EC2 with Traffic Mirroring, STS, IAM, RAM) until stopped',
+    load: async () => (await import('./commands/emulator.ts')).emulatorCommand,
+  },
+  demo: {
+    summary: 'run the whole story on a local emulator: tag, new interface, finding, expiry',
+    load: async () => (await import('./commands/demo.ts')).demoCommand,
+  },
 };
 
 function usage(): string {
@@ -24,12 +50,20 @@ function usage(): string {
 Commands:
 ${list}
 
-Run 'mirrorops <command> --help' for a command's options.`;
+AWS options (start, extend, stop, status), as the AWS CLI reads them:
+  --region R         the Region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region)
+  --profile P        a profile of ~/.aws/config (else AWS_PROFILE, else the default chain)
+  --endpoint-url U   another endpoint (else AWS_ENDPOINT_URL; the emulator's URL, say)
+  --output F         table (default), json or text
+
+${EXIT_CODES_HELP}
+
+Run 'mirrorops <command> --help' for a command's options and examples.`;
 }
 
 /**
- * Runs the `mirrorops` command line and returns the exit code: 0 done, 1 failed, 2 misused.
- * Errors are one line on stderr; `shutdown` stops long-running commands (tests; the bin uses signals).
+ * Runs the `mirrorops` command line and returns the exit code (EXIT in command.ts). Errors are one
+ * line on stderr; `shutdown` stops long-running commands (tests; the bin uses signals).
  */
 export async function main(
   argv: readonly string[],
@@ -39,26 +73,35 @@ export async function main(
   const [name, ...rest] = argv;
   if (name === undefined) {
     io.err(usage());
-    return 2;
+    return EXIT.usage;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
-    return 0;
+    return EXIT.ok;
   }
-  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
-  if (!command) {
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!entry) {
     io.err(`mirrorops: unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`);
-    return 2;
+    return EXIT.usage;
   }
   try {
+    const command = await entry.load();
     return await command.run(rest, io, shutdown);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`mirrorops ${name}: ${error.message} (see 'mirrorops ${name} --help')`);
-      return 2;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    io.err(`mirrorops ${name}: ${message.split('\n')[0]}`);
-    return 1;
+    const { message, code } = explain(error);
+    const hint = code === EXIT.usage ? ` (see 'mirrorops ${name} --help')` : '';
+    io.err(`mirrorops ${name}: ${message.split('\n')[0]}${hint}`);
+    return code;
   }
+}
+
+/** A failure as one line and its exit code; an AWS error by its code. */
+function explain(error: unknown): { message: string; code: number } {
+  if (error instanceof CliError) return { message: error.message, code: error.exitCode };
+  if (!(error instanceof Error)) return { message: String(error), code: EXIT.failed };
+  const name = error.name;
+  // EC2's `*.NotFound` codes (InvalidInstanceID.NotFound, InvalidTrafficMirrorSessionId.NotFound...).
+  if (/\.NotFound$/.test(name)) return { message: `${name}: ${error.message}`, code: EXIT.notFound };
+  const aws = name && name !== 'Error' && !error.message.startsWith(name) ? `${name}: ` : '';
+  return { message: `${aws}${error.message}`, code: EXIT.failed };
 }
