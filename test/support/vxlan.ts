@@ -48,8 +48,10 @@ export function ethernetFrame(spec: FrameSpec = {}): Buffer {
   const version = spec.version ?? 4;
   const protocol = spec.protocol ?? 6;
   const payload = spec.payload ?? Buffer.from('mirrored payload');
-  const src = version === 4 ? ipv4Bytes(spec.source ?? '198.51.100.7') : ipv6Bytes(spec.source ?? '2001:db8::7');
-  const dst = version === 4 ? ipv4Bytes(spec.destination ?? '10.0.1.5') : ipv6Bytes(spec.destination ?? '2001:db8::5');
+  const src =
+    version === 4 ? ipv4Bytes(spec.source ?? '198.51.100.7') : ipv6Bytes(spec.source ?? '2001:db8::7');
+  const dst =
+    version === 4 ? ipv4Bytes(spec.destination ?? '10.0.1.5') : ipv6Bytes(spec.destination ?? '2001:db8::5');
   let l4: Buffer;
   if (protocol === 6) {
     l4 = Buffer.alloc(20);
@@ -69,7 +71,11 @@ export function ethernetFrame(spec: FrameSpec = {}): Buffer {
   const pseudo =
     version === 4
       ? Buffer.concat([src, dst, Buffer.from([0, protocol, segment.length >> 8, segment.length & 0xff])])
-      : Buffer.concat([src, dst, Buffer.from([0, 0, segment.length >> 8, segment.length & 0xff, 0, 0, 0, protocol])]);
+      : Buffer.concat([
+          src,
+          dst,
+          Buffer.from([0, 0, segment.length >> 8, segment.length & 0xff, 0, 0, 0, protocol]),
+        ]);
   segment.writeUInt16BE(checksum(pseudo, segment), protocol === 6 ? 16 : 6);
   let ip: Buffer;
   if (version === 4) {
