@@ -1,9 +1,11 @@
 import {
+  checkDeliveryKey,
   checkFaults,
   DEFAULT_ACCOUNT,
   DEFAULT_REGION,
   type Faults,
   type Organization,
+  parseDeliveryAddress,
   startEmulator,
 } from '../../emulator/index.ts';
 import { type Command, parseFlags, UsageError, untilShutdown } from '../command.ts';
@@ -25,6 +27,9 @@ Options:
                         enabled: sharing among them needs no invitation
   --org-management ID   that organisation's management account (default: the first of
                         --org-members)
+  --deliver T=HOST:PORT where target T's mirrored traffic (VXLAN over UDP) goes, T a target id
+                        (tmt-...) or '*' for every target without its own; repeatable
+                        (default 127.0.0.1:4789). Packets come from POST /_emulator/traffic
   -h, --help            show this help`;
 
 const flags = {
@@ -36,6 +41,7 @@ const flags = {
   seed: { type: 'string' },
   'org-members': { type: 'string' },
   'org-management': { type: 'string' },
+  deliver: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -96,6 +102,26 @@ export function organizationFromFlags(values: {
   return { managementAccount, members: members.filter((id) => id !== managementAccount) };
 }
 
+/** The delivery table `--deliver T=HOST:PORT` (repeatable) describes; a later entry for T wins. */
+export function deliveryFromFlags(values: { deliver?: string[] | undefined }): Record<string, string> {
+  const table: Record<string, string> = {};
+  for (const entry of values.deliver ?? []) {
+    const eq = entry.indexOf('=');
+    const key = eq < 0 ? '' : entry.slice(0, eq);
+    const address = entry.slice(eq + 1);
+    if (eq < 0)
+      throw new UsageError(`--deliver takes TARGET=HOST:PORT (TARGET tmt-... or '*'), got '${entry}'`);
+    try {
+      checkDeliveryKey(key);
+      parseDeliveryAddress(address);
+    } catch (error) {
+      throw new UsageError(`--deliver: ${(error as Error).message}`);
+    }
+    table[key] = address;
+  }
+  return table;
+}
+
 function describeFaults(faults: Faults): string | undefined {
   const parts = [
     faults.throttle && "throttling at EC2's rates",
@@ -104,6 +130,15 @@ function describeFaults(faults: Faults): string | undefined {
     faults.seed !== undefined && `seed ${faults.seed}`,
   ].filter((part): part is string => typeof part === 'string');
   return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
+function describeDelivery(delivery: Record<string, string>): string {
+  const all = delivery['*'] ?? '127.0.0.1:4789';
+  const own = Object.entries(delivery).filter(([key]) => key !== '*');
+  return [
+    ...own.map(([key, address]) => `${address} for ${key}`),
+    `${all}${own.length > 0 ? ' for the others' : ''}`,
+  ].join(', ');
 }
 
 export const emulatorCommand: Command = {
@@ -117,10 +152,12 @@ export const emulatorCommand: Command = {
     const port = integer('port', values.port, 0, 65535);
     const faults = faultsFromFlags(values);
     const organization = organizationFromFlags(values);
+    const delivery = deliveryFromFlags(values);
     const emulator = await startEmulator({
       port,
       host: values.host,
       faults,
+      delivery,
       ...(organization === undefined ? {} : { organization }),
     }).catch((error: unknown) => {
       const code = (error as NodeJS.ErrnoException).code;
@@ -143,6 +180,7 @@ export const emulatorCommand: Command = {
           : [
               `Organization: management account ${organization.managementAccount}${organization.members.length > 0 ? `, members ${organization.members.join(', ')}` : ''} (RAM shares among them need no invitation).`,
             ]),
+        `Mirrored traffic (POST ${emulator.url}/_emulator/traffic) goes as VXLAN to ${describeDelivery(delivery)}.`,
         'Ctrl-C stops it.',
       ].join('\n'),
     );
