@@ -26,6 +26,10 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     summary: 'say whether a packet on an ENI is mirrored, by which session and rule, or why not',
     load: async () => (await import('./commands/explain.ts')).explainCommand,
   },
+  capture: {
+    summary: 'receive mirrored traffic (VXLAN) and write one pcap file per session',
+    load: async () => (await import('./commands/capture.ts')).captureCommand,
+  },
   invoke: {
     summary: "run a function's handler locally on an event and print its result",
     load: async () => (await import('./commands/invoke.ts')).invokeCommand,
