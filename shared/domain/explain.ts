@@ -203,24 +203,34 @@ const WINDOWS_ACTIVATION = [ip('169.254.169.250'), ip('169.254.169.251')];
 /** The Amazon DNS server's link-local addresses; the VPC's base + 2 is added by amazonDnsServers. */
 export const AMAZON_DNS_LINK_LOCAL: readonly Address[] = [ip('169.254.169.253'), ip('fd00:ec2::253')];
 
-const usesPort = (p: IpPacket, ports: readonly number[]) =>
-  (p.sourcePort !== undefined && ports.includes(p.sourcePort)) ||
-  (p.destinationPort !== undefined && ports.includes(p.destinationPort));
+const TIME_SYNC = [ip('169.254.169.123'), ip('fd00:ec2::123')];
+
+const portsWithin = (p: IpPacket, ports: readonly number[]) =>
+  p.sourcePort !== undefined &&
+  p.destinationPort !== undefined &&
+  ports.includes(p.sourcePort) &&
+  ports.includes(p.destinationPort);
 const touches = (p: Packet, addresses: readonly Address[]) =>
   addresses.some((a) => sameAddress(a, p.source) || sameAddress(a, p.destination));
 
 /**
  * The traffic class AWS never mirrors this packet as, if any (traffic-mirroring-network-limitations.html:
- * "ARP, DHCP, Instance metadata service, NTP, Windows activation"). DHCP is UDP 67/68 (DHCPv6
- * 546/547), NTP UDP 123, the metadata service 169.254.169.254 and fd00:ec2::254, Windows
- * activation AWS's KMS servers 169.254.169.250 and .251; either end of the packet counts.
+ * "ARP, DHCP, Instance metadata service, NTP, Windows activation"). These are the services the VPC
+ * answers itself, the same list VPC Flow Logs leaves out (flow-logs-limitations.html), which names
+ * them exactly: DHCP is UDP between the DHCP ports, 67 and 68 (RFC 2131 4.1; DHCPv6 546 and 547,
+ * RFC 8415 7.2); NTP is UDP port 123 to or from the Amazon Time Sync Service, 169.254.169.123 or
+ * fd00:ec2::123 (NTP to any other server is ordinary traffic); the metadata service is anything to
+ * or from 169.254.169.254 or fd00:ec2::254; Windows activation anything to or from AWS's KMS
+ * servers 169.254.169.250 and .251.
  */
 export function neverMirrored(packet: Packet): string | undefined {
   if (packet.protocol === 'arp') return 'ARP';
+  const udp = packet.protocol === UDP;
+  if (udp && (portsWithin(packet, [67, 68]) || portsWithin(packet, [546, 547]))) return 'DHCP';
   if (touches(packet, METADATA)) return 'instance metadata service';
+  if (udp && (packet.sourcePort === 123 || packet.destinationPort === 123) && touches(packet, TIME_SYNC))
+    return 'NTP';
   if (touches(packet, WINDOWS_ACTIVATION)) return 'Windows activation';
-  if (packet.protocol === UDP && usesPort(packet, [67, 68, 546, 547])) return 'DHCP';
-  if (packet.protocol === UDP && usesPort(packet, [123])) return 'NTP';
   return undefined;
 }
 

@@ -145,6 +145,8 @@ describe('traffic AWS never mirrors', () => {
     ['udp 0.0.0.0:68 > 255.255.255.255:67', 'DHCP'],
     ['udp [fe80::1]:546 > [ff02::1:2]:547', 'DHCP'],
     ['udp 10.0.1.5:40000 > 169.254.169.123:123', 'NTP'],
+    ['udp [fd00:ec2::123]:123 > [2001:db8::5]:123', 'NTP'],
+    ['udp 10.0.0.1:67 > 10.0.0.2:67', 'DHCP'],
     ['tcp 10.0.1.5:40000 > 169.254.169.254:80', 'instance metadata service'],
     ['tcp [fd00:ec2::254]:80 > [2001:db8::5]:40000', 'instance metadata service'],
     ['tcp 10.0.1.5:40000 > 169.254.169.250:1688', 'Windows activation'],
@@ -163,8 +165,12 @@ describe('traffic AWS never mirrors', () => {
   });
 
   it('ordinary traffic is not of these', () => {
-    expect(neverMirrored(packet('tcp 10.0.0.1:123 > 10.0.0.2:67'))).toBeUndefined();
+    expect(neverMirrored(packet('tcp 10.0.0.1:68 > 10.0.0.2:67'))).toBeUndefined();
+    expect(neverMirrored(packet('udp 10.0.0.1:5000 > 10.0.0.2:67'))).toBeUndefined();
     expect(neverMirrored(packet('udp 10.0.0.1:5000 > 10.0.0.2:53'))).toBeUndefined();
+    // NTP with a server on the internet goes through the VPC like any UDP; only Amazon Time Sync is the VPC's own.
+    expect(neverMirrored(packet('udp 10.0.0.1:123 > 162.159.200.1:123'))).toBeUndefined();
+    expect(neverMirrored(packet('tcp 10.0.0.1:40000 > 169.254.169.123:80'))).toBeUndefined();
   });
 });
 
