@@ -1,6 +1,11 @@
 import type { Handler } from './context.ts';
 import { mirroringActions } from './mirroring.ts';
+import { networkActions } from './network.ts';
 import { topologyActions } from './topology.ts';
 
 /** Every EC2 action the emulator answers, by its Query `Action` name. */
-export const ec2Actions: Record<string, Handler> = { ...topologyActions, ...mirroringActions };
+export const ec2Actions: Record<string, Handler> = {
+  ...topologyActions,
+  ...networkActions,
+  ...mirroringActions,
+};

@@ -32,6 +32,7 @@ import {
   tagSet,
   tagsFor,
 } from './context.ts';
+import { ruleRows } from './network.ts';
 
 const STATE_CODES: Record<InstanceState, number> = {
   pending: 0,
@@ -72,7 +73,7 @@ export function getNetworkInterface(state: RegionState, id: string) {
   return eni;
 }
 
-function getSecurityGroup(state: RegionState, id: string) {
+export function getSecurityGroup(state: RegionState, id: string) {
   const group = state.securityGroups.get(id);
   if (!group) throw notFound('InvalidGroup.NotFound', id, 'security group');
   return group;
@@ -469,7 +470,7 @@ const permissionXml = (state: RegionState, perm: IpPermission) => ({
   prefixListIds: [],
 });
 
-const securityGroupXml = (state: RegionState, group: SecurityGroup) => ({
+export const securityGroupXml = (state: RegionState, group: SecurityGroup) => ({
   groupId: group.id,
   groupName: group.groupName,
   groupDescription: group.description,
@@ -496,7 +497,11 @@ function protocolOf(raw: string): string {
 }
 
 /** One IpPermissions entry, or the legacy top-level IpProtocol/CidrIp/FromPort/ToPort form. */
-function permissionFrom(state: RegionState, perm: Params, cidrsOf: (p: Params) => string[]): IpPermission {
+export function permissionFrom(
+  state: RegionState,
+  perm: Params,
+  cidrsOf: (p: Params) => string[],
+): IpPermission {
   const ipProtocol = protocolOf(perm.required('IpProtocol'));
   const cidrs = cidrsOf(perm).map((cidrIp) => {
     if (parseCidr(cidrIp)?.family !== 4) throw invalid(`CIDR block ${cidrIp} is malformed`);
@@ -524,7 +529,7 @@ function permissionFrom(state: RegionState, perm: Params, cidrsOf: (p: Params) =
 }
 
 /** The single sources of a permission (one CIDR or one group), for duplicate checks. */
-const rulesOf = (perm: IpPermission) => [
+export const rulesOf = (perm: IpPermission) => [
   ...perm.cidrs.map((cidr) => `${perm.ipProtocol}/${perm.fromPort}/${perm.toPort}/${cidr}`),
   ...perm.groupIds.map((id) => `${perm.ipProtocol}/${perm.fromPort}/${perm.toPort}/${id}`),
 ];
@@ -753,26 +758,7 @@ export const topologyActions: Record<string, Handler> = {
     }
     dryRun(ctx);
     group.ingress.push(...perms);
-    const ruleXml = (perm: IpPermission, source: Record<string, XmlValue>) => ({
-      securityGroupRuleId: newId('sgr'),
-      groupId: group.id,
-      groupOwnerId: ctx.account,
-      isEgress: false,
-      ipProtocol: perm.ipProtocol,
-      fromPort: perm.fromPort ?? -1,
-      toPort: perm.toPort ?? -1,
-      securityGroupRuleArn: undefined,
-      ...source,
-    });
-    return {
-      return: true,
-      securityGroupRuleSet: perms.flatMap((perm) => [
-        ...perm.cidrs.map((cidrIpv4) => ruleXml(perm, { cidrIpv4 })),
-        ...perm.groupIds.map((groupId) =>
-          ruleXml(perm, { referencedGroupInfo: { groupId, userId: ctx.account } }),
-        ),
-      ]),
-    };
+    return { return: true, securityGroupRuleSet: perms.flatMap((perm) => ruleRows(ctx, group, perm, false)) };
   },
 
   DescribeSecurityGroups(ctx) {
