@@ -9,6 +9,7 @@ import {
   UnknownInterfaceError,
 } from './dataplane/index.ts';
 import { ec2Actions } from './ec2/index.ts';
+import { ELBV2_VERSION, elbv2Service, setTargetHealth } from './elbv2/service.ts';
 import { ApiError } from './errors.ts';
 import { bucketOf, type Clock, FaultInjector, type Faults, internalError } from './faults.ts';
 import { JsonAccessDenied } from './identity/authorize.ts';
@@ -22,7 +23,7 @@ import { eventsService } from './services/events.ts';
 import { type JsonService, jsonError, parseJsonBody } from './services/json.ts';
 import { sqsClockMoved, sqsService, stopSqs, useSqsClock } from './services/sqs.ts';
 import { answerSqsQuery, SQS_VERSION } from './services/sqs-query.ts';
-import { World } from './state.ts';
+import { type AccountLimits, AWS_ACCOUNT_LIMITS, World } from './state.ts';
 import { ec2Error, ec2Response, queryError, queryResponse } from './xml.ts';
 
 export const DEFAULT_ACCOUNT = '123456789012';
@@ -54,6 +55,11 @@ export interface EmulatorOptions {
    * or `*` -> `HOST:PORT`. Without an entry a target delivers to 127.0.0.1:4789.
    */
   delivery?: Record<string, string>;
+  /**
+   * Traffic Mirroring's quotas per account and Region, lower than AWS's 10,000 (the default) so
+   * that a test reaches one in a few requests. Whole numbers from 1 to 10,000.
+   */
+  limits?: Partial<AccountLimits>;
 }
 
 const TWELVE_DIGITS = /^\d{12}$/;
@@ -90,6 +96,19 @@ export function checkOrganization(organization: Organization): void {
           `organization.units['${unit}'] must list accounts of the organisation, got '${String(account)}'`,
         );
       }
+    }
+  }
+}
+
+/** Checks the limits option: a whole number from 1 to AWS's value for each quota given, no other key. */
+export function checkLimits(limits: Partial<AccountLimits>): void {
+  for (const [key, value] of Object.entries(limits)) {
+    if (!Object.hasOwn(AWS_ACCOUNT_LIMITS, key)) {
+      throw new RangeError(`limits.${key} is not a quota (${Object.keys(AWS_ACCOUNT_LIMITS).join(', ')})`);
+    }
+    const most = AWS_ACCOUNT_LIMITS[key as keyof AccountLimits];
+    if (!Number.isInteger(value) || value < 1 || value > most) {
+      throw new RangeError(`limits.${key} must be a whole number from 1 to ${most}, got ${String(value)}`);
     }
   }
 }
@@ -179,7 +198,15 @@ const JSON_SERVICES: JsonService[] = [eventsService, sqsService];
 
 /** The Query service other than EC2 (STS, IAM) that a request's `Version` names, if any. */
 const queryServiceOf = (version: string | undefined): QueryService | undefined =>
-  version !== undefined && Object.hasOwn(QUERY_SERVICES, version) ? QUERY_SERVICES[version] : undefined;
+  version === ELBV2_VERSION
+    ? elbv2Service
+    : version !== undefined && Object.hasOwn(QUERY_SERVICES, version)
+      ? QUERY_SERVICES[version]
+      : undefined;
+
+/** The IAM service prefix of a Query service other than EC2. */
+const iamPrefixOf = (version: string) =>
+  version === '2010-05-08' ? 'iam' : version === ELBV2_VERSION ? 'elasticloadbalancing' : 'sts';
 
 /** The service and operation an `X-Amz-Target: Prefix.Operation` names (no service if none has that prefix). */
 function jsonTarget(target: string): { service: JsonService | undefined; name: string } {
@@ -202,6 +229,7 @@ function replyRamError(res: ServerResponse, api: ApiError): void {
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   if (options.organization !== undefined) checkOrganization(options.organization);
+  if (options.limits !== undefined) checkLimits(options.limits);
   const world = new World(
     options.organization && {
       managementAccount: options.organization.managementAccount,
@@ -216,6 +244,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           }),
     },
   );
+  world.limits = { ...AWS_ACCOUNT_LIMITS, ...options.limits };
   const faults = new FaultInjector(options.faults, options.clock);
   const delivery = new Delivery(options.delivery);
   let ipId = 0;
@@ -275,8 +304,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const failure = faults.failure(action);
       if (failure === 'before') throw internalError();
       const { caller: who, session } = callerOf(world, account, sessionTokenOf(req, p));
-      const iamPrefix = service.version === '2010-05-08' ? 'iam' : 'sts';
-      await enforceQuery(world, iamPrefix, account, region, session, action, p);
+      await enforceQuery(world, iamPrefixOf(service.version), account, region, session, action, p);
       const result = await handler({ action, account, region, world, p, caller: who, session });
       if (failure === 'after') throw internalError();
       reply(res, 200, XML, queryResponse(service.namespace, action, requestId, result));
@@ -411,6 +439,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
   }
 
+  /** `POST /_emulator/target-health`: what ELBv2 answers for a target's health (elbv2/service.ts). */
+  function handleTargetHealth(req: IncomingMessage, body: string, res: ServerResponse): void {
+    let input: Record<string, unknown>;
+    try {
+      input = parseJsonBody(body);
+    } catch (error) {
+      reply(res, 400, 'application/json', JSON.stringify({ message: (error as Error).message }));
+      return;
+    }
+    const out = setTargetHealth(world, input, caller(req, parseForm('')));
+    reply(res, out.status, 'application/json', JSON.stringify(out.message ? { message: out.message } : {}));
+  }
+
   /** The emulator's own read-only views, for the demo and the CLI: `GET /_emulator/events`. */
   function handleInspect(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://emulator');
@@ -441,6 +482,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return await handleServiceCredentials(req, body, res);
       }
       if (req.method === 'POST' && path === '/_emulator/traffic') return await handleTraffic(req, body, res);
+      if (req.method === 'POST' && path === '/_emulator/target-health') {
+        return handleTargetHealth(req, body, res);
+      }
       if (req.method === 'GET' && req.url?.startsWith('/_emulator/')) return handleInspect(req, res);
       if (ramOperation !== undefined) return await handleRam(req, ramOperation, body, res);
       if (req.method !== 'POST' && req.method !== 'GET') {

@@ -8,6 +8,7 @@
  * Cross-account access (a target shared through RAM, another account's queue) is the emulator's
  * own rules in each action, so the resource is treated as the caller's here.
  */
+import { elbInvolved } from '../elbv2/service.ts';
 import { ApiError } from '../errors.ts';
 import type { Params } from '../query.ts';
 import type { World } from '../state.ts';
@@ -302,12 +303,12 @@ function iamInvolved(world: World, account: string, p: Params): Involved[] {
 }
 
 /**
- * STS and IAM (Query): 403 AccessDenied in their XML. GetCallerIdentity needs no permission;
+ * STS, IAM and ELBv2 (Query): 403 AccessDenied in their XML. GetCallerIdentity needs no permission;
  * AssumeRole is authorized by its handler (the trust policy with the caller's policies).
  */
 export async function enforceQuery(
   world: World,
-  service: 'sts' | 'iam',
+  service: 'sts' | 'iam' | 'elasticloadbalancing',
   account: string,
   region: string,
   session: RoleSession | undefined,
@@ -316,7 +317,12 @@ export async function enforceQuery(
 ): Promise<void> {
   if (!session) return;
   if (service === 'sts' && (action === 'GetCallerIdentity' || action === 'AssumeRole')) return;
-  const involved = service === 'iam' ? iamInvolved(world, account, p) : [];
+  const involved =
+    service === 'iam'
+      ? iamInvolved(world, account, p)
+      : service === 'elasticloadbalancing'
+        ? elbInvolved(world, account, region, action, p)
+        : [];
   const extra: ContextValues = {};
   const boundary = p.str('PermissionsBoundary');
   if (boundary !== undefined) extra['iam:PermissionsBoundary'] = boundary;
