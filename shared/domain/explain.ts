@@ -151,6 +151,9 @@ export function parsePacket(text: string): Parsed<Packet> {
       value: { protocol, source: source.value.address, destination: destination.value.address },
     };
   }
+  const family = source.value.address.family;
+  if (protocol === ICMP && family !== 4) return { ok: false, error: 'icmp is IPv4; use icmpv6 for IPv6' };
+  if (protocol === ICMPV6 && family !== 6) return { ok: false, error: 'icmpv6 is IPv6; use icmp for IPv4' };
   if (ported && (source.value.port === undefined || destination.value.port === undefined))
     return { ok: false, error: `a ${protocolName(protocol)} packet needs both ports (SRC:PORT > DST:PORT)` };
   return {

@@ -93,6 +93,8 @@ describe('the packet syntax', () => {
     ['tcp 10.0.0.1:1 > [2001:db8::1]:2', 'are not of one IP version'],
     ['tcp [10.0.0.1]:1 > 10.0.0.2:2', 'brackets are for IPv6'],
     ['arp 2001:db8::1 > 2001:db8::2', 'ARP is IPv4 only'],
+    ['icmp 2001:db8::1 > 2001:db8::2', 'icmp is IPv4; use icmpv6 for IPv6'],
+    ['58 10.0.0.1 > 10.0.0.2', 'icmpv6 is IPv6; use icmp for IPv4'],
   ])('%s is refused: %s', (text, error) => {
     const parsed = parsePacket(text);
     expect(parsed.ok).toBe(false);
@@ -107,7 +109,7 @@ describe('the packet syntax', () => {
       .record({
         source: fc.constant(source),
         destination: source.family === 4 ? v4 : v6,
-        protocol: fc.integer({ min: 0, max: 255 }),
+        protocol: fc.integer({ min: 0, max: 255 }).filter((p) => p !== (source.family === 4 ? 58 : 1)),
         sourcePort: port,
         destinationPort: port,
       })
