@@ -376,7 +376,7 @@ export function vxlanHeader(vni: number): Buffer {
   if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff) throw new RangeError(`VNI out of range: ${vni}`);
   const header = Buffer.alloc(8);
   header[0] = 0x08;
-  header.writeUInt32BE(vni << 8, 4);
+  header.writeUIntBE(vni, 4, 3); // bytes 4-6; byte 7 reserved
   return header;
 }
 
