@@ -9,9 +9,9 @@ import {
   parseTemplate,
   references,
   type Statement,
-  substitute,
   type Template,
 } from '../support/cloudformation.ts';
+import { type CfnTemplate, resolver } from '../support/roles.ts';
 
 const HUB = '111111111111';
 const MEMBER = '222222222222';
@@ -21,20 +21,28 @@ const HUB_BUS = `arn:aws:events:us-east-1:${HUB}:event-bus/default`;
 const template: Template = parseTemplate(
   readFileSync(new URL('../../spoke/mirrorops-spoke.yaml', import.meta.url), 'utf8'),
 );
-/** The template as deployed in MEMBER for HUB: Refs and Subs replaced by their values. */
-const deployed = substitute(template, {
-  'AWS::Partition': 'aws',
-  'AWS::AccountId': MEMBER,
-  'AWS::Region': 'us-east-1',
-  HubAccountId: HUB,
-  ExternalId: 'mirrorops-external-id',
-  HubEventBusArn: HUB_BUS,
-  HubShareTargetRoleArn: `arn:aws:iam::${HUB}:role/mirrorops-dev-us-east-1-share-target`,
-}) as Template;
-
-/** A CommaDelimitedList parameter stays a placeholder after `substitute`: the trust names the list itself. */
-// biome-ignore lint/suspicious/noTemplateCurlyInString: substitute's placeholder for a parameter it was not given
-const HUB_FUNCTION_ROLES = '${HubFunctionRoleArns}';
+/** The hub's roles in each Region it is deployed in (the hub stacks' outputs, joined). */
+const HUB_FUNCTION_ROLES = ['us-east-1', 'eu-west-1'].flatMap((region) => [
+  `arn:aws:iam::${HUB}:role/mirrorops-dev-${region}-events`,
+  `arn:aws:iam::${HUB}:role/mirrorops-dev-${region}-sweeper`,
+]);
+const HUB_SHARE_TARGET_ROLES = ['us-east-1', 'eu-west-1'].map(
+  (region) => `arn:aws:iam::${HUB}:role/mirrorops-dev-${region}-share-target`,
+);
+/** The template as CloudFormation deploys it in MEMBER for HUB, in `region`: intrinsics worked out. */
+const deployedIn = (region: string, parameters: Record<string, string> = {}) =>
+  resolver(template as CfnTemplate, {
+    account: MEMBER,
+    region,
+    parameters: {
+      HubAccountId: HUB,
+      ExternalId: 'mirrorops-external-id',
+      HubFunctionRoleArns: HUB_FUNCTION_ROLES.join(','),
+      HubShareTargetRoleArn: HUB_SHARE_TARGET_ROLES.join(','),
+      ...parameters,
+    },
+  });
+const deployed = deployedIn('us-east-1').resolve(template) as Template;
 
 const ofType = (t: Template, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
 const roleNamed = (name: string) => {
@@ -66,7 +74,7 @@ const SESSION = arn(MEMBER, 'traffic-mirror-session', 'tms-0123456789abcdef0');
 const FILTER = arn(MEMBER, 'traffic-mirror-filter', 'tmf-0123456789abcdef0');
 
 describe('the spoke template', () => {
-  test('has its five parameters, a role named mirrorops-spoke, its forwarding role and three rules', () => {
+  test('has its six parameters, a role named mirrorops-spoke, its forwarding role and three rules', () => {
     expect(template.AWSTemplateFormatVersion).toBe('2010-09-09');
     expect(Object.keys(template.Parameters ?? {}).sort()).toEqual([
       'ExternalId',
@@ -74,6 +82,7 @@ describe('the spoke template', () => {
       'HubEventBusArn',
       'HubFunctionRoleArns',
       'HubShareTargetRoleArn',
+      'RoleRegion',
     ]);
     const roleArn = new RegExp(String(template.Parameters?.HubShareTargetRoleArn?.AllowedPattern));
     expect(roleArn.test(`arn:aws:iam::${HUB}:role/mirrorops-dev-us-east-1-share-target`)).toBe(true);
@@ -145,11 +154,12 @@ describe('the spoke template', () => {
         Principal: { AWS: `arn:aws:iam::${HUB}:root` },
         Action: 'sts:AssumeRole',
         Condition: {
-          ArnEquals: { 'aws:PrincipalArn': `arn:aws:iam::${HUB}:role/mirrorops-dev-us-east-1-share-target` },
+          ArnEquals: { 'aws:PrincipalArn': HUB_SHARE_TARGET_ROLES },
         },
       },
     ]);
     expect(template.Parameters?.HubFunctionRoleArns?.Type).toBe('CommaDelimitedList');
+    expect(template.Parameters?.HubShareTargetRoleArn?.Type).toBe('CommaDelimitedList');
     // Whether and how the hub may then assume it is checked by the emulator (test/integration/permissions.test.ts).
   });
 
@@ -245,7 +255,7 @@ describe("the spoke's forwarding rules", () => {
     for (const rule of rules) {
       expect(rule.State).toBe('ENABLED');
       expect(rule.Targets).toEqual([
-        { Id: 'hub', Arn: HUB_BUS, RoleArn: { 'Fn::GetAtt': ['ForwardRole', 'Arn'] } },
+        { Id: 'hub', Arn: HUB_BUS, RoleArn: `arn:aws:iam::${MEMBER}:role/stack-ForwardRole` },
       ]);
     }
     expect(permissions('ForwardRole')).toEqual([
@@ -283,6 +293,96 @@ describe("the spoke's forwarding rules", () => {
     for (const path of memberEvents) {
       const reaches = route(hub, event(path)).filter((f) => f === 'tag-change' || f === 'instance-launch');
       expect({ path, forwarded: forwarded(event(path)) }).toEqual({ path, forwarded: reaches.length > 0 });
+    }
+  });
+});
+
+describe('the spoke template in several Regions of one account (a StackSet over Regions)', () => {
+  const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2'];
+  const stacks = REGIONS.map((region) => {
+    const stack = deployedIn(region, { RoleRegion: 'eu-west-1' });
+    return { region, stack, resources: stack.resolve(template.Resources) as Template['Resources'] };
+  });
+
+  test("only RoleRegion's stack makes the account's role (IAM is global); without RoleRegion every stack does", () => {
+    expect(stacks.map(({ region, stack }) => [region, stack.condition('OwnsRole')])).toEqual([
+      ['us-east-1', false],
+      ['eu-west-1', true],
+      ['ap-southeast-2', false],
+    ]);
+    expect((template.Resources.SpokeRole as { Condition?: string }).Condition).toBe('OwnsRole');
+    // Every other resource is made by every Region's stack: the forwarding role has no fixed name.
+    const conditional = Object.entries(template.Resources).filter(([, r]) => 'Condition' in r);
+    expect(conditional.map(([name]) => name)).toEqual(['SpokeRole']);
+    expect(template.Resources.ForwardRole?.Properties).not.toHaveProperty('RoleName');
+    expect(deployedIn('ap-southeast-2').condition('OwnsRole')).toBe(true);
+    const pattern = new RegExp(String(template.Parameters?.RoleRegion?.AllowedPattern));
+    for (const ok of ['', 'us-east-1', 'ap-southeast-2', 'us-gov-west-1'])
+      expect(pattern.test(ok)).toBe(true);
+    for (const bad of ['us-east', 'US-EAST-1', 'us-east-1 ', '*']) expect(pattern.test(bad)).toBe(false);
+  });
+
+  test("each Region's rules forward to the hub's default bus in the same Region, through that stack's own role", () => {
+    for (const { region, resources } of stacks) {
+      const bus = `arn:aws:events:${region}:${HUB}:event-bus/default`;
+      const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
+      expect(rules).toHaveLength(3);
+      for (const rule of rules) {
+        expect(rule.Properties.Targets).toEqual([
+          { Id: 'hub', Arn: bus, RoleArn: `arn:aws:iam::${MEMBER}:role/stack-ForwardRole` },
+        ]);
+      }
+      const forward = resources.ForwardRole?.Properties as {
+        Policies: { PolicyDocument: { Statement: Statement[] } }[];
+      };
+      expect(forward.Policies.flatMap((p) => p.PolicyDocument.Statement)).toEqual([
+        { Sid: 'HubBus', Effect: 'Allow', Action: 'events:PutEvents', Resource: bus },
+      ]);
+    }
+  });
+
+  test('HubEventBusArn, when given, is the bus every rule and the forwarding role name', () => {
+    const bus = `arn:aws:events:eu-west-1:${HUB}:event-bus/mirrorops-intake`;
+    const resources = deployedIn('eu-west-1', { HubEventBusArn: bus }).resolve(
+      template.Resources,
+    ) as Template['Resources'];
+    const arns = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::Events::Rule')
+      .map((r) => (r.Properties.Targets as { Arn: string }[])[0]?.Arn);
+    expect(arns).toEqual([bus, bus, bus]);
+    const pattern = new RegExp(String(template.Parameters?.HubEventBusArn?.AllowedPattern));
+    expect([pattern.test(''), pattern.test(bus), pattern.test('default')]).toEqual([true, true, false]);
+  });
+
+  test("the one role serves every Region's hub: its EC2 permissions hold in each Region, for this account and the hub's targets only", () => {
+    for (const region of REGIONS) {
+      const at = (account: string, type: string, id: string) =>
+        `arn:aws:ec2:${region}:${account}:${type}/${id}`;
+      const cases: [string, string, boolean][] = [
+        ['ec2:CreateTrafficMirrorSession', at(MEMBER, 'traffic-mirror-session', 'tms-1'), true],
+        ['ec2:CreateTrafficMirrorSession', at(MEMBER, 'network-interface', 'eni-1'), true],
+        ['ec2:CreateTrafficMirrorSession', at(HUB, 'traffic-mirror-target', 'tmt-1'), true],
+        ['ec2:CreateTrafficMirrorSession', at(OTHER, 'traffic-mirror-target', 'tmt-1'), false],
+        ['ec2:DeleteTrafficMirrorSession', at(MEMBER, 'traffic-mirror-session', 'tms-1'), true],
+        ['ec2:DeleteTrafficMirrorSession', at(OTHER, 'traffic-mirror-session', 'tms-1'), false],
+        ['ec2:CreateTrafficMirrorFilter', at(MEMBER, 'traffic-mirror-filter', 'tmf-1'), true],
+      ];
+      for (const [action, resource, expected] of cases) {
+        expect({ region, action, resource, allowed: allowing(action, resource).length > 0 }).toEqual({
+          region,
+          action,
+          resource,
+          allowed: expected,
+        });
+      }
+    }
+  });
+
+  test("the output names the account's one role, whichever Region's stack is asked", () => {
+    for (const { stack } of stacks) {
+      expect(
+        stack.resolve((template.Outputs as Record<string, { Value: unknown }>).SpokeRoleArn?.Value),
+      ).toBe(`arn:aws:iam::${MEMBER}:role/mirrorops-spoke`);
     }
   });
 });

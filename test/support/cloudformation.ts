@@ -33,6 +33,7 @@ const FUNCTIONS = [
   'Equals',
   'Not',
   'And',
+  'Or',
 ];
 
 const cfnTags: Tags = [
