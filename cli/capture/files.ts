@@ -216,14 +216,17 @@ export class PcapFiles {
       else if (this.o.rotateNs !== undefined && now - file.firstNs >= this.o.rotateNs) this.finish(file);
       else this.seal(file);
     }
-    if (this.indexDirty) void this.writeIndex();
+    if (this.open.size > 0) this.requestIndex();
   }
 
   /** Writes and closes every file, then the index. */
   async close(): Promise<void> {
     for (const file of [...this.open.values()]) this.finish(file);
     await Promise.all([...this.ending].map((file) => file.closed));
-    await this.writeIndex();
+    if (this.entries.size > 0) {
+      this.requestIndex();
+      await this.indexWriting;
+    }
   }
 
   snapshot(): FilesStats {
@@ -300,7 +303,7 @@ export class PcapFiles {
       complete: false,
     };
     this.entries.set(file.name, file.entry);
-    this.indexDirty = true;
+    this.requestIndex();
     void this.pump(file);
   }
 
@@ -377,17 +380,26 @@ export class PcapFiles {
       file.entry.firstPacket = isoNs(file.firstNs);
       file.entry.lastPacket = isoNs(file.lastNs);
       file.entry.complete = true;
-      this.indexDirty = true;
+      this.requestIndex();
     }
     this.ending.delete(file);
     file.markClosed();
   }
 
-  /** Writes the index (to a temporary name, then renamed over it); one write at a time. */
+  /** Asks for the index to be written: one write at a time, and one more if asked during it. */
+  private requestIndex(): void {
+    this.indexDirty = true;
+    this.indexWriting ??= (async () => {
+      while (this.indexDirty) {
+        this.indexDirty = false;
+        await this.writeIndex();
+      }
+      this.indexWriting = undefined;
+    })();
+  }
+
+  /** Writes the index to a temporary name, then renames it over the old one. */
   private async writeIndex(): Promise<void> {
-    while (this.indexWriting) await this.indexWriting;
-    if (!this.indexDirty && this.entries.size === 0) return;
-    this.indexDirty = false;
     for (const file of this.open.values()) {
       if (file.entry) {
         file.entry.packets = file.packets;
@@ -397,18 +409,16 @@ export class PcapFiles {
       }
     }
     const path = join(this.o.dir, INDEX_FILE);
-    const text = `${JSON.stringify({ format: INDEX_FORMAT, files: this.index() }, null, 2)}\n`;
-    this.indexWriting = (async () => {
-      const temporary = `${path}.${process.pid}.tmp`;
-      try {
-        await writeFile(temporary, text);
-        await rename(temporary, path);
-      } catch (error) {
-        this.o.note?.(`writing ${path} failed: ${(error as Error).message}`);
-      }
-    })();
-    await this.indexWriting;
-    this.indexWriting = undefined;
+    const temporary = `${path}.${process.pid}.tmp`;
+    try {
+      await writeFile(
+        temporary,
+        `${JSON.stringify({ format: INDEX_FORMAT, files: this.index() }, null, 2)}\n`,
+      );
+      await rename(temporary, path);
+    } catch (error) {
+      this.o.note?.(`writing ${path} failed: ${(error as Error).message}`);
+    }
   }
 }
 
