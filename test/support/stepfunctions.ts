@@ -10,7 +10,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import { type Keys, keysFrom, stsFor } from './accounts.ts';
-import { allStates, type Definition, type Json, sdkIntegration } from './asl.ts';
+import { allStates, type Definition, type Json, type State, sdkIntegration } from './asl.ts';
 
 /**
  * Runs an ASL definition with aws-local-stepfunctions, every Task being the AWS SDK call its
@@ -29,6 +29,19 @@ import { allStates, type Definition, type Json, sdkIntegration } from './asl.ts'
  *   service models (`Ram.ThrottlingException`), `<Service>.<Service>Exception` for one it does not
  *   (every EC2 error: `Ec2.Ec2Exception`, what happened is in the cause). A role that cannot be
  *   assumed fails the Task with `States.TaskFailed` (an assumption: AWS documents no name for it).
+ * - a Map state in Distributed mode (`ItemProcessor.ProcessorConfig.Mode: DISTRIBUTED`), which
+ *   aws-local-stepfunctions 3.0.0 runs as an inline Map (it ignores ProcessorConfig, ItemBatcher
+ *   and the tolerated failure threshold), run here as Step Functions documents a Map Run
+ *   (concepts-asl-use-map-state-distributed, maprun-fail-threshold, input-output-itembatcher):
+ *   the items from ItemsPath, each through ItemSelector (with `$$.Map.Item` and the parent's
+ *   context), grouped by ItemBatcher into `{"Items": [...], "BatchInput": ...}`, each item or batch
+ *   a child execution of the processor with a context of its own (its own `$$.Execution`; the
+ *   state machine `<machine>/<Map state>`), at most MaxConcurrency at once, the state failing
+ *   with `States.ExceedToleratedFailureThreshold` when more children fail than
+ *   ToleratedFailureCount / ToleratedFailurePercentage allow (default none), its result the
+ *   children's outputs in item order; then the Map's own ResultSelector, ResultPath, OutputPath,
+ *   Retry and Catch. Not run here: ItemReader and ResultWriter (S3), which mirrorops does not use.
+ *   Each Map Run is recorded in LocalRun.mapRuns.
  * Wait states and retry intervals take no time.
  */
 export const HARNESS_ROLE_KEY = 'harnessCredentialsRoleArn';
@@ -112,12 +125,56 @@ export interface LocalRunnerOptions {
   answer?: (call: SdkCall) => Json | undefined | Promise<Json | undefined>;
 }
 
+/** What a Distributed Map state did: its children (one per item or batch) and how many ran at once. */
+export interface MapRun {
+  state: string;
+  items: number;
+  children: number;
+  failed: number;
+  /** The most children running at the same time. */
+  mostAtOnce: number;
+  /** The executions the children ran as (their `$$.Execution.Name`). */
+  executions: string[];
+}
+
+/** A Distributed Map state, as the runner keeps it after turning the state into a local Task. */
+interface DistributedMap {
+  processor: Definition;
+  itemsPath?: string;
+  itemSelector?: Json;
+  maxConcurrency?: number;
+  batcher?: { MaxItemsPerBatch?: number; MaxInputBytesPerBatch?: number; BatchInput?: Json };
+  toleratedCount?: number;
+  toleratedPercentage?: number;
+}
+
+/** A context object as Step Functions gives it to an execution (`$$`). */
+interface ExecutionContext {
+  Execution: { Id: string; Name: string; Input: Json; StartTime: string };
+  StateMachine: { Id: string; Name: string };
+}
+
+const DISTRIBUTED_MAP_FIELDS = [
+  'ItemsPath',
+  'ItemSelector',
+  'Parameters',
+  'ItemProcessor',
+  'Iterator',
+  'MaxConcurrency',
+  'ItemBatcher',
+  'ToleratedFailureCount',
+  'ToleratedFailurePercentage',
+  'Label',
+];
+
 export interface LocalRun {
   /** The execution's output, when it succeeded. */
   output?: Json;
   /** The execution's error and cause, when it failed. */
   error?: { name: string; cause: string };
   calls: SdkCall[];
+  /** The Distributed Map states' runs, in the order they ended. */
+  mapRuns: MapRun[];
 }
 
 class StepFunctionsError extends Error {
@@ -128,6 +185,9 @@ class StepFunctionsError extends Error {
     super(message);
   }
 }
+
+/** The Resource of the Tasks a Distributed Map state becomes here (a Lambda ARN, which the validator accepts). */
+const DISTRIBUTED_MAP_RESOURCE = 'arn:aws:lambda:us-east-1:000000000000:function:harness-distributed-map';
 
 const recase = (value: unknown, first: (c: string) => string): unknown => {
   if (Array.isArray(value)) return value.map((v) => recase(v, first));
@@ -169,6 +229,8 @@ export class LocalRunner {
   /** Wait states and states with Retry: overridden to take no time. */
   private readonly waits: string[];
   private readonly retries: string[];
+  /** The Distributed Map states, by name, each turned into a Task the runner handles. */
+  private readonly distributed = new Map<string, DistributedMap>();
   readonly stateMachineArn: string;
   private readonly region: string;
 
@@ -182,6 +244,7 @@ export class LocalRunner {
     this.tasks = allStates(local)
       .filter(({ state }) => state.Type === 'Task')
       .map(({ name, state }) => {
+        if (state.Resource === DISTRIBUTED_MAP_RESOURCE) throw new Error(`${name}: a reserved Resource`);
         const call = sdkIntegration(state.Resource ?? '');
         const service = call && SERVICES[call.service];
         if (!call || !service) throw new Error(`${name}: no local handler for ${state.Resource}`);
@@ -202,8 +265,46 @@ export class LocalRunner {
     this.retries = allStates(local)
       .filter(({ state }) => state.Retry)
       .map(({ name }) => name);
+    this.takeDistributedMaps(local);
     // A parsed copy is what the library takes; it adds fields (QueryLanguage) to what it is given.
     this.definition = JSON.parse(JSON.stringify(local)) as StateMachineDefinition;
+  }
+
+  /**
+   * Turns each Distributed Map state (at any depth) into a Task of DISTRIBUTED_MAP_RESOURCE, keeping
+   * what the state does around its items (InputPath, ResultSelector, ResultPath, OutputPath, Retry,
+   * Catch, Next or End) and setting aside what the Map Run does (see the module comment).
+   */
+  private takeDistributedMaps(definition: Definition): void {
+    for (const [name, state] of Object.entries(definition.States)) {
+      const processor = state.ItemProcessor;
+      for (const inner of [processor, state.Iterator, ...(state.Branches ?? [])]) {
+        if (inner) this.takeDistributedMaps(inner);
+      }
+      const config = processor?.ProcessorConfig as { Mode?: string } | undefined;
+      if (state.Type !== 'Map' || config?.Mode !== 'DISTRIBUTED' || !processor) continue;
+      for (const unsupported of ['ItemReader', 'ResultWriter', 'MaxConcurrencyPath']) {
+        if (unsupported in state) throw new Error(`${name}: ${unsupported} is not run locally`);
+      }
+      if (this.distributed.has(name)) throw new Error(`${name}: two Distributed Map states of this name`);
+      const { ProcessorConfig: _, ...steps } = processor;
+      this.distributed.set(name, {
+        processor: steps as Definition,
+        ...(typeof state.ItemsPath === 'string' ? { itemsPath: state.ItemsPath } : {}),
+        ...(state.ItemSelector !== undefined ? { itemSelector: state.ItemSelector as Json } : {}),
+        ...(typeof state.MaxConcurrency === 'number' ? { maxConcurrency: state.MaxConcurrency } : {}),
+        ...(state.ItemBatcher ? { batcher: state.ItemBatcher as DistributedMap['batcher'] & object } : {}),
+        ...(typeof state.ToleratedFailureCount === 'number'
+          ? { toleratedCount: state.ToleratedFailureCount }
+          : {}),
+        ...(typeof state.ToleratedFailurePercentage === 'number'
+          ? { toleratedPercentage: state.ToleratedFailurePercentage }
+          : {}),
+      });
+      const task: State = { ...state, Type: 'Task', Resource: DISTRIBUTED_MAP_RESOURCE };
+      for (const field of DISTRIBUTED_MAP_FIELDS) delete task[field];
+      definition.States[name] = task;
+    }
   }
 
   async run(input: Json, executionName = randomUUID()): Promise<LocalRun> {
@@ -272,31 +373,176 @@ export class LocalRunner {
       ]),
     );
     const zero = (names: string[]) => Object.fromEntries(names.map((name) => [name, 0]));
-    const options: RunOptions = {
+    const mapRuns: MapRun[] = [];
+    const noValidation = { validationOptions: { noValidate: true } } as const;
+    const runOptions = (context: ExecutionContext): RunOptions => ({
       overrides: {
-        taskResourceLocalHandlers: handlers,
+        taskResourceLocalHandlers: { ...handlers, ...mapHandlers(context) },
         waitTimeOverrides: zero(this.waits),
         retryIntervalOverrides: zero(this.retries),
       },
-      context: {
-        Execution: {
-          Id: `arn:aws:states:${region}:${hubAccount}:execution:${this.options.stateMachineName}:${executionName}`,
-          Name: executionName,
-          Input: input,
-          StartTime: new Date().toISOString(),
+      context: context as unknown as RunOptions['context'] & object,
+    });
+    /** A Distributed Map state's Map Run, in the execution whose context is `parent`. */
+    const mapRun = async (
+      name: string,
+      map: DistributedMap,
+      input: Json,
+      parent: ExecutionContext,
+    ): Promise<Json> => {
+      // ItemsPath and ItemSelector (with $$.Map.Item and the parent's context), as the library
+      // evaluates them for an inline Map: one whose items each pass through unchanged.
+      const selection: Definition = {
+        StartAt: 'Select items',
+        States: {
+          'Select items': {
+            Type: 'Map',
+            ...(map.itemsPath ? { ItemsPath: map.itemsPath } : {}),
+            ...(map.itemSelector !== undefined ? { ItemSelector: map.itemSelector } : {}),
+            ItemProcessor: {
+              ProcessorConfig: { Mode: 'INLINE' },
+              StartAt: 'Item',
+              States: { Item: { Type: 'Pass', End: true } },
+            },
+            End: true,
+          },
         },
-        StateMachine: { Id: this.stateMachineArn, Name: this.options.stateMachineName },
+      };
+      const select = (definition: Definition) =>
+        new StateMachine(definition as StateMachineDefinition, noValidation).run(input, {
+          context: structuredClone(parent) as unknown as RunOptions['context'] & object,
+        }).result as Promise<Json>;
+      const items = (await select(selection)) as Json[];
+      let childInputs: Json[] = items;
+      if (map.batcher) {
+        const { MaxItemsPerBatch, MaxInputBytesPerBatch, BatchInput } = map.batcher;
+        const batchInput =
+          BatchInput === undefined
+            ? undefined
+            : await select({
+                StartAt: 'Batch input',
+                States: { 'Batch input': { Type: 'Pass', Parameters: BatchInput, End: true } },
+              });
+        const batches: Json[][] = [];
+        let current: Json[] = [];
+        const bytes = (batch: Json[]) =>
+          Buffer.byteLength(
+            JSON.stringify({ Items: batch, ...(batchInput === undefined ? {} : { BatchInput: batchInput }) }),
+          );
+        for (const item of items) {
+          const full =
+            (MaxItemsPerBatch !== undefined && current.length >= MaxItemsPerBatch) ||
+            (MaxInputBytesPerBatch !== undefined &&
+              current.length > 0 &&
+              bytes([...current, item]) > MaxInputBytesPerBatch);
+          if (full) {
+            batches.push(current);
+            current = [];
+          }
+          current.push(item);
+        }
+        if (current.length > 0) batches.push(current);
+        childInputs = batches.map((Items) => ({
+          Items,
+          ...(batchInput === undefined ? {} : { BatchInput: batchInput }),
+        }));
+      }
+      const run: MapRun = {
+        state: name,
+        items: items.length,
+        children: childInputs.length,
+        failed: 0,
+        mostAtOnce: 0,
+        executions: [],
+      };
+      const outputs: Json[] = new Array(childInputs.length);
+      const limit = map.maxConcurrency && map.maxConcurrency > 0 ? map.maxConcurrency : 10_000;
+      let next = 0;
+      let running = 0;
+      const child = async () => {
+        while (next < childInputs.length) {
+          const index = next++;
+          const childInput = childInputs[index] as Json;
+          const childName = randomUUID();
+          run.executions.push(childName);
+          const machine = `${this.options.stateMachineName}/${name}`;
+          const context: ExecutionContext = {
+            Execution: {
+              Id: `arn:aws:states:${region}:${hubAccount}:execution:${machine}:${childName}`,
+              Name: childName,
+              Input: childInput,
+              StartTime: new Date().toISOString(),
+            },
+            StateMachine: { Id: `${this.stateMachineArn}/${name}`, Name: machine },
+          };
+          running++;
+          run.mostAtOnce = Math.max(run.mostAtOnce, running);
+          try {
+            const execution = new StateMachine(
+              JSON.parse(JSON.stringify(map.processor)) as StateMachineDefinition,
+              noValidation,
+            ).run(childInput, runOptions(context));
+            outputs[index] = (await execution.result) as Json;
+          } catch (error) {
+            if (!(error instanceof ExecutionError)) throw error;
+            const cause = error.cause as { name?: string; message?: string } | undefined;
+            run.failed++;
+            // A failed child's place in the result (an assumption: without ResultWriter AWS does
+            // not document it); only reached when the threshold tolerates failures.
+            outputs[index] = { Error: cause?.name ?? error.name, Cause: cause?.message ?? error.message };
+          } finally {
+            running--;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(limit, childInputs.length) }, child));
+      mapRuns.push(run);
+      const total = childInputs.length;
+      const overCount = run.failed > (map.toleratedCount ?? 0);
+      const overPercentage = total > 0 && (run.failed / total) * 100 > (map.toleratedPercentage ?? 0);
+      const countSet = map.toleratedCount !== undefined;
+      const percentageSet = map.toleratedPercentage !== undefined;
+      // With neither set, any failure fails the Map Run; with one or both, exceeding either does.
+      const exceeded =
+        run.failed > 0 &&
+        (countSet || percentageSet ? (countSet && overCount) || (percentageSet && overPercentage) : true);
+      if (exceeded) {
+        throw new StepFunctionsError(
+          'States.ExceedToleratedFailureThreshold',
+          `The specified tolerated failure threshold was exceeded: ${run.failed} of ${total} child executions of ${name} failed`,
+        );
+      }
+      return outputs;
+    };
+    const mapHandlers = (context: ExecutionContext) =>
+      Object.fromEntries(
+        [...this.distributed].map(([name, map]) => [
+          name,
+          (input: unknown) => mapRun(name, map, input as Json, context),
+        ]),
+      );
+    const top: ExecutionContext = {
+      Execution: {
+        Id: `arn:aws:states:${region}:${hubAccount}:execution:${this.options.stateMachineName}:${executionName}`,
+        Name: executionName,
+        Input: input,
+        StartTime: new Date().toISOString(),
       },
+      StateMachine: { Id: this.stateMachineArn, Name: this.options.stateMachineName },
     };
     const execution = new StateMachine(structuredClone(this.definition), {
       validationOptions: { checkPaths: true, checkArn: true },
-    }).run(input, options);
+    }).run(input, runOptions(top));
     try {
-      return { output: (await execution.result) as Json, calls };
+      return { output: (await execution.result) as Json, calls, mapRuns };
     } catch (error) {
       if (!(error instanceof ExecutionError)) throw error;
       const cause = error.cause as { name?: string; message?: string } | undefined;
-      return { error: { name: cause?.name ?? error.name, cause: cause?.message ?? error.message }, calls };
+      return {
+        error: { name: cause?.name ?? error.name, cause: cause?.message ?? error.message },
+        calls,
+        mapRuns,
+      };
     }
   }
 }

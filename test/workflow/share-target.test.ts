@@ -141,7 +141,22 @@ describe('the share-target definition', () => {
 
   test("turns every failure inside an account into that account's result, with bounded concurrency", () => {
     const perAccount = ['Onboard accounts', 'Remove accounts'];
-    for (const mapName of perAccount) expect(definition.States[mapName]?.MaxConcurrency).toBe(5);
+    for (const mapName of perAccount) {
+      // Distributed: a child execution per account (STANDARD: checks wait for minutes), 50 at
+      // once, and no child failure tolerated, as every expected failure is a result.
+      const map = definition.States[mapName];
+      expect({ mapName, processor: map?.ItemProcessor?.ProcessorConfig }).toEqual({
+        mapName,
+        processor: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+      });
+      expect({ mapName, most: map?.MaxConcurrency, tolerated: map?.ToleratedFailurePercentage }).toEqual({
+        mapName,
+        most: 50,
+        tolerated: 0,
+      });
+      // A child is an execution of its own: $$.Execution is the child's, so the run's name comes in its item.
+      expect(JSON.stringify(map?.ItemProcessor)).not.toContain('$$.Execution');
+    }
     for (const { name, state, within } of states) {
       const [outer] = within;
       if (!outer || !perAccount.includes(outer)) continue;
