@@ -106,7 +106,7 @@ async function accountsMirroringHere(config: Config, hub: string, log: Logger): 
 export async function fleetAccounts(config: Config, log: Logger): Promise<string[]> {
   const hub = await accountsFor(config).hubAccount();
   const [shared, mirroring] = await Promise.all([
-    enrolledAccounts(ramClient(config.region), hub).catch((error: Error) => {
+    enrolledAccounts(await ramClient(config.region), hub).catch((error: Error) => {
       log.warn('could not list the accounts the target is shared with', { error: error.message });
       return [hub];
     }),

@@ -1,10 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
-import {
-  paginateGetResourceShareAssociations,
-  paginateGetResourceShares,
-  type RAMClient,
-} from '@aws-sdk/client-ram';
-import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { RAMClient } from '@aws-sdk/client-ram';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { TAG } from '../domain/tags.ts';
 import { ec2Client } from './clients.ts';
@@ -16,7 +11,10 @@ import { ec2Client } from './clients.ts';
  * expire; one EC2 client per account and Region lives as long as the Lambda container.
  */
 export interface AccountSettings {
-  /** The hub's account, when known from configuration (the stack passes AWS::AccountId). */
+  /**
+   * The hub's account: from configuration (the stack passes AWS::AccountId), else the account of
+   * the function's own ARN (the Lambda context's invokedFunctionArn). Never a round trip to STS.
+   */
   hubAccount: string | undefined;
   spokeRoleName: string;
   externalId: string | undefined;
@@ -28,22 +26,18 @@ export class AccountAccessError extends Error {
 
 export class Accounts {
   private readonly clients = new Map<string, EC2Client>();
-  private hub: Promise<string> | undefined;
 
-  constructor(
-    private readonly settings: AccountSettings,
-    private readonly sts: STSClient,
-  ) {}
+  constructor(private readonly settings: AccountSettings) {}
 
-  /** The hub's account: from configuration, else asked of STS once. */
+  /** The hub's account (see AccountSettings.hubAccount). */
   hubAccount(): Promise<string> {
-    this.hub ??= this.settings.hubAccount
-      ? Promise.resolve(this.settings.hubAccount)
-      : this.sts.send(new GetCallerIdentityCommand({})).then((out) => {
-          if (!out.Account) throw new Error('GetCallerIdentity returned no account');
-          return out.Account;
-        });
-    return this.hub;
+    const { hubAccount } = this.settings;
+    if (hubAccount) return Promise.resolve(hubAccount);
+    return Promise.reject(
+      new Error(
+        "the hub's account is not known: set MIRROROPS_HUB_ACCOUNT_ID, or run in Lambda (the function's ARN names it)",
+      ),
+    );
   }
 
   /** An EC2 client acting in `account`. */
@@ -85,6 +79,10 @@ export class Accounts {
  * mirrorops:managed=true) whose association is complete, plus the hub itself.
  */
 export async function enrolledAccounts(ram: RAMClient, hubAccount: string): Promise<string[]> {
+  // RAM's commands are loaded with its client, when first used (see clients.ts).
+  const { paginateGetResourceShareAssociations, paginateGetResourceShares } = await import(
+    '@aws-sdk/client-ram'
+  );
   const arns: string[] = [];
   // Every page: RAM answers GetResourceShares in pages too (nextToken), one share per target.
   for await (const page of paginateGetResourceShares(

@@ -1,10 +1,10 @@
 import { Accounts } from '../aws/accounts.ts';
 import { eventBridgeAudit } from '../aws/audit.ts';
-import { eventBridgeClient, sqsClient, stsClient } from '../aws/clients.ts';
-import { type DeadLetters, sqsDeadLetters } from '../aws/dlq.ts';
+import { eventBridgeClient, sqsClient } from '../aws/clients.ts';
+import type { DeadLetters } from '../aws/dlq.ts';
 import { ec2Gateway } from '../aws/ec2.ts';
 import { paced, realClock, TokenBudget } from '../aws/pacing.ts';
-import { sqsFindingQueues } from '../aws/queues.ts';
+import type { FindingQueues } from '../aws/queues.ts';
 import { expiryFrom } from '../domain/expiry.ts';
 import { EC2_BUCKETS } from '../domain/intake.ts';
 import { findingToIntent } from '../events/guardduty.ts';
@@ -13,19 +13,57 @@ import { Memory } from '../memory.ts';
 import type { ApplyResult, MirrorDeps } from '../mirror.ts';
 import { apply } from '../mirror.ts';
 import type { Config } from './config.ts';
+import { functionAccount } from './function-account.ts';
 import { type Logger, withKeys } from './log.ts';
 
 let accounts: Accounts | undefined;
 /** One per container, kept across invocations: see Memory. */
 const memory = new Memory();
 
-/** The account access of this container, made once from the configuration. */
+/** The account access of this container, made once from the configuration and the function's ARN. */
 export function accountsFor(config: Config): Accounts {
-  accounts ??= new Accounts(
-    { hubAccount: config.hubAccount, spokeRoleName: config.spokeRoleName, externalId: config.externalId },
-    stsClient(config.region),
+  if (accounts) return accounts;
+  const hubAccount = config.hubAccount ?? functionAccount();
+  const made = new Accounts({
+    hubAccount,
+    spokeRoleName: config.spokeRoleName,
+    externalId: config.externalId,
+  });
+  // Kept once the hub's account is known; until then (no invocation yet) made again when asked.
+  if (hubAccount) accounts = made;
+  return made;
+}
+
+/** A value made on first use, once. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    made ??= make();
+    made.catch(() => {
+      made = undefined;
+    });
+    return made;
+  };
+}
+
+/** The intake's queues, with SQS loaded when first received from (see clients.ts). */
+function lazyQueues(region: string): FindingQueues {
+  const queues = once(async () =>
+    (await import('../aws/queues.ts')).sqsFindingQueues(await sqsClient(region)),
   );
-  return accounts;
+  return {
+    receive: async (...args) => (await queues()).receive(...args),
+    delete: async (...args) => (await queues()).delete(...args),
+    postpone: async (...args) => (await queues()).postpone(...args),
+  };
+}
+
+/** The dead-letter queue, with SQS loaded when an event is first sent to it. */
+function lazyDeadLetters(region: string, queueUrl: string): DeadLetters {
+  const dlq = once(async () =>
+    (await import('../aws/dlq.ts')).sqsDeadLetters(await sqsClient(region), queueUrl),
+  );
+  return { send: async (...args) => (await dlq()).send(...args) };
 }
 
 /**
@@ -94,7 +132,7 @@ export function findingIntake(
 ): IntakeDeps {
   return {
     queues,
-    sqs: sqsFindingQueues(sqsClient(config.region)),
+    sqs: lazyQueues(config.region),
     deadLetters: deadLettersFor(config)(),
     prepare: findingPreparer(
       (event) => findingToIntent(event, config),
@@ -126,4 +164,4 @@ export function findingIntake(
 }
 
 export const deadLettersFor = (config: Config) => (): DeadLetters | undefined =>
-  config.deadLetterQueueUrl ? sqsDeadLetters(sqsClient(config.region), config.deadLetterQueueUrl) : undefined;
+  config.deadLetterQueueUrl ? lazyDeadLetters(config.region, config.deadLetterQueueUrl) : undefined;

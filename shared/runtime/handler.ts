@@ -2,6 +2,7 @@ import middy, { type MiddlewareObj, type Request } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { DeadLetters } from '../aws/dlq.ts';
 import { EventValidationError } from '../events/validation.ts';
+import { noteFunctionArn } from './function-account.ts';
 import { functionLogger, type LogLevel, type RequestLogger, requestLogger } from './log.ts';
 import { functionMetrics, type Measure, publish } from './metrics.ts';
 
@@ -41,6 +42,7 @@ const logging = (name: string, level: LogLevel): MiddlewareObj<unknown, unknown,
   const logger = functionLogger(name, level);
   return {
     before: (request) => {
+      noteFunctionArn(request.context.invokedFunctionArn);
       logger.resetKeys();
       logger.addContext(request.context);
       logger.appendKeys({ requestId: request.context.awsRequestId });

@@ -57,16 +57,14 @@ async function container(keys: Keys) {
     AWS_SESSION_TOKEN: keys.sessionToken,
   });
   vi.resetModules();
-  const [{ apply }, { mirrorDeps }, { sweepFleet }, { Accounts }, { ec2Gateway }, { stsClient }] =
-    await Promise.all([
-      import('../../shared/mirror.ts'),
-      import('../../shared/runtime/deps.ts'),
-      import('../../shared/fleet.ts'),
-      import('../../shared/aws/accounts.ts'),
-      import('../../shared/aws/ec2.ts'),
-      import('../../shared/aws/clients.ts'),
-    ]);
-  return { apply, mirrorDeps, sweepFleet, Accounts, ec2Gateway, stsClient };
+  const [{ apply }, { mirrorDeps }, { sweepFleet }, { Accounts }, { ec2Gateway }] = await Promise.all([
+    import('../../shared/mirror.ts'),
+    import('../../shared/runtime/deps.ts'),
+    import('../../shared/fleet.ts'),
+    import('../../shared/aws/accounts.ts'),
+    import('../../shared/aws/ec2.ts'),
+  ]);
+  return { apply, mirrorDeps, sweepFleet, Accounts, ec2Gateway };
 }
 const functions = async () => container(await stack.credentials('guardduty-finding'));
 const sweeper = async () => container(await stack.credentials('ttl-sweeper'));
@@ -219,11 +217,12 @@ describe('across accounts', () => {
       MIRROROPS_HUB_ACCOUNT_ID: HUB,
       AWS_REGION: REGION,
     });
-    const { apply, mirrorDeps, Accounts, ec2Gateway, stsClient } = await functions();
-    const accounts = new Accounts(
-      { hubAccount: HUB, spokeRoleName: 'mirrorops-spoke', externalId: undefined },
-      stsClient(REGION),
-    );
+    const { apply, mirrorDeps, Accounts, ec2Gateway } = await functions();
+    const accounts = new Accounts({
+      hubAccount: HUB,
+      spokeRoleName: 'mirrorops-spoke',
+      externalId: undefined,
+    });
     const deps = await mirrorDeps(noExternalId, HUB, REGION, silentLogger);
     const result = await apply(intent, {
       ...deps,
