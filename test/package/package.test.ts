@@ -239,6 +239,33 @@ describe('the packaged hub stack', () => {
   });
 });
 
+describe('the packaged hub stack in several Regions of one account (the hub runs in each Region it serves)', () => {
+  /** Names CloudFormation gives these types are one namespace for the whole account, not per Region. */
+  const GLOBAL_NAMES: Record<string, string> = {
+    'AWS::IAM::Role': 'RoleName',
+    'AWS::IAM::ManagedPolicy': 'ManagedPolicyName',
+    'AWS::IAM::InstanceProfile': 'InstanceProfileName',
+    'AWS::CloudWatch::Dashboard': 'DashboardName',
+  };
+  const namesIn = (region: string) => {
+    const { resolve } = resolver(template as CfnTemplate, { account: '111111111111', region });
+    return Object.values(template.Resources).flatMap((r) => {
+      const key = GLOBAL_NAMES[r.Type];
+      return key === undefined ? [] : [`${r.Type} ${String(resolve(r.Properties[key]))}`];
+    });
+  };
+
+  test("one template deploys in any Region: the account-wide names (IAM roles, the dashboard) carry the stack's Region", () => {
+    const east = namesIn('us-east-1');
+    const west = namesIn('eu-west-1');
+    expect(east.length).toBeGreaterThanOrEqual(4);
+    expect(east.filter((name) => west.includes(name))).toEqual([]);
+    expect(east.filter((name) => !name.includes('us-east-1'))).toEqual([]);
+    expect(west).toContain('AWS::IAM::Role mirrorops-dev-eu-west-1-events');
+    expect(west).toContain('AWS::CloudWatch::Dashboard mirrorops-dev-eu-west-1');
+  });
+});
+
 describe("the packaged hub stack and its default bus's permission for the organization", () => {
   const HUB = '111111111111';
   const STATEMENT_ID = 'mirrorops-dev-org';
