@@ -307,7 +307,7 @@ export class LocalRunner {
     }
   }
 
-  async run(input: Json, executionName = randomUUID()): Promise<LocalRun> {
+  async run(input: Json, executionName: string = randomUUID()): Promise<LocalRun> {
     const { url, hubAccount, executionCredentials, observe, answer } = this.options;
     const region = this.region;
     const calls: SdkCall[] = [];

@@ -64,7 +64,7 @@ const echo: Definition = {
 };
 
 /** A child that fails for the item "bad". */
-const failsOnBad: Definition = {
+const failsOnBad = {
   StartAt: 'Bad?',
   States: {
     'Bad?': {
@@ -75,7 +75,7 @@ const failsOnBad: Definition = {
     Fail: { Type: 'Fail', Error: 'Test.Bad', Cause: 'a bad item' },
     Fine: { Type: 'Pass', End: true },
   },
-};
+} as unknown as Definition;
 
 const items = (n: number) => Array.from({ length: n }, (_, i) => `item-${i}`);
 
