@@ -22,6 +22,10 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     summary: 'list what is mirrored: sessions, reason, scope, expiry, free slots per ENI',
     load: async () => (await import('./commands/status.ts')).statusCommand,
   },
+  doctor: {
+    summary: 'check that mirrored traffic would reach the target (groups, ACLs, NLB, capacity, routes)',
+    load: async () => (await import('./commands/doctor.ts')).doctorCommand,
+  },
   explain: {
     summary: 'say whether a packet on an ENI is mirrored, by which session and rule, or why not',
     load: async () => (await import('./commands/explain.ts')).explainCommand,

@@ -1,0 +1,96 @@
+import {
+  CreateTrafficMirrorFilterCommand,
+  CreateTrafficMirrorSessionCommand,
+  type EC2Client,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { vi } from 'vitest';
+import type { CheckResult } from '../../cli/doctor/checks.ts';
+import { main } from '../../cli/main.ts';
+import { must } from './topology.ts';
+
+export interface Doctored {
+  code: number;
+  checks: CheckResult[];
+  err: string[];
+}
+
+/** `mirrorops doctor ARGS --output json` in process, as the account's root against the emulator. */
+export async function doctor(url: string, account: string, args: string[]): Promise<Doctored> {
+  const out: string[] = [];
+  const err: string[] = [];
+  for (const key of ['AWS_PROFILE', 'AWS_DEFAULT_REGION', 'AWS_SESSION_TOKEN']) vi.stubEnv(key, undefined);
+  vi.stubEnv('AWS_ENDPOINT_URL', url);
+  vi.stubEnv('AWS_ACCESS_KEY_ID', account);
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  try {
+    const code = await main(['doctor', ...args, '--output', 'json'], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
+    const parsed =
+      out.length > 0 ? (JSON.parse(out.join('\n')) as { checks: CheckResult[] }) : { checks: [] };
+    return { code, checks: parsed.checks, err };
+  } finally {
+    vi.unstubAllEnvs();
+  }
+}
+
+/** The lines of one check. */
+export const lines = (d: Doctored, check: string) => d.checks.filter((c) => c.check === check);
+export const statuses = (d: Doctored, check: string) => lines(d, check).map((c) => c.status);
+
+/** A running instance of this type in the subnet, in these groups: its id, primary ENI and address. */
+export async function instanceIn(ec2: EC2Client, subnetId: string, type: string, groupIds: string[] = []) {
+  const out = await ec2.send(
+    new RunInstancesCommand({
+      MinCount: 1,
+      MaxCount: 1,
+      ImageId: 'ami-12345678',
+      InstanceType: type as RunInstancesCommand['input']['InstanceType'],
+      SubnetId: subnetId,
+      ...(groupIds.length > 0 ? { SecurityGroupIds: groupIds } : {}),
+    }),
+  );
+  const instance = must(out.Instances?.[0], 'Instances[0]');
+  return {
+    instanceId: must(instance.InstanceId, 'InstanceId'),
+    eniId: must(instance.NetworkInterfaces?.[0]?.NetworkInterfaceId, 'ENI'),
+    address: must(instance.PrivateIpAddress, 'PrivateIpAddress'),
+  };
+}
+
+/** A session on the ENI to the target, with its own filter and these tags. */
+export async function session(
+  ec2: EC2Client,
+  eniId: string,
+  targetId: string,
+  number: number,
+  tags: Record<string, string> = {},
+) {
+  const filterId = must(
+    (await ec2.send(new CreateTrafficMirrorFilterCommand({}))).TrafficMirrorFilter?.TrafficMirrorFilterId,
+    'filter',
+  );
+  const entries = Object.entries(tags);
+  const out = await ec2.send(
+    new CreateTrafficMirrorSessionCommand({
+      NetworkInterfaceId: eniId,
+      TrafficMirrorTargetId: targetId,
+      TrafficMirrorFilterId: filterId,
+      SessionNumber: number,
+      ...(entries.length > 0
+        ? {
+            TagSpecifications: [
+              {
+                ResourceType: 'traffic-mirror-session',
+                Tags: entries.map(([Key, Value]) => ({ Key, Value })),
+              },
+            ],
+          }
+        : {}),
+    }),
+  );
+  return must(out.TrafficMirrorSession?.TrafficMirrorSessionId, 'session');
+}
