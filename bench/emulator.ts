@@ -54,10 +54,12 @@ interface Operation {
   call(i: number): Promise<unknown>;
 }
 
-/** Starts `mirrorops emulator --port 0` and resolves with its URL once it prints it. */
-async function spawnEmulator(): Promise<{ url: string; child: ChildProcess }> {
+/** Starts `mirrorops emulator --port 0 [args]` and resolves with its URL once it prints it. */
+export async function spawnEmulator(
+  args: readonly string[] = [],
+): Promise<{ url: string; child: ChildProcess }> {
   const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'emulator', '--port', '0'], {
+  const child = spawn(process.execPath, [bin, 'emulator', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
