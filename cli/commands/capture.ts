@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
-import { ec2Client } from '../../shared/aws/clients.ts';
-import { prepareAwsEnv } from '../aws.ts';
+import { awsFlags, connect } from '../aws.ts';
 import { CaptureSetupError, type CaptureStats, startCapture } from '../capture/capture.ts';
 import { ec2VniLookup, resolvingIdentify } from '../capture/resolve.ts';
 import { type Command, parseFlags, UsageError, untilShutdown } from '../command.ts';
@@ -20,8 +19,12 @@ Options:
   --rotate-seconds S     start a VNI's next file once one is S seconds old
   --health-port P        accept and close TCP connections on P: the health check of a Network
                          Load Balancer whose UDP 4789 listener forwards to this instance
-  --resolve              look each VNI up to its session (AWS credentials or AWS_ENDPOINT_URL,
-                         AWS_REGION) and name files i-..._eni-..._tms-..._<vni>_<n>.pcap
+  --resolve              look each VNI up to its session in this account and Region and name
+                         files i-..._eni-..._tms-..._<vni>_<n>.pcap (needs
+                         ec2:DescribeTrafficMirrorSessions and ec2:DescribeNetworkInterfaces)
+  --region R, --profile P, --endpoint-url U
+                         where --resolve looks, as the AWS CLI reads them (else AWS_REGION,
+                         AWS_PROFILE, AWS_ENDPOINT_URL, the instance's role)
   --status-seconds N     seconds between status lines (default 5; 0: none)
   --max-open-files N     files open at once; the least recently written is closed (default 64)
   -h, --help             show this help`;
@@ -33,6 +36,9 @@ const flags = {
   'rotate-seconds': { type: 'string' },
   'health-port': { type: 'string' },
   resolve: { type: 'boolean', default: false },
+  region: awsFlags.region,
+  profile: awsFlags.profile,
+  'endpoint-url': awsFlags['endpoint-url'],
   'status-seconds': { type: 'string', default: '5' },
   'max-open-files': { type: 'string', default: '64' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -93,8 +99,9 @@ export const captureCommand: Command = {
     const maxOpenFiles = integer('max-open-files', values['max-open-files'], 1, 10_000);
     const note = (line: string) => io.err(`mirrorops capture: ${line}`);
     const lookups = new AbortController();
+    // The account is checked before anything listens: missing credentials are an error now (exit 5), not later.
     const identify = values.resolve
-      ? resolvingIdentify(ec2VniLookup(ec2Client(prepareAwsEnv())), { signal: lookups.signal, note })
+      ? resolvingIdentify(ec2VniLookup((await connect(values, io)).ec2), { signal: lookups.signal, note })
       : undefined;
 
     const capture = await startCapture({
