@@ -75,13 +75,11 @@ export const extendCommand: Command = {
     if (values.session !== undefined) checkId('--session', values.session, 'tms');
     if ((values.for === undefined) === (values.until === undefined))
       throw new UsageError('say until when: --for DURATION or --until TIME (one of them)');
-    const now = new Date();
-    const lifetimeMs =
-      values.for !== undefined
-        ? durationOf('--for', values.for)
-        : instantOf('--until', values.until ?? '', now).getTime() - now.getTime();
+    const forMs = values.for === undefined ? undefined : durationOf('--for', values.for);
+    const until = values.until === undefined ? undefined : instantOf('--until', values.until, new Date());
+    const lifetimeAt = (start: Date) => forMs ?? (until?.getTime() ?? 0) - start.getTime();
     const option = values.for !== undefined ? '--for' : '--until';
-    checkLifetime(option, lifetimeMs, commandConfig('us-east-1', 'tmt-00000000'));
+    checkLifetime(option, lifetimeAt(new Date()), commandConfig('us-east-1', 'tmt-00000000'));
     const note = checkNote(values.note);
 
     const aws = await connect(values, io);
@@ -92,7 +90,9 @@ export const extendCommand: Command = {
       return EXIT.nothing;
     }
 
+    // --until is an instant: the lifetime counts from the requests' own start, so it ends there exactly.
     const startAt = new Date();
+    const lifetimeMs = lifetimeAt(startAt);
     const wanted = startAt.getTime() + lifetimeMs;
     const longer = chosen.filter((s) => (readExpiry(sessionExpiry(s.tags)) ?? 0) < wanted);
     for (const s of chosen.filter((s) => !longer.includes(s)))

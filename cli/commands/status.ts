@@ -76,6 +76,7 @@ interface Selection {
 export async function statusOf(aws: AwsAccount, selection: Selection): Promise<AccountStatus> {
   const { gateway } = aws;
   let instance: InstanceView | undefined;
+  let attachedTo: string | undefined;
   const [rows] = await Promise.all([
     inventory(gateway, { includeUnmanaged: true }),
     (async () => {
@@ -84,8 +85,12 @@ export async function statusOf(aws: AwsAccount, selection: Selection): Promise<A
         if (!instance)
           throw new NotFoundError(`no instance ${selection.instanceId} in ${aws.account} ${aws.region}`);
       }
-      if (selection.eniId !== undefined && !(await gateway.networkInterface(selection.eniId)))
-        throw new NotFoundError(`no network interface ${selection.eniId} in ${aws.account} ${aws.region}`);
+      if (selection.eniId !== undefined) {
+        const eni = await gateway.networkInterface(selection.eniId);
+        if (!eni)
+          throw new NotFoundError(`no network interface ${selection.eniId} in ${aws.account} ${aws.region}`);
+        attachedTo = eni.instanceId;
+      }
     })(),
   ]);
   // The ENIs to show: those named, else every ENI with a session mirrorops manages (or any, with --all).
@@ -98,12 +103,13 @@ export async function statusOf(aws: AwsAccount, selection: Selection): Promise<A
     ...new Set(rows.filter((r) => selection.all || r.managed).map((r) => r.networkInterfaceId)),
   ];
   const onShown = rows.filter((r) => enis.includes(r.networkInterfaceId));
+  const owner = instance?.id ?? attachedTo;
   const sessions = (named || selection.all ? onShown : onShown.filter((r) => r.managed)).map((r) =>
-    instance && r.instanceId === undefined ? { ...r, instanceId: instance.id } : r,
+    owner && r.instanceId === undefined ? { ...r, instanceId: owner } : r,
   );
   const interfaces = enis.map((eniId): InterfaceSlots => {
     const on = onShown.filter((r) => r.networkInterfaceId === eniId);
-    const instanceId = instance?.id ?? on.find((r) => r.instanceId)?.instanceId;
+    const instanceId = instance?.id ?? attachedTo ?? on.find((r) => r.instanceId)?.instanceId;
     return {
       networkInterfaceId: eniId,
       ...(instanceId ? { instanceId } : {}),
