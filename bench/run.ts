@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchBurst, DEFAULT_BURST } from './burst.ts';
+import { benchCapture } from './capture.ts';
 import { benchColdStart, DEFAULT_COLD_START } from './cold-start.ts';
 import { benchEmulator, formatReport } from './emulator.ts';
 import { benchFleet, DEFAULT_FLEET } from './fleet.ts';
@@ -59,6 +60,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
         findings: count(values.findings, DEFAULT_BURST.findings, 'findings'),
         virtual: values.virtual ?? false,
       }),
+  },
+  capture: {
+    about: 'mirrorops capture on loopback: highest lossless VXLAN rate against tcpdump -w, and its memory',
+    run: () => benchCapture(),
   },
   sweep: {
     about: `expired sessions swept under EC2's token buckets (--sessions N, default ${DEFAULT_SWEEP.sessions}; minutes)`,
