@@ -53,6 +53,8 @@ interface Source {
 /** Where the target's packets go: the ENI or the load balancer's subnets, when visible here. */
 interface TargetSide {
   target: TargetView;
+  /** Owned by another account (shared through RAM): its ENI or load balancer is not visible here. */
+  shared: boolean;
   eni?: EniView;
   instanceType?: string;
   loadBalancer?: LoadBalancerView;
@@ -77,7 +79,7 @@ export async function runDoctor(reader: DoctorReader, input: DoctorInput): Promi
   }
   if (side) {
     await checkCapacity(reader, input, side, sources, out);
-    if (side.target.kind === 'network-interface') await checkEniTarget(reader, input, side, sources, out);
+    if (side.target.kind === 'network-interface') await checkEniTarget(reader, side, sources, out);
     if (side.target.kind === 'network-load-balancer') await checkNlbTarget(reader, side, out);
     if (side.target.kind === 'gateway-load-balancer-endpoint') {
       out.push({
@@ -163,8 +165,8 @@ async function checkTarget(reader: DoctorReader, input: DoctorInput, out: CheckR
     });
     return undefined;
   }
-  const side: TargetSide = { target };
   const shared = target.ownerId !== input.account;
+  const side: TargetSide = { target, shared };
   const owner = shared
     ? `owned by ${target.ownerId}, shared with this account through RAM`
     : 'owned by this account';
@@ -236,7 +238,6 @@ async function checkCapacity(
 
 async function checkEniTarget(
   reader: DoctorReader,
-  input: DoctorInput,
   side: TargetSide,
   sources: readonly Source[],
   out: CheckResult[],
@@ -247,10 +248,9 @@ async function checkEniTarget(
       check: 'target-network',
       status: 'warn',
       resource: target.destination,
-      detail:
-        target.ownerId !== input.account
-          ? `the target ENI belongs to ${target.ownerId}: its security groups and network ACL are not visible here`
-          : `the target ENI ${target.destination} is not visible`,
+      detail: side.shared
+        ? `the target ENI belongs to ${target.ownerId}: its security groups and network ACL are not visible here`
+        : `the target ENI ${target.destination} is not visible`,
       fix: `run mirrorops doctor --target ${target.id} in account ${target.ownerId} too`,
     });
     return;
@@ -334,13 +334,23 @@ async function checkNlbTarget(reader: DoctorReader, side: TargetSide, out: Check
   const arn = side.target.destination;
   const lb = side.loadBalancer;
   if (!lb) {
-    out.push({
-      check: 'nlb',
-      status: side.target.ownerId === '' ? 'fail' : 'warn',
-      resource: arn,
-      detail: `the load balancer is not found in this account (it may belong to ${side.target.ownerId || 'another account'}, or be deleted)`,
-      fix: `run mirrorops doctor --target ${side.target.id} in the target's account; a deleted NLB needs a new target`,
-    });
+    out.push(
+      side.shared
+        ? {
+            check: 'nlb',
+            status: 'warn',
+            resource: arn,
+            detail: `the load balancer belongs to ${side.target.ownerId}: its listeners and targets are not visible here`,
+            fix: `run mirrorops doctor --target ${side.target.id} in account ${side.target.ownerId} too`,
+          }
+        : {
+            check: 'nlb',
+            status: 'fail',
+            resource: arn,
+            detail: 'the load balancer does not exist (deleted?): mirrored packets go nowhere',
+            fix: 'create a target for a load balancer that exists, and move the sessions to it',
+          },
+    );
     return;
   }
   if (lb.state !== 'active') {
