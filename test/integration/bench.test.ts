@@ -9,6 +9,8 @@ test('the critical-path benchmark runs and reports every case', async () => {
     'new finding, 4 ENIs, new 4-rule filter',
     'repeat, same container (sessions remembered)',
     'repeat, new container (reads first)',
+    'new finding, first in a fresh process',
+    'First finding in a fresh process / in a warm one',
   ])
     expect(report).toContain(row);
   // Which requests started together is timing (not asserted here): guardduty-memory.test.ts checks
