@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchBurst, DEFAULT_BURST } from './burst.ts';
 import { benchCapture } from './capture.ts';
+import { benchCliStart, DEFAULT_CLI_START } from './cli-start.ts';
 import { benchColdStart, DEFAULT_COLD_START } from './cold-start.ts';
 import { benchEmulator, formatReport } from './emulator.ts';
 import { benchFleet, DEFAULT_FLEET } from './fleet.ts';
@@ -64,6 +65,11 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   capture: {
     about: 'mirrorops capture on loopback: highest lossless VXLAN rate against tcpdump -w, and its memory',
     run: () => benchCapture(),
+  },
+  'cli-start': {
+    about: `mirrorops --help and status (${DEFAULT_CLI_START.sessions} sessions) in fresh processes, against node -e 0 (--runs N)`,
+    run: () =>
+      benchCliStart({ ...DEFAULT_CLI_START, runs: count(values.runs, DEFAULT_CLI_START.runs, 'runs') }),
   },
   sweep: {
     about: `expired sessions swept under EC2's token buckets (--sessions N, default ${DEFAULT_SWEEP.sessions}; minutes)`,
