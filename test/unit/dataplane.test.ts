@@ -20,23 +20,9 @@ import {
   vxlanHeader,
 } from '../../emulator/dataplane/packet.ts';
 import { parseCidr } from '../../emulator/ec2/cidr.ts';
+import { checksumVerifies, pseudoHeader } from '../support/dataplane.ts';
 
-// ---- an independent check of the bytes --------------------------------------------------------
-
-/**
- * The receiver's check of RFC 1071, written apart from the emulator's sender side: the 16-bit
- * big-endian words of everything covered, checksum field included, are added in 32 bits and
- * folded; a right checksum makes the result 0xffff.
- */
-function verifies(...parts: Uint8Array[]): boolean {
-  const bytes = Buffer.concat(parts);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let sum = 0;
-  for (let i = 0; i + 1 < bytes.length; i += 2) sum += view.getUint16(i);
-  if (bytes.length % 2 === 1) sum += (bytes[bytes.length - 1] ?? 0) * 256;
-  while (sum >>> 16) sum = (sum & 0xffff) + (sum >>> 16);
-  return sum === 0xffff;
-}
+// ---- an independent check of the bytes: test/support/dataplane.ts -----------------------------
 
 /** Address bytes, from the test's own numbers (not the emulator's parser). */
 const v4Text = (bytes: number[]) => bytes.join('.');
@@ -45,10 +31,9 @@ const v6Text = (bytes: number[]) =>
     (((bytes[2 * i] ?? 0) << 8) | (bytes[2 * i + 1] ?? 0)).toString(16),
   ).join(':');
 
-function pseudo(family: 4 | 6, src: number[], dst: number[], protocol: number, length: number): Buffer {
-  if (family === 4) return Buffer.from([...src, ...dst, 0, protocol, length >> 8, length & 0xff]);
-  return Buffer.from([...src, ...dst, 0, 0, length >> 8, length & 0xff, 0, 0, 0, protocol]);
-}
+const verifies = checksumVerifies;
+const pseudo = (family: 4 | 6, src: number[], dst: number[], protocol: number, length: number) =>
+  pseudoHeader(family, Buffer.from(src), Buffer.from(dst), protocol, length);
 
 const bytesOf = (n: number) => fc.array(fc.integer({ min: 0, max: 255 }), { minLength: n, maxLength: n });
 
