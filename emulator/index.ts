@@ -16,6 +16,7 @@ export {
 } from './faults.ts';
 export type { Organization } from './ram/state.ts';
 export {
+  checkLimits,
   checkOrganization,
   DEFAULT_ACCOUNT,
   DEFAULT_REGION,
@@ -24,3 +25,4 @@ export {
   MAX_BODY_BYTES,
   startEmulator,
 } from './server.ts';
+export { type AccountLimits, AWS_ACCOUNT_LIMITS } from './state.ts';

@@ -179,8 +179,27 @@ export interface TargetShares {
   isSharedWith(region: string, targetId: string, account: string): boolean;
 }
 
+/**
+ * Traffic Mirroring's quotas per account and Region (traffic-mirroring-quotas.html: 10,000 sessions,
+ * 10,000 targets, 10,000 filters; none adjustable). A test may lower them (EmulatorOptions.limits)
+ * to reach one quickly; the default is AWS's.
+ */
+export interface AccountLimits {
+  sessions: number;
+  targets: number;
+  filters: number;
+}
+
+export const AWS_ACCOUNT_LIMITS: Readonly<AccountLimits> = {
+  sessions: 10_000,
+  targets: 10_000,
+  filters: 10_000,
+};
+
 /** All accounts and Regions the emulator has seen. */
 export class World {
+  /** The quotas each account has in each Region. */
+  limits: AccountLimits = { ...AWS_ACCOUNT_LIMITS };
   private readonly regions = new Map<string, RegionState>();
   /** Every event put on any bus (EventBridge PutEvents), oldest first. */
   readonly events: StoredEvent[] = [];

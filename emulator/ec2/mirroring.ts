@@ -10,6 +10,7 @@ import { ApiError, invalid, notFound } from '../errors.ts';
 import type { Params } from '../query.ts';
 import { targetArn } from '../ram/state.ts';
 import type {
+  AccountLimits,
   FilterRule,
   MirrorFilter,
   MirrorSession,
@@ -26,7 +27,7 @@ import { getNetworkInterface } from './topology.ts';
 // traffic-mirroring-limits.html; none of them is adjustable.
 const SESSIONS_PER_INTERFACE = 3;
 const RULES_PER_FILTER = 10;
-const PER_ACCOUNT = 10_000;
+// Sessions, targets and filters per account and Region: World.limits (AWS's 10,000 unless a test lowers them).
 
 const NUMBER_RANGE: [number, number] = [1, 32766];
 const VNI_RANGE: [number, number] = [0, 16_777_215];
@@ -183,9 +184,11 @@ function checkSourcesPerTarget(
   }
 }
 
-function checkAccountLimit(size: number, code: string, what: string): void {
-  if (size >= PER_ACCOUNT) {
-    throw new ApiError(code, `The maximum number of ${what} (${PER_ACCOUNT}) has been reached.`);
+/** The account's quota of `kind` in this Region (counted in the caller's own state: quotas are per Region). */
+function checkAccountLimit(ctx: Ctx, kind: keyof AccountLimits, code: string, what: string): void {
+  const limit = ctx.world.limits[kind];
+  if (ctx.state[kind].size >= limit) {
+    throw new ApiError(code, `The maximum number of ${what} (${limit}) has been reached.`);
   }
 }
 
@@ -466,7 +469,7 @@ export const mirroringActions: Record<string, Handler> = {
       const destination = targetDestination(ctx);
       const description = ctx.p.str('Description');
       const tags = tagsFor(ctx, 'traffic-mirror-target');
-      checkAccountLimit(ctx.state.targets.size, 'TrafficMirrorTargetLimitExceeded', 'traffic mirror targets');
+      checkAccountLimit(ctx, 'targets', 'TrafficMirrorTargetLimitExceeded', 'traffic mirror targets');
       dryRun(ctx);
       const target: MirrorTarget = withTags(
         {
@@ -526,7 +529,7 @@ export const mirroringActions: Record<string, Handler> = {
     return idempotent(ctx, () => {
       const description = ctx.p.str('Description');
       const tags = tagsFor(ctx, 'traffic-mirror-filter');
-      checkAccountLimit(ctx.state.filters.size, 'TrafficMirrorFilterLimitExceeded', 'traffic mirror filters');
+      checkAccountLimit(ctx, 'filters', 'TrafficMirrorFilterLimitExceeded', 'traffic mirror filters');
       dryRun(ctx);
       const filter: MirrorFilter = withTags(
         {
@@ -720,7 +723,7 @@ export const mirroringActions: Record<string, Handler> = {
       checkSessionsPerInterface(state, eni.id);
       checkSessionNumber(state, eni.id, sessionNumber);
       checkSourcesPerTarget(ctx, owner, target, eni.id);
-      checkAccountLimit(state.sessions.size, 'TrafficMirrorSessionLimitExceeded', 'traffic mirror sessions');
+      checkAccountLimit(ctx, 'sessions', 'TrafficMirrorSessionLimitExceeded', 'traffic mirror sessions');
       dryRun(ctx);
       const session: MirrorSession = withTags(
         {
