@@ -1,10 +1,12 @@
-import { EC2_RATES, startEmulator } from '../emulator/index.ts';
+import { EC2_RATES } from '../emulator/index.ts';
 import type { FleetSweep } from '../shared/fleet.ts';
 import { buildFleet, memberState, pool } from '../test/support/fleet.ts';
+import { spawnEmulator } from './emulator.ts';
 import { fixed, table, verdict } from './table.ts';
 
 /**
- * The sweeper across an organisation against one account: one emulator, a hub and `accounts` + 1
+ * The sweeper across an organisation against one account: one emulator (in its own process, so
+ * that the sweeper and the emulator each have a core), a hub and `accounts` + 1
  * members, each with `sessions` expired managed sessions on the hub's shared target. First one
  * member is swept alone (sweepFleet over that account), then the whole fleet (sweepFleet as the
  * Lambda runs it: the enrolled accounts listed from RAM and the hub's sessions, every member
@@ -23,6 +25,9 @@ export const DEFAULT_FLEET: FleetBenchOptions = { accounts: 100, sessions: 40, l
 const HUB = '160000000000';
 const EXTERNAL_ID = 'mirrorops-bench';
 const BUS = 'mirrorops-audit-bench';
+
+/** User and system CPU, in seconds. */
+const cpuSeconds = (used: NodeJS.CpuUsage) => (used.user + used.system) / 1e6;
 
 const member = (i: number) => `1600${String(i + 1).padStart(8, '0')}`;
 
@@ -48,7 +53,16 @@ export async function benchFleet(options: FleetBenchOptions = DEFAULT_FLEET): Pr
   const alone = member(0);
   const fleetMembers = Array.from({ length: options.accounts }, (_, i) => member(i + 1));
   const all = [alone, ...fleetMembers];
-  const emulator = await startEmulator({ organization: { managementAccount: HUB, members: [HUB, ...all] } });
+  // EC2's buckets and the latency from the start: the build retries what they refuse.
+  const emulator = await spawnEmulator([
+    '--org-management',
+    HUB,
+    '--org-members',
+    [HUB, ...all].join(','),
+    '--throttle',
+    '--latency',
+    String(options.latencyMs),
+  ]);
   const saved = { ...process.env };
   try {
     process.stderr.write(`  fleet: building ${all.length} members x ${options.sessions} sessions\n`);
@@ -59,6 +73,7 @@ export async function benchFleet(options: FleetBenchOptions = DEFAULT_FLEET): Pr
       live: 0,
       externalId: EXTERNAL_ID,
       auditBus: BUS,
+      maxAttempts: 10,
     });
     // The ttl-sweeper container: its role's credentials in the environment, as Lambda gives them.
     const keys = await fleet.stack.credentials('ttl-sweeper');
@@ -83,14 +98,16 @@ export async function benchFleet(options: FleetBenchOptions = DEFAULT_FLEET): Pr
     });
     const plenty = { remainingMs: () => 900_000 };
 
-    emulator.faults.set({ throttle: true, latencyMs: options.latencyMs });
     let start = performance.now();
+    let cpu = process.cpuUsage();
     const one = await sweepFleet(config, silentLogger, { ...plenty, accounts: [alone] });
     const oneSeconds = (performance.now() - start) / 1000;
+    const oneCpu = cpuSeconds(process.cpuUsage(cpu));
     start = performance.now();
+    cpu = process.cpuUsage();
     const many = await sweepFleet(config, silentLogger, plenty);
     const manySeconds = (performance.now() - start) / 1000;
-    emulator.faults.set({});
+    const manyCpu = cpuSeconds(process.cpuUsage(cpu));
 
     let left = 0;
     await pool(all, 16, async (account) => {
@@ -103,11 +120,18 @@ export async function benchFleet(options: FleetBenchOptions = DEFAULT_FLEET): Pr
       ratio <= 1.5 &&
       a.failed + b.failed + a.accountsFailed + b.accountsFailed + b.accountsSkipped === 0 &&
       left === 0;
-    const row = (name: string, accounts: number, seconds: number, t: ReturnType<typeof tally>) => [
+    const row = (
+      name: string,
+      accounts: number,
+      seconds: number,
+      cpuUsed: number,
+      t: ReturnType<typeof tally>,
+    ) => [
       name,
       String(accounts),
       String(t.deleted),
       fixed(seconds, 2),
+      fixed(cpuUsed, 2),
       String(t.failed),
       String(t.deferred),
       String(t.accountsFailed),
@@ -122,20 +146,21 @@ export async function benchFleet(options: FleetBenchOptions = DEFAULT_FLEET): Pr
           'accounts',
           'deleted',
           'seconds',
+          'sweeper CPU s',
           'failed',
           'deferred',
           'accounts failed',
           'accounts not reached',
         ],
         [
-          row('one account', 1, oneSeconds, a),
-          row('fleet (listed from RAM)', many.accounts.length, manySeconds, b),
+          row('one account', 1, oneSeconds, oneCpu, a),
+          row('fleet (listed from RAM)', many.accounts.length, manySeconds, manyCpu, b),
         ],
       ),
       `ratio fleet / one account: ${fixed(ratio, 2)} (target <= 1.5, 0 failed, nothing left: ${left} sessions left) ${verdict(met)}`,
     ].join('\n');
   } finally {
     process.env = saved;
-    await emulator.stop();
+    emulator.child.kill();
   }
 }

@@ -4,6 +4,7 @@ import {
   CreateTrafficMirrorSessionCommand,
   DescribeTrafficMirrorFiltersCommand,
   DescribeTrafficMirrorTargetsCommand,
+  EC2Client,
 } from '@aws-sdk/client-ec2';
 import { CreateResourceShareCommand } from '@aws-sdk/client-ram';
 import { TAG } from '../../shared/domain/tags.ts';
@@ -30,6 +31,8 @@ export interface FleetOptions {
   live: number;
   externalId: string;
   auditBus: string;
+  /** SDK attempts of the members' calls: 1 (the default) unless EC2's buckets are on while building. */
+  maxAttempts?: number;
 }
 
 export interface Fleet {
@@ -86,7 +89,12 @@ export async function buildFleet(url: string, o: FleetOptions): Promise<Fleet> {
         hubOutputs: stack.outputs,
       });
     }
-    const ec2 = ec2For(url, member);
+    const ec2 = new EC2Client({
+      endpoint: url,
+      region: 'us-east-1',
+      maxAttempts: o.maxAttempts ?? 1,
+      credentials: { accessKeyId: member, secretAccessKey: 'test' },
+    });
     const seen = await ec2.send(new DescribeTrafficMirrorTargetsCommand({}));
     if (!(seen.TrafficMirrorTargets ?? []).some((t) => t.TrafficMirrorTargetId === targetId)) {
       throw new Error(`member ${member} does not see the hub's target ${targetId}`);
