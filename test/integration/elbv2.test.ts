@@ -10,19 +10,22 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, test } from 'vitest';
+import { iamFor, type Keys, keysFrom, stsFor, trustPolicy } from '../support/accounts.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { freshClient } from '../support/mirroring.ts';
 import { createNetwork, launch, must } from '../support/topology.ts';
 
 const env = useEmulator();
 
-function elbFor(account: string): ElasticLoadBalancingV2Client {
+function elbFor(who: string | Keys): ElasticLoadBalancingV2Client {
   return new ElasticLoadBalancingV2Client({
     endpoint: env.url,
     region: 'us-east-1',
     maxAttempts: 1,
-    credentials: { accessKeyId: account, secretAccessKey: 'test' },
+    credentials: typeof who === 'string' ? { accessKeyId: who, secretAccessKey: 'test' } : who,
   });
 }
 
@@ -230,5 +233,36 @@ describe('Elastic Load Balancing v2', () => {
       }),
     );
     expect(listener.Listeners?.[0]?.ListenerArn).toContain(':listener/gwy/gwlb/');
+  });
+
+  test('a role session is authorized: Describe* on *, CreateLoadBalancer on the new load balancer', async () => {
+    const { ec2, account } = freshClient(env.url);
+    const net = await createNetwork(ec2);
+    const iam = iamFor(env.url, account);
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'doctor',
+        AssumeRolePolicyDocument: trustPolicy(`arn:aws:iam::${account}:root`),
+      }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'doctor',
+        PolicyName: 'read',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'elasticloadbalancing:Describe*', Resource: '*' }],
+        }),
+      }),
+    );
+    const assumed = await stsFor(env.url, account).send(
+      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/doctor`, RoleSessionName: 'doctor' }),
+    );
+    const elb = elbFor(keysFrom(assumed.Credentials));
+    expect((await elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers).toEqual([]);
+    await expect(
+      elb.send(new CreateLoadBalancerCommand({ Name: 'nope', Type: 'network', Subnets: [net.subnetId] })),
+    ).rejects.toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    expect((await elbFor(account).send(new DescribeLoadBalancersCommand({}))).LoadBalancers).toEqual([]);
   });
 });
