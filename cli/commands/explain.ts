@@ -15,31 +15,37 @@ import {
   parsePacket,
   type SessionAnswer,
 } from '../../shared/domain/explain.ts';
-import { cliGateway } from '../aws.ts';
-import { type Command, parseFlags, UsageError } from '../command.ts';
+import { AWS_FLAGS_HELP, awsFlags, connect, outputOf } from '../aws.ts';
+import { type Command, EXIT, NotFoundError, parseFlags, UsageError } from '../command.ts';
+import { checkId } from '../ids.ts';
 import { table } from '../table.ts';
 
-const HELP = `Usage: mirrorops explain --eni ENI --packet "PROTO SRC[:PORT] > DST[:PORT]" [--direction ingress|egress] [--json]
+const HELP = `Usage: mirrorops explain --eni ENI --packet "PROTO SRC[:PORT] > DST[:PORT]" [--direction ingress|egress] [AWS options]
 
 Would this packet, seen on this network interface, be mirrored, and by which session? Reads the
-ENI's mirror sessions and their filters (AWS_ENDPOINT_URL when set, otherwise AWS with your usual
-credentials and AWS_REGION) and applies AWS's rules: sessions by ascending number, the first whose
-filter takes the packet mirrors it; in a filter, the rules of the packet's direction by ascending
-rule number, the first that matches decides. Says which session and rule, or why none takes it.
+ENI's mirror sessions and their filters and applies AWS's rules: sessions by ascending number, the
+first whose filter takes the packet mirrors it (once); in a filter, the rules of the packet's
+direction by ascending rule number, the first that matches decides. Says which session and rule,
+or, session by session, why none takes it. Reads only; changes nothing.
 
   PROTO   tcp, udp, icmp, icmpv6, arp or an IANA protocol number (0-255)
-  SRC/DST an IPv4 or IPv6 address; a port only for tcp and udp; IPv6 with a port in brackets:
-          "tcp [2001:db8::7]:51515 > [2001:db8::5]:22"
+  SRC/DST an IPv4 or IPv6 address; a port for tcp and udp only; IPv6 with a port in brackets
 
 Options:
   --eni ENI          the source network interface (eni-...)
   --packet TEXT      the packet; repeat to ask about several at once (one read of the ENI)
   --direction DIR    ingress (the ENI receives it) or egress (it sends it); without it, the
                      direction follows from which end is one of the ENI's own addresses
-  --json             print JSON: one object, or an array of them when --packet is repeated
+  --json             the same as --output json (an object, or an array when --packet is repeated)
   -h, --help         show this help
 
-Exit codes: 0 answered (mirrored or not), 1 the ENI could not be read, 2 bad input.`;
+${AWS_FLAGS_HELP}
+
+Examples:
+  mirrorops explain --eni eni-0abc1234def567890 --packet "tcp 198.51.100.7:51515 > 10.0.1.5:22"
+  mirrorops explain --eni eni-0abc1234def567890 --direction egress --packet "udp [2001:db8::5]:40000 > [2001:db8::53]:53"
+
+Exit codes: 0 answered (mirrored or not), 2 bad input, 3 no such ENI, 5 no credentials.`;
 
 const flags = {
   eni: { type: 'string' },
@@ -47,9 +53,8 @@ const flags = {
   direction: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  ...awsFlags,
 } as const;
-
-const ENI_ID = /^eni-[0-9a-f]{8,17}$/;
 
 interface Asked {
   packet: Packet;
@@ -172,30 +177,53 @@ function explanationText(eniId: string, asked: Asked, e: Explanation): string {
   return lines.join('\n');
 }
 
+/**
+ * One line a packet for `--output text`, tab-separated: ENI, packet, direction, then `mirrored`,
+ * session, number, VNI and what decided (`ingress-rule-10`, `amazon-dns`), or `not-mirrored` and
+ * the class of traffic AWS never mirrors (`-` when it is not one).
+ */
+function explanationLine(eniId: string, e: Explanation): string {
+  const m = e.mirroredBy;
+  const tail = m
+    ? [
+        'mirrored',
+        m.session.id,
+        String(m.session.number),
+        String(m.session.virtualNetworkId ?? '-'),
+        m.verdict.takes && m.verdict.by === 'rule'
+          ? `${m.verdict.rule.direction}-rule-${m.verdict.rule.ruleNumber}`
+          : 'amazon-dns',
+      ]
+    : ['not-mirrored', e.neverMirrored ?? '-'];
+  return [eniId, formatPacket(e.packet), e.direction, ...tail].join('\t');
+}
+
 export const explainCommand: Command = {
   summary: 'say whether a packet on an ENI is mirrored, by which session and rule, or why not',
   async run(args, io) {
     const { values } = parseFlags(args, flags);
     if (values.help) {
       io.out(HELP);
-      return 0;
+      return EXIT.ok;
     }
-    const eniId = values.eni;
-    if (eniId === undefined) throw new UsageError('--eni is required');
-    if (!ENI_ID.test(eniId)) throw new UsageError(`--eni '${eniId}' is not a network interface id (eni-...)`);
+    if (values.eni === undefined) throw new UsageError('--eni is required');
+    const eniId = checkId('--eni', values.eni, 'eni');
     const texts = values.packet ?? [];
     if (texts.length === 0) throw new UsageError('--packet is required');
     const given = values.direction;
     if (given !== undefined && given !== 'ingress' && given !== 'egress')
       throw new UsageError(`--direction '${given}' is not ingress or egress`);
+    const format = outputOf(values);
     const packets = texts.map((text) => {
       const parsed = parsePacket(text);
       if (!parsed.ok) throw new UsageError(`--packet: ${parsed.error}`);
       return parsed.value;
     });
 
-    const view = await cliGateway().mirroringOf(eniId);
-    if (!view) throw new Error(`no network interface ${eniId} in this account and Region`);
+    const aws = await connect(values, io);
+    const view = await aws.gateway.mirroringOf(eniId);
+    if (!view)
+      throw new NotFoundError(`no network interface ${eniId} in account ${aws.account}, ${aws.region}`);
     const own = view.addresses.flatMap((a) => parseAddress(a) ?? []);
     const dnsServers = amazonDnsServers(view.vpcCidr);
     const answers = packets.map((packet) => {
@@ -209,12 +237,14 @@ export const explainCommand: Command = {
       });
       return { asked, e };
     });
-    if (values.json) {
+    if (format === 'json') {
       const json = answers.map(({ asked, e }) => explanationJson(eniId, asked, e));
       io.out(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
-      return 0;
+    } else if (format === 'text') {
+      for (const { e } of answers) io.out(explanationLine(eniId, e));
+    } else {
+      io.out(answers.map(({ asked, e }) => explanationText(eniId, asked, e)).join('\n\n'));
     }
-    io.out(answers.map(({ asked, e }) => explanationText(eniId, asked, e)).join('\n\n'));
-    return 0;
+    return EXIT.ok;
   },
 };

@@ -274,7 +274,7 @@ describe('mirrorops explain', () => {
     [['--packet', 'tcp 1.2.3.4:1 > 5.6.7.8:2'], '--eni is required'],
     [
       ['--eni', 'i-0123456789abcdef0', '--packet', 'tcp 1.2.3.4:1 > 5.6.7.8:2'],
-      "--eni 'i-0123456789abcdef0' is not a network interface id",
+      "--eni 'i-0123456789abcdef0' is not a eni-... id",
     ],
     [['--eni', 'eni-0123456789abcdef0'], '--packet is required'],
     [
@@ -305,16 +305,55 @@ describe('mirrorops explain', () => {
     );
   });
 
-  it('an ENI that does not exist: exit 1', async () => {
+  it('an ENI that does not exist: exit 3', async () => {
     const r = await explain(account, [
       '--eni',
       'eni-0123456789abcdef0',
       '--packet',
       'tcp 1.2.3.4:1 > 5.6.7.8:2',
     ]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.err).toBe(
-      'mirrorops explain: no network interface eni-0123456789abcdef0 in this account and Region',
+      `mirrorops explain: no network interface eni-0123456789abcdef0 in account ${account}, us-east-1`,
     );
+  });
+
+  it('--output text: one tab-separated line a packet', async () => {
+    const r = await explain(account, [
+      '--eni',
+      web.eniId,
+      '--output',
+      'text',
+      '--packet',
+      `tcp 198.51.100.7:51515 > ${web.privateIpAddress}:22`,
+      '--packet',
+      `udp ${web.privateIpAddress}:123 > 169.254.169.123:123`,
+      '--packet',
+      'tcp [2001:db8::7]:1 > [2001:db8::5]:22',
+      '--direction',
+      'ingress',
+    ]);
+    expect(r.code).toBe(0);
+    const line = (...cells: string[]) => cells.join('\t');
+    expect(r.out.split('\n')).toEqual([
+      line(
+        web.eniId,
+        `tcp 198.51.100.7:51515 > ${web.privateIpAddress}:22`,
+        'ingress',
+        'mirrored',
+        incident.id,
+        '1',
+        '4242',
+        'ingress-rule-10',
+      ),
+      line(
+        web.eniId,
+        `udp ${web.privateIpAddress}:123 > 169.254.169.123:123`,
+        'ingress',
+        'not-mirrored',
+        'NTP',
+      ),
+      line(web.eniId, 'tcp [2001:db8::7]:1 > [2001:db8::5]:22', 'ingress', 'not-mirrored', '-'),
+    ]);
   });
 });
