@@ -22,7 +22,7 @@ const nothingKnown = () => undefined;
 type Overrides = { [K in keyof MirrorIntent]?: MirrorIntent[K] | undefined };
 
 function intent(overrides: Overrides = {}): MirrorIntent {
-  const made = {
+  const made: Overrides = {
     account: '111122223333',
     region: 'us-east-1',
     reason: 'guardduty',
