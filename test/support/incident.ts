@@ -41,6 +41,8 @@ export interface SeenEvent {
 export interface Incident {
   url: string;
   account: string;
+  /** The Region the account's network, target and hub stack are in (us-east-1 unless asked). */
+  region: string;
   ec2: EC2Client;
   network: Network;
   targetId: string;
@@ -76,17 +78,18 @@ const BUS = 'mirrorops-audit-test';
 
 /**
  * A fresh account on the emulator with a VPC, a subnet, an ENI target and the use cases'
- * dependencies wired to it through the real SDK clients (EC2 and EventBridge over HTTP).
+ * dependencies wired to it through the real SDK clients (EC2 and EventBridge over HTTP), in one
+ * Region (us-east-1 unless `region`): the hub stack runs in each Region it serves.
  */
 export async function incident(
   url: string,
   env: Record<string, string> = {},
-  options: { account?: string } = {},
+  options: { account?: string; region?: string } = {},
 ): Promise<Incident> {
-  // A fresh account, or the one asked for (an organisation's member, say).
-  const { ec2, account } = options.account
-    ? { ec2: ec2For(url, options.account), account: options.account }
-    : freshClient(url);
+  const region = options.region ?? 'us-east-1';
+  // A fresh account, or the one asked for (an organisation's member, or the same account in another Region).
+  const account = options.account ?? freshClient(url).account;
+  const ec2 = ec2For(url, account, region);
   const network = await createNetwork(ec2, { cidr: '10.0.0.0/16', subnetCidr: '10.0.0.0/20' });
   const appliance = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: network.subnetId }));
   const target = await ec2.send(
@@ -96,12 +99,17 @@ export async function incident(
     }),
   );
   const targetId = must(target.TrafficMirrorTarget?.TrafficMirrorTargetId, 'target id');
-  const config = loadConfig({ MIRROROPS_TARGET_ID: targetId, MIRROROPS_AUDIT_BUS: BUS, ...env });
+  const config = loadConfig({
+    AWS_REGION: region,
+    MIRROROPS_TARGET_ID: targetId,
+    MIRROROPS_AUDIT_BUS: BUS,
+    ...env,
+  });
   // The functions' clients act as the stack's roles (the test's own `ec2` stays the account's root,
   // to build the world and to look at it).
-  const hub = await deployHub(url, { account, targetId, auditBus: BUS });
+  const hub = await deployHub(url, { account, region, targetId, auditBus: BUS });
   const clientsAs = (credentials: Keys) => {
-    const settings = { endpoint: url, region: 'us-east-1', maxAttempts: 1, credentials };
+    const settings = { endpoint: url, region, maxAttempts: 1, credentials };
     return { ec2: new EC2Client(settings), events: new EventBridgeClient(settings) };
   };
   const functionKeys = await hub.credentials('guardduty-finding');
@@ -114,7 +122,7 @@ export async function incident(
     (clients: { ec2: EC2Client; events: EventBridgeClient }) =>
     (overrides: Partial<MirrorDeps> = {}): MirrorDeps => ({
       account,
-      region: 'us-east-1',
+      region,
       ec2: ec2Gateway(clients.ec2),
       audit: eventBridgeAudit(clients.events, BUS, () => undefined),
       config,
@@ -128,6 +136,7 @@ export async function incident(
   return {
     url,
     account,
+    region,
     ec2,
     network,
     targetId,
@@ -141,6 +150,7 @@ export async function incident(
       const keys = who === 'ttl-sweeper' ? await hub.credentials('ttl-sweeper') : functionKeys;
       return {
         AWS_ENDPOINT_URL: url,
+        AWS_REGION: region,
         AWS_ACCESS_KEY_ID: keys.accessKeyId,
         AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
         AWS_SESSION_TOKEN: keys.sessionToken ?? '',
@@ -150,7 +160,7 @@ export async function incident(
       };
     },
     async useTarget(other) {
-      await deployHub(url, { account, targetId: other, auditBus: BUS });
+      await deployHub(url, { account, region, targetId: other, auditBus: BUS });
       return { ...config, targetId: other };
     },
     async instance(enis = 1, instanceType = 'm5.large') {
@@ -178,8 +188,8 @@ export async function incident(
     },
     async auditEvents() {
       const response = await fetch(`${url}/_emulator/events?bus=${BUS}`);
-      const all = (await response.json()) as (SeenEvent & { account: string })[];
-      return all.filter((e) => e.account === account);
+      const all = (await response.json()) as (SeenEvent & { account: string; region: string })[];
+      return all.filter((e) => e.account === account && e.region === region);
     },
   };
 }
