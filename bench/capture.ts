@@ -49,17 +49,24 @@ const datagrams = [1, 2, 3, 4].map((vni) => {
   return Buffer.concat([header, frame]);
 });
 let sent = 0;
-const start = process.hrtime.bigint();
+let failed = 0;
+let start = 0n;
+socket.on('error', () => { failed++; });
+// Sends complete in order: the last one's callback means all went out.
+const finish = () => {
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  socket.close(() => { process.stdout.write(JSON.stringify({ sent: sent - failed, seconds }) + '\\n'); });
+};
 const tick = () => {
   const due = Math.min(count, Math.floor((Number(process.hrtime.bigint() - start) / 1e9) * rate) + 1);
-  while (sent < due) { socket.send(datagrams[sent & 3], port, '127.0.0.1'); sent++; }
-  if (sent < count) setTimeout(tick, 1);
-  else {
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    socket.close(() => { process.stdout.write(JSON.stringify({ sent, seconds }) + '\\n'); });
+  while (sent < due) {
+    sent++;
+    if (sent === count) socket.send(datagrams[sent & 3], port, '127.0.0.1', finish);
+    else socket.send(datagrams[sent & 3], port, '127.0.0.1');
   }
+  if (sent < count) setTimeout(tick, 1);
 };
-tick();
+socket.bind(0, '127.0.0.1', () => { start = process.hrtime.bigint(); tick(); });
 `;
 
 async function send(port: number, rate: number, count: number): Promise<{ sent: number; seconds: number }> {
@@ -162,6 +169,17 @@ async function captureTrial(rate: number, count: number): Promise<Trial> {
 /** One trial of `tcpdump -w` on lo for the same stream: packets it wrote, from its closing count. */
 async function tcpdumpTrial(rate: number, count: number, port: number): Promise<Trial> {
   const dir = await mkdtemp(join(tmpdir(), 'mirrorops-bench-tcpdump-'));
+  // The stream must reach a socket, as it does the capture's: a bound socket that never reads
+  // (the kernel drops what overflows it, cheaply), so the port sends no ICMP unreachables.
+  const sink = spawn(
+    'python3',
+    [
+      '-c',
+      `import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('127.0.0.1',${port}))\nprint('bound',flush=True)\ntime.sleep(600)`,
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  await waitFor(sink.stdout, /bound/, 'the sink socket');
   const child = spawn(
     'tcpdump',
     ['-i', 'lo', '-n', '-w', join(dir, 'out.pcap'), 'udp', 'and', 'dst', 'port', String(port)],
@@ -178,6 +196,7 @@ async function tcpdumpTrial(rate: number, count: number, port: number): Promise<
     await stop(child);
     return { sent, seconds, received: Number((await captured)[1]) };
   } finally {
+    sink.kill('SIGKILL');
     if (child.exitCode === null) child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }
@@ -192,8 +211,10 @@ async function lossless(trial: () => Promise<Trial>): Promise<{ trial: Trial; ok
 }
 
 export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTURE_BENCH): Promise<string> {
-  const tcpdump = spawnSync('tcpdump', ['--version']).status === 0;
+  const tcpdump =
+    spawnSync('tcpdump', ['--version']).status === 0 && spawnSync('python3', ['--version']).status === 0;
   const rows: string[][] = [];
+  /** The highest rate each stored without loss, as the sender achieved it. */
   let captureBest = 0;
   let tcpdumpBest = 0;
   let captureDone = false;
@@ -204,43 +225,44 @@ export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTUR
   for (const rate of options.rates) {
     if (captureDone && tcpdumpDone) break;
     const count = Math.round(rate * options.seconds);
-    let captureCell = '-';
-    let tcpdumpCell = '-';
-    let achieved = Number.NaN;
-    let rss = '-';
+    const cells = { capture: '-', tcpdump: '-', captureRate: '-', tcpdumpRate: '-', rss: '-' };
+    let reached = false;
     if (!captureDone) {
       const { trial, ok } = await lossless(() => captureTrial(rate, count));
-      achieved = trial.sent / trial.seconds;
-      captureCell = `${trial.received}/${trial.sent}${ok ? '' : ' LOSS'}`;
+      const achieved = trial.sent / trial.seconds;
+      reached ||= achieved >= 0.8 * rate;
+      cells.capture = `${trial.received}/${trial.sent}${ok ? '' : ' LOSS'}`;
+      cells.captureRate = fixed(achieved, 0);
       if (trial.peakRssKb !== undefined) {
         peaks.push(trial.peakRssKb);
-        rss = String(Math.round(trial.peakRssKb / 1024));
+        cells.rss = String(Math.round(trial.peakRssKb / 1024));
       }
-      if (ok && achieved >= 0.9 * rate) captureBest = rate;
-      if (!ok) captureDone = true;
+      if (ok) captureBest = Math.max(captureBest, achieved);
+      else captureDone = true;
     }
     if (!tcpdumpDone) {
       const { trial, ok } = await lossless(() => tcpdumpTrial(rate, count, ++port));
-      achieved = Number.isNaN(achieved)
-        ? trial.sent / trial.seconds
-        : Math.min(achieved, trial.sent / trial.seconds);
-      tcpdumpCell = `${trial.received}/${trial.sent}${ok ? '' : ' LOSS'}`;
-      if (ok && trial.sent / trial.seconds >= 0.9 * rate) tcpdumpBest = rate;
-      if (!ok) tcpdumpDone = true;
+      const achieved = trial.sent / trial.seconds;
+      reached ||= achieved >= 0.8 * rate;
+      cells.tcpdump = `${trial.received}/${trial.sent}${ok ? '' : ' LOSS'}`;
+      cells.tcpdumpRate = fixed(achieved, 0);
+      if (ok) tcpdumpBest = Math.max(tcpdumpBest, achieved);
+      else tcpdumpDone = true;
     }
-    rows.push([String(rate), fixed(achieved, 0), captureCell, tcpdumpCell, rss]);
-    if (achieved < 0.9 * rate) {
+    rows.push([String(rate), cells.captureRate, cells.capture, cells.tcpdumpRate, cells.tcpdump, cells.rss]);
+    if (!reached) {
       senderLimit = rate;
       break;
     }
   }
   const lines = [
-    `Capture: VXLAN on loopback (${options.seconds} s a trial, 4 VNIs, 138-byte datagrams), packets stored / sent`,
+    `Capture: VXLAN on loopback (${options.seconds} s a trial, 4 VNIs, 138-byte datagrams), packets stored / sent, each receiver on its own run of the stream`,
     table(
       [
-        'rate/s',
+        'asked/s',
         'sent/s',
         'mirrorops capture',
+        'sent/s',
         tcpdump ? 'tcpdump -w' : 'tcpdump (missing)',
         'capture peak RSS MB',
       ],
@@ -250,7 +272,7 @@ export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTUR
   ];
   if (senderLimit !== undefined) {
     lines.push(
-      `The sender could not reach ${senderLimit}/s: the ladder stops there; a receiver without loss at the last rate may do more.`,
+      `The sender reached less than 80% of ${senderLimit}/s: the ladder stops there, and a receiver without loss there may do more.`,
     );
   }
   const minRss = Math.min(...peaks);
@@ -260,12 +282,12 @@ export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTUR
   );
   if (!tcpdump) {
     lines.push(
-      `Highest lossless rate of mirrorops capture: ${captureBest}/s. tcpdump is missing (apt-get install tcpdump): no ratio.`,
+      `Highest lossless rate of mirrorops capture: ${fixed(captureBest, 0)}/s. tcpdump (or python3, for its sink socket) is missing (apt-get install tcpdump): no ratio.`,
     );
   } else {
     const ratio = tcpdumpBest > 0 ? captureBest / tcpdumpBest : Number.NaN;
     lines.push(
-      `Highest lossless rate: mirrorops capture ${captureBest}/s, tcpdump -w ${tcpdumpBest}/s; ratio ${fixed(ratio, 2)} (goal >= 0.8: ${verdict(ratio >= 0.8)})`,
+      `Highest lossless rate: mirrorops capture ${fixed(captureBest, 0)}/s, tcpdump -w ${fixed(tcpdumpBest, 0)}/s; ratio ${fixed(ratio, 2)} (goal >= 0.8: ${verdict(ratio >= 0.8)})`,
     );
   }
   return lines.join('\n');

@@ -1,7 +1,6 @@
 import { isIP } from 'node:net';
-import { awsFlags, connect } from '../aws.ts';
 import { CaptureSetupError, type CaptureStats, startCapture } from '../capture/capture.ts';
-import { ec2VniLookup, resolvingIdentify } from '../capture/resolve.ts';
+import type { Identify } from '../capture/files.ts';
 import { type Command, parseFlags, UsageError, untilShutdown } from '../command.ts';
 
 const HELP = `Usage: mirrorops capture --out DIR [options]
@@ -36,9 +35,10 @@ const flags = {
   'rotate-seconds': { type: 'string' },
   'health-port': { type: 'string' },
   resolve: { type: 'boolean', default: false },
-  region: awsFlags.region,
-  profile: awsFlags.profile,
-  'endpoint-url': awsFlags['endpoint-url'],
+  // As cli/aws.ts's awsFlags; that module (and the SDK) is loaded only for --resolve.
+  region: { type: 'string' },
+  profile: { type: 'string' },
+  'endpoint-url': { type: 'string' },
   'status-seconds': { type: 'string', default: '5' },
   'max-open-files': { type: 'string', default: '64' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -100,9 +100,17 @@ export const captureCommand: Command = {
     const note = (line: string) => io.err(`mirrorops capture: ${line}`);
     const lookups = new AbortController();
     // The account is checked before anything listens: missing credentials are an error now (exit 5), not later.
-    const identify = values.resolve
-      ? resolvingIdentify(ec2VniLookup((await connect(values, io)).ec2), { signal: lookups.signal, note })
-      : undefined;
+    let identify: Identify | undefined;
+    if (values.resolve) {
+      const [{ connect }, { ec2VniLookup, resolvingIdentify }] = await Promise.all([
+        import('../aws.ts'),
+        import('../capture/resolve.ts'),
+      ]);
+      identify = resolvingIdentify(ec2VniLookup((await connect(values, io)).ec2), {
+        signal: lookups.signal,
+        note,
+      });
+    }
 
     const capture = await startCapture({
       host,
