@@ -161,22 +161,28 @@ describe('mirrorops invoke', () => {
 
     const status = await mirrorops(['status'], aws);
     expect(status.code).toBe(0);
-    const lines = status.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^INSTANCE\s+ENI\s+SESSION\s+NO\s+REASON\s+MIRRORS\s+EXPIRES IN$/);
-    expect(lines).toHaveLength(3);
+    const [sessionLines, eniLines] = status.stdout
+      .trim()
+      .split('\n\n')
+      .map((t) => t.split('\n'));
+    expect(sessionLines?.[0]).toMatch(/^INSTANCE\s+ENI\s+SESSION\s+NO\s+REASON\s+MIRRORS\s+EXPIRES IN$/);
+    expect(sessionLines).toHaveLength(3);
     for (const instance of [a, b]) {
-      const line = lines.find((l) => l.startsWith(instance.instanceId)) ?? '';
+      const line = sessionLines?.find((l) => l.startsWith(instance.instanceId)) ?? '';
       expect(line).toMatch(/\sguardduty\s+198\.51\.100\.7\/32\s+5h 5\dm$/);
     }
-    expect(status.stdout).not.toContain(theirId);
+    // Their session is not in the sessions' table; b's ENI shows it holds a slot.
+    expect(sessionLines?.join('\n')).not.toContain(theirId);
+    expect(eniLines?.[0]).toMatch(/^ENI\s+INSTANCE\s+SLOTS FREE\s+NOT MIRROROPS$/);
+    expect(eniLines?.find((l) => l.startsWith(b.eniIds[0] ?? '-'))).toMatch(
+      new RegExp(`\\s1 of 3\\s+${theirId} \\(no 30\\)$`),
+    );
+    expect(eniLines?.find((l) => l.startsWith(a.eniIds[0] ?? '-'))).toMatch(/\s2 of 3\s+-$/);
     const all = await mirrorops(['status', '--all', '--json'], aws);
-    expect(
-      (JSON.parse(all.stdout) as { sessionId: string; managed: boolean }[]).find(
-        (r) => r.sessionId === theirId,
-      ),
-    ).toMatchObject({
-      managed: false,
-    });
+    const [account] = (
+      JSON.parse(all.stdout) as { accounts: { sessions: { sessionId: string; managed: boolean }[] }[] }
+    ).accounts;
+    expect(account?.sessions.find((r) => r.sessionId === theirId)).toMatchObject({ managed: false });
 
     const refused = await mirrorops(['stop', '--session', theirId], aws);
     expect(refused.code).toBe(1);
@@ -224,7 +230,7 @@ describe('mirrorops invoke', () => {
 
     const stopWhat = await mirrorops(['stop'], local);
     expect(stopWhat.code).toBe(2);
-    expect(stopWhat.stderr).toContain('--instance ID, --session ID or --all');
+    expect(stopWhat.stderr).toContain('--instance ID, --eni ID, --session ID or --all');
 
     const missingFile = await mirrorops(
       ['invoke', 'guardduty-finding', '--event', '/nonexistent.json'],

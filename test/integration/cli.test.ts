@@ -150,6 +150,23 @@ describe('mirrorops, in process', () => {
     expect(err).toEqual([]);
   });
 
+  test('--help documents the exit codes and the AWS options; each operator command has examples', async () => {
+    const { io, out } = capture();
+    expect(await main(['--help'], io)).toBe(0);
+    const help = out.join('\n');
+    for (const code of ['0', '1', '2', '3', '4', '5'])
+      expect(help).toMatch(new RegExp(`^ {2}${code} {2}\\S`, 'm'));
+    for (const flag of ['--region', '--profile', '--endpoint-url', '--output']) expect(help).toContain(flag);
+    for (const name of ['start', 'extend', 'stop', 'status']) {
+      const one = capture();
+      expect(await main([name, '--help'], one.io)).toBe(0);
+      const text = one.out.join('\n');
+      expect(text).toMatch(new RegExp(`^Usage: mirrorops ${name} `));
+      expect(text).toMatch(/^Examples:\n {2}mirrorops /m);
+      expect(text).toContain('--profile P');
+    }
+  });
+
   test('no command at all prints the usage on stderr, exit 2', async () => {
     const { io, out, err } = capture();
     expect(await main([], io)).toBe(2);
