@@ -337,6 +337,23 @@ describe('a mirrored packet on the wire', () => {
     expect(toRouter.destinationMac).not.toBe(toPeer.destinationMac);
   });
 
+  test('a thousand packets in one request all reach a receiver in the same process, in order', async () => {
+    const w = await world();
+    await acceptAll(w.ec2, w.filterId);
+    await session(w);
+    const rx = await receiverFor(w.targetId);
+    const packets = Array.from({ length: 1000 }, (_, i) => ({
+      ...ssh(w, '198.51.100.7', 1000 + i),
+      length: 1200,
+    }));
+    const answer = await inject(w, packets);
+    expect(answer.json.mirrored).toBe(1000);
+    const ports: number[] = [];
+    for (const _ of packets)
+      ports.push(innerHeaders(vxlanParts(await rx.next()).frame).upper.readUInt16BE(0));
+    expect(ports).toEqual(packets.map((p) => p.sourcePort));
+  });
+
   test('PacketLength cuts what follows the VXLAN header; the inner IP header keeps the original length', async () => {
     const w = await world();
     await acceptAll(w.ec2, w.filterId);

@@ -62,12 +62,22 @@ export class VxlanReceiver {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** The next datagram: one already received, or the next to arrive. */
-  next(): Promise<Buffer> {
+  /**
+   * The next datagram: one already received, or the next to arrive. Fails after `ms` without one
+   * (a datagram lost or never sent), rather than waiting for the test's own timeout.
+   */
+  next(ms = 10_000): Promise<Buffer> {
     const first = this.queue.shift();
     if (first) return Promise.resolve(first);
-    return new Promise((resolve) => {
-      this.waiting = resolve;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(new Error(`no datagram on ${this.address} within ${ms} ms`));
+      }, ms);
+      this.waiting = (datagram) => {
+        clearTimeout(timer);
+        resolve(datagram);
+      };
     });
   }
 
