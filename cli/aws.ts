@@ -4,13 +4,12 @@ import {
   type EC2ServiceException,
   type TrafficMirrorTarget,
 } from '@aws-sdk/client-ec2';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { type AuditSink, eventBridgeAudit } from '../shared/aws/audit.ts';
+import type { AuditSink } from '../shared/aws/audit.ts';
 import { ec2Client } from '../shared/aws/clients.ts';
 import { type Ec2Gateway, ec2Gateway } from '../shared/aws/ec2.ts';
 import { errorName } from '../shared/aws/errors.ts';
-import { CredentialsError, type Io, UsageError } from './command.ts';
+import { CredentialsError, credentialsFailure, type Io, UsageError } from './command.ts';
 
 const LOCAL = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\/?$/;
 
@@ -134,49 +133,28 @@ export async function connect(
   const account = identity.Account ?? '';
   const ec2 = new EC2Client({ ...common, region });
   const auditBus = env.MIRROROPS_AUDIT_BUS || 'mirrorops-audit-dev';
-  const events = new EventBridgeClient({ ...common, region });
+  // The audit bus's client is loaded when something is published: status never does.
+  let sink: Promise<AuditSink> | undefined;
+  const audit: AuditSink = {
+    async publish(events) {
+      sink ??= Promise.all([import('@aws-sdk/client-eventbridge'), import('../shared/aws/audit.ts')]).then(
+        ([{ EventBridgeClient }, { eventBridgeAudit }]) =>
+          eventBridgeAudit(new EventBridgeClient({ ...common, region }), auditBus, (message, extra) =>
+            io.err(`warning: ${message} on ${auditBus}: ${(extra as { error?: string }).error ?? ''}`),
+          ),
+      );
+      return (await sink).publish(events);
+    },
+  };
   return {
     account,
     region,
     callerArn: identity.Arn ?? `arn:aws:iam::${account}:root`,
     ec2,
     gateway: ec2Gateway(ec2),
-    audit: eventBridgeAudit(events, auditBus, (message, extra) =>
-      io.err(`warning: ${message} on ${auditBus}: ${(extra as { error?: string }).error ?? ''}`),
-    ),
+    audit,
     auditBus,
   };
-}
-
-/** Errors that say the credentials are missing, unknown, expired or not accepted. */
-const REFUSED_CREDENTIALS = new Set([
-  'CredentialsProviderError',
-  'TokenProviderError',
-  'ExpiredToken',
-  'ExpiredTokenException',
-  'RequestExpired',
-  'InvalidClientTokenId',
-  'UnrecognizedClientException',
-  'InvalidAccessKeyId',
-  'SignatureDoesNotMatch',
-  'AuthFailure',
-]);
-
-/** A credentials failure as one line naming the profile, or undefined for any other error. */
-export function credentialsFailure(
-  error: unknown,
-  profile: string | undefined,
-): CredentialsError | undefined {
-  const name = errorName(error);
-  if (!REFUSED_CREDENTIALS.has(name)) return undefined;
-  const said = ((error as Error).message.split('\n')[0] ?? '').trim();
-  const expired = /expired/i.test(said) || name.startsWith('Expired') || name === 'RequestExpired';
-  const who = profile ? `profile '${profile}'` : 'the default credentials';
-  const what = expired ? 'have expired' : 'are missing or not accepted';
-  const fix = profile
-    ? ` (refresh them, e.g. aws sso login --profile ${profile}, or check ~/.aws/config)`
-    : ' (pass --profile or set AWS_PROFILE)';
-  return new CredentialsError(`the credentials of ${who} ${what}: ${said}${fix}`, { cause: error });
 }
 
 /** The traffic mirror target of this id the account can use (its own, or shared with it by RAM). */

@@ -89,6 +89,37 @@ export class CredentialsError extends CliError {
   }
 }
 
+/** Errors that say the credentials are missing, unknown, expired or not accepted. */
+const REFUSED_CREDENTIALS = new Set([
+  'CredentialsProviderError',
+  'TokenProviderError',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'RequestExpired',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AuthFailure',
+]);
+
+/** A credentials failure as one line naming the profile, or undefined for any other error. */
+export function credentialsFailure(
+  error: unknown,
+  profile: string | undefined,
+): CredentialsError | undefined {
+  const name = error instanceof Error ? error.name : '';
+  if (!REFUSED_CREDENTIALS.has(name)) return undefined;
+  const said = ((error as Error).message.split('\n')[0] ?? '').trim();
+  const expired = /expired/i.test(said) || name.startsWith('Expired') || name === 'RequestExpired';
+  const who = profile ? `profile '${profile}'` : 'the default credentials';
+  const what = expired ? 'have expired' : 'are missing or not accepted';
+  const fix = profile
+    ? ` (refresh them, e.g. aws sso login --profile ${profile}, or check ~/.aws/config)`
+    : ' (pass --profile or set AWS_PROFILE)';
+  return new CredentialsError(`the credentials of ${who} ${what}: ${said}${fix}`, { cause: error });
+}
+
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** node:util parseArgs, strict, with its errors turned into UsageError. */

@@ -1,4 +1,12 @@
-import { CliError, type Command, EXIT, EXIT_CODES_HELP, type Io, processIo } from './command.ts';
+import {
+  CliError,
+  type Command,
+  credentialsFailure,
+  EXIT,
+  EXIT_CODES_HELP,
+  type Io,
+  processIo,
+} from './command.ts';
 
 /**
  * Every subcommand, by name: its summary, and its module, imported only when the command runs so
@@ -96,7 +104,8 @@ export async function main(
     const command = await entry.load();
     return await command.run(rest, io, shutdown);
   } catch (error) {
-    const { message, code } = explain(error);
+    const flag = rest.indexOf('--profile');
+    const { message, code } = explain(error, flag >= 0 ? rest[flag + 1] : process.env.AWS_PROFILE);
     const hint = code === EXIT.usage ? ` (see 'mirrorops ${name} --help')` : '';
     io.err(`mirrorops ${name}: ${message.split('\n')[0]}${hint}`);
     return code;
@@ -104,9 +113,12 @@ export async function main(
 }
 
 /** A failure as one line and its exit code; an AWS error by its code. */
-function explain(error: unknown): { message: string; code: number } {
+function explain(error: unknown, profile: string | undefined): { message: string; code: number } {
   if (error instanceof CliError) return { message: error.message, code: error.exitCode };
   if (!(error instanceof Error)) return { message: String(error), code: EXIT.failed };
+  // Credentials that expire during a run (connect checked them at its start).
+  const credentials = credentialsFailure(error, profile);
+  if (credentials) return { message: credentials.message, code: credentials.exitCode };
   const name = error.name;
   // EC2's `*.NotFound` codes (InvalidInstanceID.NotFound, InvalidTrafficMirrorSessionId.NotFound...).
   if (/\.NotFound$/.test(name)) return { message: `${name}: ${error.message}`, code: EXIT.notFound };
