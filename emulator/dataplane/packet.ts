@@ -255,18 +255,12 @@ export function parsePackets(input: unknown): Packet[] {
 
 /** RFC 1071: the ones' complement of the ones' complement sum of the 16-bit words (odd byte padded). */
 export function internetChecksum(...parts: Buffer[]): number {
+  // The parts are concatenated for the sum: a part of odd length shifts the next one's words.
+  const bytes = parts.length === 1 ? (parts[0] ?? Buffer.alloc(0)) : Buffer.concat(parts);
   let sum = 0;
-  let odd: number | undefined;
-  for (const part of parts) {
-    for (const byte of part) {
-      if (odd === undefined) odd = byte;
-      else {
-        sum += (odd << 8) | byte;
-        odd = undefined;
-      }
-    }
-  }
-  if (odd !== undefined) sum += odd << 8;
+  const even = bytes.length & ~1;
+  for (let i = 0; i < even; i += 2) sum += bytes.readUInt16BE(i);
+  if (even < bytes.length) sum += (bytes[even] ?? 0) << 8;
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
 }
