@@ -194,6 +194,24 @@ export async function sweepFleet(
   };
 }
 
+/** A fleet sweep in counts, per account: what the sweep-fleet workflow gathers from each batch. */
+export function fleetSummary(result: FleetSweep) {
+  return {
+    accounts: result.accounts.map((a) =>
+      'result' in a
+        ? {
+            account: a.account,
+            deleted: a.result.deleted.length,
+            deferred: a.result.deferred,
+            kept: a.result.kept,
+            filtersDeleted: a.result.filtersDeleted.length,
+            failures: a.result.failures.length,
+          }
+        : a,
+    ),
+  };
+}
+
 /** What `mirrorops status --all-accounts` shows of one account. */
 export type AccountRows = AccountOutcome<MirrorRow[]>;
 

@@ -327,7 +327,8 @@ describe('every SDK call of the functions and the workflow runs, as its deployed
     // No role allows an action it never used. CloudWatch Logs are written by Lambda and Step
     // Functions, which the emulator does not run.
     // Step Functions itself starts, describes and stops a Distributed Map's child executions as the
-    // machine's role; the emulator has no Step Functions (the local runner runs the children).
+    // machine's role, and invokes Lambda functions; the emulator has no Step Functions nor Lambda
+    // (the local runner runs the children and the functions: test/workflow/sweep-fleet.test.ts).
     const notRunHere = new Set([
       'logs:CreateLogStream',
       'logs:PutLogEvents',
@@ -335,6 +336,7 @@ describe('every SDK call of the functions and the workflow runs, as its deployed
       'states:StartExecution',
       'states:DescribeExecution',
       'states:StopExecution',
+      'lambda:InvokeFunction',
     ]);
     const granted = new Map([
       ...allowedByRoles(hubTemplate(), hubAccount, { TargetId: world.targetId }),

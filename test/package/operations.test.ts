@@ -368,8 +368,9 @@ describe('metrics: a dashboard, alarms on rejections and on time to mirror, trac
 
 describe('the share-target workflow: its log and its failures', () => {
   const machine = () => {
+    // The share-target machine (sweep-fleet is the other: test/workflow/sweep-fleet.test.ts).
     const entries = Object.entries(template.Resources).filter(
-      ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
+      ([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && id === 'ShareTargetStateMachine',
     );
     expect(entries).toHaveLength(1);
     const [[name, resource] = ['', { Type: '', Properties: {} } as Resource]] = entries;

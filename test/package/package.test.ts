@@ -136,7 +136,7 @@ describe('the packaged hub stack', () => {
     ]);
   });
 
-  test('one role for the event functions, one for the sweeper, one for the state machine; no default role', () => {
+  test('one role for the event functions, one for the sweeper, one for each state machine; no default role', () => {
     const roleOf = (fn: string) =>
       (
         ofType('AWS::Lambda::Function').find(
@@ -153,7 +153,7 @@ describe('the packaged hub stack', () => {
       ofType('AWS::IAM::Role')
         .map(([id]) => id)
         .sort(),
-    ).toEqual(['EventFunctionsRole', 'ShareTargetRole', 'SweeperRole']);
+    ).toEqual(['EventFunctionsRole', 'ShareTargetRole', 'SweepFleetRole', 'SweeperRole']);
   });
 
   test('deleting or modifying sessions and filters requires mirrorops:managed=true', () => {
@@ -356,7 +356,9 @@ describe("the packaged hub stack and its default bus's permission for the organi
 describe('the packaged share-target state machine', () => {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub placeholder, not a template
   const AUDIT_BUS_SUB = '${AuditBus}';
-  const machines = () => ofType('AWS::StepFunctions::StateMachine');
+  // The share-target machine (sweep-fleet is the other: test/workflow/sweep-fleet.test.ts).
+  const machines = () =>
+    ofType('AWS::StepFunctions::StateMachine').filter(([id]) => id === 'ShareTargetStateMachine');
   const machineRole = () => {
     const [[, machine] = ['', { Type: '', Properties: {} }]] = machines();
     const roleId = (machine.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];

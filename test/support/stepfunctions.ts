@@ -42,6 +42,10 @@ import { allStates, type Definition, type Json, type State, sdkIntegration } fro
  *   children's outputs in item order; then the Map's own ResultSelector, ResultPath, OutputPath,
  *   Retry and Catch. Not run here: ItemReader and ResultWriter (S3), which mirrorops does not use.
  *   Each Map Run is recorded in LocalRun.mapRuns.
+ * - a Task of `arn:aws:states:::lambda:invoke` (the optimized integration): the function of
+ *   options.lambdas its FunctionName names, run in-process on the Payload, its result the answer's
+ *   Payload; a function error is the state's error, named after its errorType. The machine role's
+ *   lambda:InvokeFunction is not evaluated here (the emulator has no Lambda).
  * Wait states and retry intervals take no time.
  */
 export const HARNESS_ROLE_KEY = 'harnessCredentialsRoleArn';
@@ -123,6 +127,12 @@ export interface LocalRunnerOptions {
    * assumed), recorded and observed.
    */
   answer?: (call: SdkCall) => Json | undefined | Promise<Json | undefined>;
+  /**
+   * The Lambda functions the definition invokes (`arn:aws:states:::lambda:invoke`), by the
+   * FunctionName its Parameters give: each takes the Payload and answers the function's result,
+   * or throws the function's error (Step Functions names the state's error after its errorType).
+   */
+  lambdas?: Record<string, (payload: Json) => Promise<Json>>;
 }
 
 /** What a Distributed Map state did: its children (one per item or batch) and how many ran at once. */
@@ -187,6 +197,9 @@ class StepFunctionsError extends Error {
 }
 
 /** The Resource of the Tasks a Distributed Map state becomes here (a Lambda ARN, which the validator accepts). */
+/** The optimized Lambda integration (call-lambda.html): Parameters FunctionName and Payload; the answer's Payload is the result. */
+const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
+
 const DISTRIBUTED_MAP_RESOURCE = 'arn:aws:lambda:us-east-1:000000000000:function:harness-distributed-map';
 
 const recase = (value: unknown, first: (c: string) => string): unknown => {
@@ -226,6 +239,8 @@ function sfnError(service: SdkService, error: unknown): StepFunctionsError {
 export class LocalRunner {
   private readonly definition: StateMachineDefinition;
   private readonly tasks: { name: string; service: SdkService; serviceName: string; action: string }[];
+  /** Tasks that invoke a Lambda function (the optimized integration). */
+  private readonly lambdaTasks: string[];
   /** Wait states and states with Retry: overridden to take no time. */
   private readonly waits: string[];
   private readonly retries: string[];
@@ -241,8 +256,11 @@ export class LocalRunner {
     this.region = options.region ?? 'us-east-1';
     this.stateMachineArn = `arn:aws:states:${this.region}:${options.hubAccount}:stateMachine:${options.stateMachineName}`;
     const local = structuredClone(definition);
+    this.lambdaTasks = allStates(local)
+      .filter(({ state }) => state.Type === 'Task' && state.Resource === LAMBDA_INVOKE)
+      .map(({ name }) => name);
     this.tasks = allStates(local)
-      .filter(({ state }) => state.Type === 'Task')
+      .filter(({ state }) => state.Type === 'Task' && state.Resource !== LAMBDA_INVOKE)
       .map(({ name, state }) => {
         if (state.Resource === DISTRIBUTED_MAP_RESOURCE) throw new Error(`${name}: a reserved Resource`);
         const call = sdkIntegration(state.Resource ?? '');
@@ -372,6 +390,28 @@ export class LocalRunner {
         },
       ]),
     );
+    for (const name of this.lambdaTasks) {
+      handlers[name] = async (resolved: unknown): Promise<Json> => {
+        const { FunctionName, Payload } = resolved as { FunctionName?: string; Payload?: Json };
+        const fn = this.options.lambdas?.[FunctionName ?? ''];
+        if (!fn) {
+          throw new StepFunctionsError(
+            'Lambda.ResourceNotFoundException',
+            `Function not found: ${FunctionName}`,
+          );
+        }
+        try {
+          return { ExecutedVersion: '$LATEST', Payload: await fn(Payload ?? {}), StatusCode: 200 };
+        } catch (error) {
+          // A function error: the state's error is its errorType, the cause Lambda's error document.
+          const e = error as Error;
+          throw new StepFunctionsError(
+            e.name,
+            JSON.stringify({ errorMessage: e.message, errorType: e.name }),
+          );
+        }
+      };
+    }
     const zero = (names: string[]) => Object.fromEntries(names.map((name) => [name, 0]));
     const mapRuns: MapRun[] = [];
     const noValidation = { validationOptions: { noValidate: true } } as const;

@@ -1,0 +1,131 @@
+import type { Context } from 'aws-lambda';
+import { describe, expect, test, vi } from 'vitest';
+import { lambdaContext } from '../../cli/lambda.ts';
+import { allStates, type Definition, type Json, loadDefinition, validate } from '../support/asl.ts';
+import { useEmulator } from '../support/emulator.ts';
+import { buildFleet, memberState } from '../support/fleet.ts';
+import { serviceCredentials } from '../support/roles.ts';
+import { LocalRunner } from '../support/stepfunctions.ts';
+
+/**
+ * The sweep-fleet workflow (statemachines/sweep-fleet.asl.json): the enrolled accounts listed by
+ * the sweeper, fanned out in batches by a Distributed Map, each batch one invocation of the real
+ * ttl-sweeper handler as the deployed SweeperRole, entering members through their spoke roles.
+ */
+const SWEEPER = 'mirrorops-dev-ttl-sweeper';
+const definition = loadDefinition('sweep-fleet.asl.json', { TtlDashsweeperLambdaFunction: SWEEPER });
+
+const HUB = '180000000000';
+const ROLELESS = '180000000999';
+const healthy = Array.from({ length: 12 }, (_, i) => `1800000001${String(i).padStart(2, '0')}`);
+const members = [...healthy.slice(0, 6), ROLELESS, ...healthy.slice(6)];
+const EXTERNAL_ID = 'mirrorops-sweep-fleet';
+const BUS = 'mirrorops-audit-sweep-fleet';
+
+const env = useEmulator({ organization: { managementAccount: HUB, members: [HUB, ...members] } });
+
+describe('the sweep-fleet definition', () => {
+  test('is valid ASL; its only calls are invocations of the sweeper; the fan-out is a Distributed Map', () => {
+    expect(validate(definition).errorsText('\n')).toBe('');
+    const tasks = allStates(definition).filter(({ state }) => state.Type === 'Task');
+    expect(
+      tasks.map(({ state }) => [state.Resource, (state.Parameters as { FunctionName: string }).FunctionName]),
+    ).toEqual([
+      ['arn:aws:states:::lambda:invoke', SWEEPER],
+      ['arn:aws:states:::lambda:invoke', SWEEPER],
+    ]);
+    const map = definition.States['Sweep accounts'];
+    expect(map?.ItemProcessor?.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' });
+    expect({ batch: map?.ItemBatcher, most: map?.MaxConcurrency }).toEqual({
+      batch: { MaxItemsPerBatch: 50 },
+      most: 10,
+    });
+  });
+});
+
+describe('sweep-fleet, run against the emulator', () => {
+  test('sweeps every enrolled account batch by batch, one failing account reported in its batch, the others swept', async () => {
+    const fleet = await buildFleet(env.url, {
+      hub: HUB,
+      members,
+      withoutRole: [ROLELESS],
+      expired: 3,
+      live: 1,
+      externalId: EXTERNAL_ID,
+      auditBus: BUS,
+    });
+    // The sweeper's container: its module loaded anew with its role's credentials, as Lambda has it.
+    const keys = await fleet.stack.credentials('ttl-sweeper');
+    for (const key of Object.keys(process.env)) if (key.startsWith('MIRROROPS_')) delete process.env[key];
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: env.url,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: keys.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+      AWS_SESSION_TOKEN: keys.sessionToken,
+      MIRROROPS_TARGET_ID: fleet.targetId,
+      MIRROROPS_HUB_ACCOUNT_ID: HUB,
+      MIRROROPS_EXTERNAL_ID: EXTERNAL_ID,
+      MIRROROPS_AUDIT_BUS: BUS,
+      MIRROROPS_SWEEP_RATE: '100',
+      MIRROROPS_LOG_LEVEL: 'silent',
+    });
+    vi.resetModules();
+    // As Lambda calls it: the middleware chain adds the rest of the context.
+    const handler = (await import('../../functions/ttl-sweeper.ts')).handler as unknown as (
+      event: unknown,
+      context: Context,
+    ) => Promise<unknown>;
+    const invocations: Json[] = [];
+    // Batches of 4 instead of 50, so that 14 accounts make several children.
+    const small = structuredClone(definition) as Definition;
+    const map = small.States['Sweep accounts'] as unknown as { ItemBatcher: { MaxItemsPerBatch: number } };
+    map.ItemBatcher.MaxItemsPerBatch = 4;
+    const role = fleet.stack.roles.SweepFleetRole;
+    if (!role) throw new Error('the hub template has no SweepFleetRole');
+    const runner = new LocalRunner(small, {
+      url: env.url,
+      hubAccount: HUB,
+      stateMachineName: 'mirrorops-dev-sweep-fleet',
+      executionCredentials: () => serviceCredentials(env.url, role.arn, 'states.amazonaws.com', HUB),
+      lambdas: {
+        [SWEEPER]: async (payload) => {
+          invocations.push(payload);
+          return (await handler(payload, lambdaContext('ttl-sweeper', 60))) as Json;
+        },
+      },
+    });
+
+    const run = await runner.run({});
+
+    expect(run.error).toBeUndefined();
+    const batches = (run.output as { batches: { accounts: Record<string, Json>[] }[] }).batches;
+    const outcomes = batches.flatMap((b) => b.accounts);
+    // Every enrolled account once: the hub, the 12, the one without a role.
+    expect(outcomes.map((o) => o.account).sort()).toEqual([HUB, ...members].sort());
+    expect(outcomes.find((o) => o.account === ROLELESS)).toEqual({
+      account: ROLELESS,
+      why: 'no-access',
+      error: expect.stringContaining('AccessDenied'),
+    });
+    for (const member of healthy) {
+      expect(outcomes.find((o) => o.account === member)).toEqual({
+        account: member,
+        deleted: 3,
+        deferred: 0,
+        kept: 0,
+        filtersDeleted: 0,
+        failures: 0,
+      });
+      expect((await memberState(env.url, member)).sessions).toEqual(fleet.sessions.get(member)?.live);
+    }
+    // One listing, then a child execution per batch of 4: 14 accounts, 4 children.
+    expect(invocations[0]).toEqual({ list: 'accounts' });
+    expect(invocations.slice(1).map((p) => (p as { accounts: string[] }).accounts.length)).toEqual(
+      expect.arrayContaining([4, 4, 4, 2]),
+    );
+    expect(run.mapRuns).toEqual([
+      expect.objectContaining({ state: 'Sweep accounts', items: 14, children: 4, failed: 0 }),
+    ]);
+  }, 90_000);
+});
