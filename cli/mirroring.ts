@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { SessionView } from '../shared/aws/ec2.ts';
 import { formatCidr, parseCidr } from '../shared/domain/cidr.ts';
+import { formatDuration, parseDuration } from '../shared/domain/duration.ts';
 import type { MirrorIntent } from '../shared/domain/intent.ts';
 import { chooseFilter, type Desired, type EniPlan, planEni } from '../shared/domain/plan.ts';
 import { FULL_SCOPE, type Scope } from '../shared/domain/scope.ts';
@@ -73,14 +74,25 @@ export function commandConfig(region: string, target: string | undefined, env = 
   }
 }
 
-/** The longest mirroring the configuration allows (MIRROROPS_MAX_EXPIRY, 7d unless set). */
-export function checkLifetime(option: string, ms: number, config: Config): void {
-  if (ms > config.expiry.maxMs) {
-    const days = config.expiry.maxMs / 86_400_000;
+/**
+ * The longest mirroring the configuration allows: MIRROROPS_MAX_EXPIRY, 7d unless set (read here
+ * before the Region is known, as loadConfig reads it).
+ */
+export function checkLifetime(option: string, ms: number, env = process.env): void {
+  const text = env.MIRROROPS_MAX_EXPIRY || '7d';
+  const max = parseDuration(text);
+  if (max === undefined)
+    throw new UsageError(`MIRROROPS_MAX_EXPIRY: '${text}' is not a duration such as 30m, 6h or 2d`);
+  if (ms > max)
     throw new UsageError(
-      `${option} asks for more than the longest mirroring allowed (${Number.isInteger(days) ? `${days}d` : `${config.expiry.maxMs / 1000}s`}, MIRROROPS_MAX_EXPIRY)`,
+      `${option} asks for more than the longest mirroring allowed (${max % 86_400_000 === 0 ? `${max / 86_400_000}d` : formatDuration(max)}, MIRROROPS_MAX_EXPIRY)`,
     );
-  }
+}
+
+/** No --target and no target configured: a usage error before any call. */
+export function checkTargetGiven(target: string | undefined, env = process.env): void {
+  if (target === undefined && !env.MIRROROPS_TARGET_ID && !env.MIRROROPS_TARGETS_BY_REGION)
+    throw new UsageError('no mirror target: pass --target tmt-... or set MIRROROPS_TARGET_ID');
 }
 
 /** The use case's dependencies for one command line run: no memory, audit awaited in place. */

@@ -79,7 +79,7 @@ export const extendCommand: Command = {
     const until = values.until === undefined ? undefined : instantOf('--until', values.until, new Date());
     const lifetimeAt = (start: Date) => forMs ?? (until?.getTime() ?? 0) - start.getTime();
     const option = values.for !== undefined ? '--for' : '--until';
-    checkLifetime(option, lifetimeAt(new Date()), commandConfig('us-east-1', 'tmt-00000000'));
+    checkLifetime(option, lifetimeAt(new Date()));
     const note = checkNote(values.note);
 
     const aws = await connect(values, io);

@@ -10,6 +10,7 @@ import { checkId, durationOf } from '../ids.ts';
 import {
   checkLifetime,
   checkNote,
+  checkTargetGiven,
   commandConfig,
   commandDeps,
   describe,
@@ -78,8 +79,8 @@ export const startCommand: Command = {
     const scope = scopeOf(values.scope);
     const note = checkNote(values.note);
     if (values.target !== undefined) checkId('--target', values.target, 'tmt');
-    // The Region is not known yet; the configuration is checked again for it below.
-    checkLifetime('--for', lifetimeMs, commandConfig('us-east-1', values.target ?? 'tmt-00000000'));
+    checkLifetime('--for', lifetimeMs);
+    checkTargetGiven(values.target);
 
     const aws = await connect(values, io);
     const config = commandConfig(aws.region, values.target);

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateTrafficMirrorFilterCommand } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, test } from 'vitest';
 import { iamFor, keysFrom, stsFor, trustPolicy } from '../support/accounts.ts';
 import { type Ran, responder } from '../support/cli.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { applianceTargetIn, freshClient } from '../support/mirroring.ts';
+import { allSessions, applianceTargetIn, createSession, freshClient } from '../support/mirroring.ts';
 import { createNetwork } from '../support/topology.ts';
 
 const env = useEmulator();
@@ -148,6 +149,33 @@ describe('the operator commands refuse bad input in one line and change nothing'
       /nor shared with it \(RAM\) \(from MIRROROPS_TARGET_ID\)$/,
     );
     expect(await r.state()).toEqual(before);
+  });
+
+  test('an ENI whose three slots other sessions hold: turned down, exit 1, nothing changed', async () => {
+    const r = await responder(env.url);
+    for (const number of [1, 2, 3]) {
+      const filter = await r.ec2.send(new CreateTrafficMirrorFilterCommand({}));
+      await createSession(r.ec2, {
+        NetworkInterfaceId: r.eniId,
+        TrafficMirrorTargetId: r.targetId,
+        TrafficMirrorFilterId: filter.TrafficMirrorFilter?.TrafficMirrorFilterId,
+        SessionNumber: number,
+      });
+    }
+    const before = await allSessions(r.ec2);
+    const ran = await r.run(['start', '--eni', r.eniId, '--for', '1h', '--target', r.targetId]);
+    expect(ran.code).toBe(1);
+    expect(ran.stdout).toMatch(
+      new RegExp(`${r.eniId}\\s+rejected\\s+-\\s+-\\s+-\\s+all 3 session slots are taken`),
+    );
+    expect(ran.err).toEqual([
+      `not all mirrored: ${r.eniId}: all 3 session slots are taken by sessions of equal or higher priority (3 not managed by mirrorops)`,
+    ]);
+    expect(await allSessions(r.ec2)).toEqual(before);
+    // The dry run says the same, and exits 1 too.
+    const dry = await r.run(['start', '--eni', r.eniId, '--for', '1h', '--target', r.targetId, '--dry-run']);
+    expect(dry.code).toBe(1);
+    expect(dry.stdout).toMatch(/turned down: all 3 session slots are taken/);
   });
 
   test('an expired SSO profile and a missing one: exit 5 naming the profile', async () => {
