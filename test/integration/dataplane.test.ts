@@ -9,6 +9,7 @@ import {
   ModifyTrafficMirrorFilterNetworkServicesCommand,
   ModifyTrafficMirrorSessionCommand,
 } from '@aws-sdk/client-ec2';
+import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { emulatorCommand } from '../../cli/commands/emulator.ts';
 import {
@@ -613,6 +614,133 @@ describe('which session mirrors a packet', () => {
     });
     expect(empty.json.mirrored).toBe(0);
   });
+});
+
+describe('the answer and the wire agree', () => {
+  const cidrs = ['0.0.0.0/0', '198.51.100.0/24', '10.0.0.0/16', '203.0.113.9/32'];
+  const ruleArb = fc.record({
+    direction: fc.constantFrom('ingress' as const, 'egress' as const),
+    action: fc.constantFrom('accept' as const, 'accept' as const, 'reject' as const),
+    protocol: fc.constantFrom(undefined, undefined, 6, 17),
+    // 0.0.0.0/0 half the time, so that rules match often.
+    source: fc.oneof(fc.constant(cidrs[0] ?? ''), fc.constantFrom(...cidrs)),
+    destination: fc.oneof(fc.constant(cidrs[0] ?? ''), fc.constantFrom(...cidrs)),
+    ports: fc.option(fc.constantFrom([22, 22], [0, 100], [443, 1024]), { nil: undefined }),
+  });
+  const sessionsArb = fc.uniqueArray(
+    fc.record({
+      number: fc.integer({ min: 1, max: 32766 }),
+      rules: fc.array(ruleArb, { minLength: 1, maxLength: 4 }),
+      packetLength: fc.option(fc.integer({ min: 14, max: 200 }), { nil: undefined }),
+    }),
+    { minLength: 1, maxLength: 3, selector: (x) => x.number },
+  );
+  const packetArb = fc.record({
+    inbound: fc.boolean(),
+    protocol: fc.constantFrom(6, 17, 1),
+    remote: fc.constantFrom('198.51.100.7', '203.0.113.9', '10.0.3.3'),
+    localPort: fc.constantFrom(22, 80, 443, 5000),
+    remotePort: fc.constantFrom(22, 50000),
+    length: fc.integer({ min: 0, max: 300 }),
+  });
+
+  test('random rules, sessions and packets: each packet the answer mirrors arrives once, in order, with its VNI and cut; no other', async () => {
+    const seen = { mirrored: 0, not: 0, truncated: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        sessionsArb,
+        fc.array(packetArb, { minLength: 10, maxLength: 25 }),
+        async (specs, packets) => {
+          const w = await world();
+          const rx = await VxlanReceiver.open();
+          receivers.push(rx);
+          const made: { id: string; vni: number; number: number }[] = [];
+          for (const [i, spec] of specs.entries()) {
+            const filterId = await createFilter(w.ec2);
+            for (const [n, r] of spec.rules.entries()) {
+              await createRule(w.ec2, filterId, {
+                TrafficDirection: r.direction,
+                RuleNumber: n + 1,
+                RuleAction: r.action,
+                SourceCidrBlock: r.source,
+                DestinationCidrBlock: r.destination,
+                ...(r.protocol === undefined ? {} : { Protocol: r.protocol }),
+                ...(r.protocol !== undefined && r.ports
+                  ? { DestinationPortRange: { FromPort: r.ports[0], ToPort: r.ports[1] } }
+                  : {}),
+              });
+            }
+            const targetId = await nlbTarget(w.ec2, w.account);
+            env.emulator.delivery.set(targetId, rx.address);
+            const s = await session(w, {
+              SessionNumber: spec.number,
+              TrafficMirrorFilterId: filterId,
+              TrafficMirrorTargetId: targetId,
+              VirtualNetworkId: 1000 + i,
+              ...(spec.packetLength === undefined ? {} : { PacketLength: spec.packetLength }),
+            });
+            made.push({ id: must(s.TrafficMirrorSessionId, 'id'), vni: 1000 + i, number: spec.number });
+          }
+          const injected = packets.map((p, i) => {
+            const [local, remote] = [w.address, p.remote];
+            const ported = p.protocol !== 1;
+            return {
+              direction: p.inbound ? 'ingress' : 'egress',
+              protocol: p.protocol,
+              source: p.inbound ? remote : local,
+              destination: p.inbound ? local : remote,
+              ...(ported
+                ? {
+                    sourcePort: p.inbound ? p.remotePort : p.localPort,
+                    destinationPort: p.inbound ? p.localPort : p.remotePort,
+                  }
+                : {}),
+              payloadHex: i.toString(16).padStart(4, '0'),
+              length: (p.protocol === 6 ? 40 : 28) + 2 + p.length,
+            };
+          });
+          const answer = await inject(w, injected);
+          expect(answer.status).toBe(200);
+          type Result = {
+            mirrored: boolean;
+            session: { vni: number; id: string } | null;
+            delivery: { mirroredLength: number; truncated: boolean } | null;
+          };
+          const results: Result[] = answer.json.packets;
+          for (const result of results) {
+            if (result.mirrored) expect(made.map((m) => m.id)).toContain(result.session?.id);
+            seen[result.mirrored ? 'mirrored' : 'not']++;
+            if (result.delivery?.truncated) seen.truncated++;
+          }
+          for (const result of results.filter((r) => r.mirrored)) {
+            const datagram = await rx.next();
+            const { vni, frame } = vxlanParts(datagram);
+            expect(vni).toBe(result.session?.vni);
+            expect(frame.length).toBe(result.delivery?.mirroredLength);
+          }
+          // The marker, taken by an accept-all filter put on the first session, is the next datagram.
+          const first = [...made].sort((a, b) => a.number - b.number)[0];
+          const all = await createFilter(w.ec2);
+          await acceptAll(w.ec2, all);
+          await w.ec2.send(
+            new ModifyTrafficMirrorSessionCommand({
+              TrafficMirrorSessionId: first?.id,
+              TrafficMirrorFilterId: all,
+              RemoveFields: ['packet-length'],
+            }),
+          );
+          await inject(w, [ssh(w, '192.0.2.99', 9)]);
+          const marker = vxlanParts(await rx.next());
+          expect([marker.vni, innerHeaders(marker.frame).upper.readUInt16BE(0)]).toEqual([first?.vni, 9]);
+        },
+      ),
+      { numRuns: 12, seed: 4789 },
+    );
+    // The runs exercised both outcomes and the cut.
+    expect(seen.mirrored).toBeGreaterThan(10);
+    expect(seen.not).toBeGreaterThan(10);
+    expect(seen.truncated).toBeGreaterThan(0);
+  }, 120_000);
 });
 
 describe('traffic AWS does not mirror', () => {
