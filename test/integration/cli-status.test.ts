@@ -115,6 +115,37 @@ describe('mirrorops status', () => {
   });
 });
 
+describe('AWS options', () => {
+  test('--region, AWS_DEFAULT_REGION and --endpoint-url pick where the command looks, as the AWS CLI does', async () => {
+    const r = await responder(env.url);
+    expect(
+      (await r.run(['start', '--instance', r.instanceId, '--for', '1h', '--target', r.targetId])).code,
+    ).toBe(0);
+    const sessionsIn = async (argv: string[], vars: Record<string, string | undefined> = {}) => {
+      const ran = await r.run(['status', '--output', 'json', ...argv], vars);
+      expect(ran.code).toBe(0);
+      const [account] = (JSON.parse(ran.stdout) as { accounts: { region: string; sessions: unknown[] }[] })
+        .accounts;
+      return [account?.region, account?.sessions.length];
+    };
+    expect(await sessionsIn([])).toEqual(['us-east-1', 1]);
+    expect(await sessionsIn(['--region', 'eu-west-1'])).toEqual(['eu-west-1', 0]);
+    expect(await sessionsIn([], { AWS_REGION: undefined, AWS_DEFAULT_REGION: 'eu-west-1' })).toEqual([
+      'eu-west-1',
+      0,
+    ]);
+    expect(await sessionsIn(['--endpoint-url', env.url], { AWS_ENDPOINT_URL: undefined })).toEqual([
+      'us-east-1',
+      1,
+    ]);
+    const bad = await r.run(['status', '--region', 'mars']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toEqual([
+      "mirrorops status: 'mars' is not a Region name such as us-east-1 (see 'mirrorops status --help')",
+    ]);
+  });
+});
+
 describe('mirrorops stop', () => {
   test('--session, --reason and --eni stop only mirrorops sessions that match; audit events say who', async () => {
     const r = await responder(env.url);
