@@ -12,6 +12,7 @@ import {
 import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { emulatorCommand } from '../../cli/commands/emulator.ts';
+import { shareTarget } from '../support/accounts.ts';
 import {
   checksumVerifies,
   innerHeaders,
@@ -402,6 +403,22 @@ describe('a mirrored packet on the wire', () => {
       delivery: { port: rx.port, frameLength: 9015, mirroredLength: 8500, truncated: true },
     });
     expect((await rx.next()).length).toBe(8 + 8500);
+  });
+  test("a member's session on a target another account shares (RAM) delivers to that target's address", async () => {
+    const w = await world();
+    await acceptAll(w.ec2, w.filterId);
+    const hub = freshClient(env.url);
+    const shared = await nlbTarget(hub.ec2, hub.account);
+    await shareTarget(env.url, hub.account, shared, w.account);
+    await session(w, { TrafficMirrorTargetId: shared, VirtualNetworkId: 31 });
+    const rx = await receiverFor(shared);
+    const answer = await inject(w, [{ ...ssh(w), length: 9001 }]);
+    // The target is the hub's NLB: its 8500-byte default applies to the member's session.
+    expect(answer.json.packets[0]).toMatchObject({
+      session: { targetId: shared, vni: 31, packetLength: 8500 },
+      delivery: { port: rx.port, mirroredLength: 8500 },
+    });
+    expect(vxlanParts(await rx.next()).vni).toBe(31);
   });
 });
 
