@@ -1,4 +1,5 @@
 import {
+  CreateTagsCommand,
   CreateTrafficMirrorFilterCommand,
   CreateTrafficMirrorSessionCommand,
   DescribeTrafficMirrorSessionsCommand,
@@ -7,11 +8,13 @@ import {
 import { describe, expect, test } from 'vitest';
 import { ec2Gateway } from '../../shared/aws/ec2.ts';
 import { TAG } from '../../shared/domain/tags.ts';
+import { tagTrigger } from '../../shared/events/tag.ts';
 import { apply } from '../../shared/mirror.ts';
+import { onTagChange } from '../../shared/optin.ts';
 import { type Config, loadConfig } from '../../shared/runtime/config.ts';
 import { sweep } from '../../shared/sweep.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { findingFor, type Incident, incident, intentOf, tagsOf } from '../support/incident.ts';
+import { findingFor, type Incident, incident, intentOf, tagEventFor, tagsOf } from '../support/incident.ts';
 import { rejectsWith } from '../support/mirroring.ts';
 import { must } from '../support/topology.ts';
 
@@ -99,6 +102,40 @@ describe('two Regions of one account, a hub in each', () => {
     const started = async (world: Incident) =>
       (await world.auditEvents()).filter((e) => e['detail-type'] === 'Mirror Session Started').length;
     expect([await started(west), await started(east)]).toEqual([2, 1]);
+  });
+
+  test("a tag set in eu-west-1 mirrors there, on eu-west-1's target; the same event in us-east-1 finds no instance and makes nothing", async () => {
+    const { east, west, config } = await twoRegions();
+    const instance = await west.instance(1);
+    await west.ec2.send(
+      new CreateTagsCommand({ Resources: [instance.instanceId], Tags: [{ Key: TAG.mirror, Value: 'true' }] }),
+    );
+    /** The Tag Change event of that instance as the Region `region`'s EventBridge would send it. */
+    const tagEventIn = (region: string) => {
+      const event = tagEventFor(west, instance.instanceId, 'true') as { region: string; resources: string[] };
+      event.region = region;
+      event.resources = event.resources.map((arn) => arn.replace(':us-east-1:', `:${region}:`));
+      return event;
+    };
+
+    const there = await onTagChange(
+      tagTrigger(tagEventIn(WEST)),
+      west.deps({ config: must(config[WEST], WEST) }),
+    );
+    const elsewhere = await onTagChange(
+      tagTrigger(tagEventIn(EAST)),
+      east.deps({ config: must(config[EAST], EAST) }),
+    );
+
+    expect(there.status === 'mirrored' && there.result.outcomes.map((o) => o.status)).toEqual(['started']);
+    expect(elsewhere).toEqual({
+      status: 'rejected',
+      reason: `instance ${instance.instanceId} no longer exists`,
+    });
+    expect((await sessionsIn(west)).map((s) => [s.NetworkInterfaceId, s.TrafficMirrorTargetId])).toEqual([
+      [instance.eniIds[0], west.targetId],
+    ]);
+    expect(await sessionsIn(east)).toEqual([]);
   });
 
   test("EC2 does not find another Region's target: a session on it is refused, and mirrorops rejects the request", async () => {
