@@ -171,22 +171,51 @@ async function checkTarget(reader: DoctorReader, input: DoctorInput, out: CheckR
     ? `owned by ${target.ownerId}, shared with this account through RAM`
     : 'owned by this account';
   let what = `${KIND_NAMES[target.kind]} ${target.destination}`;
+  // What receives an ENI target's packets: its ENI, attached to a running instance.
+  let problem: { status: Level; detail: string; fix: string } | undefined;
   if (target.kind === 'network-interface' && !shared) {
     const eni = await reader.eni(target.destination);
-    if (eni) {
-      side.eni = eni;
-      const instance = eni.instanceId === undefined ? undefined : await reader.instance(eni.instanceId);
-      if (instance) {
-        side.instanceType = instance.type;
-        what += ` (instance ${instance.id}, ${instance.type})`;
-      }
+    const instance = eni?.instanceId === undefined ? undefined : await reader.instance(eni.instanceId);
+    if (eni) side.eni = eni;
+    if (instance) {
+      side.instanceType = instance.type;
+      what += ` (instance ${instance.id}, ${instance.type})`;
+    }
+    if (!eni) {
+      problem = {
+        status: 'fail',
+        detail: `its ENI ${target.destination} no longer exists: mirrored packets go nowhere`,
+        fix: 'create a target on a live appliance ENI and move the sessions to it',
+      };
+    } else if (!instance) {
+      problem = {
+        status: 'warn',
+        detail: `its ENI ${eni.id} is attached to no instance: nothing receives the packets`,
+        fix: `attach it to the capture appliance (aws ec2 attach-network-interface --network-interface-id ${eni.id} ...)`,
+      };
+    } else if (instance.state !== 'running') {
+      problem = {
+        status: 'fail',
+        detail: `its appliance ${instance.id} is ${instance.state}: nothing receives the packets`,
+        fix: `start it (aws ec2 start-instances --instance-ids ${instance.id}) or use another target`,
+      };
     }
   }
   if (target.kind === 'network-load-balancer' && !shared) {
     const lb = await reader.loadBalancer(target.destination);
     if (lb) side.loadBalancer = lb;
   }
-  out.push({ check: 'target', status: 'ok', resource: id, detail: `${what}, ${owner}` });
+  out.push(
+    problem
+      ? {
+          check: 'target',
+          status: problem.status,
+          resource: id,
+          detail: `${what}, ${owner}; ${problem.detail}`,
+          fix: problem.fix,
+        }
+      : { check: 'target', status: 'ok', resource: id, detail: `${what}, ${owner}` },
+  );
   return side;
 }
 
@@ -244,13 +273,13 @@ async function checkEniTarget(
 ): Promise<void> {
   const { target, eni } = side;
   if (!eni) {
+    // This account's missing ENI is the target line's failure; another account's is not visible.
+    if (!side.shared) return;
     out.push({
       check: 'target-network',
       status: 'warn',
       resource: target.destination,
-      detail: side.shared
-        ? `the target ENI belongs to ${target.ownerId}: its security groups and network ACL are not visible here`
-        : `the target ENI ${target.destination} is not visible`,
+      detail: `the target ENI belongs to ${target.ownerId}: its security groups and network ACL are not visible here`,
       fix: `run mirrorops doctor --target ${target.id} in account ${target.ownerId} too`,
     });
     return;

@@ -5,12 +5,14 @@ import {
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateTrafficMirrorFilterCommand,
+  CreateTrafficMirrorSessionCommand,
   CreateTrafficMirrorTargetCommand,
   CreateTransitGatewayCommand,
   CreateTransitGatewayVpcAttachmentCommand,
   CreateVpcCommand,
   CreateVpcPeeringConnectionCommand,
   DeleteTrafficMirrorFilterCommand,
+  DeleteTrafficMirrorSessionCommand,
   DescribeRouteTablesCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
@@ -25,8 +27,8 @@ import { describe, expect, test } from 'vitest';
 import { shareTarget } from '../support/accounts.ts';
 import { doctor, instanceIn, lines, statuses } from '../support/doctor.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { freshClient } from '../support/mirroring.ts';
-import { must } from '../support/topology.ts';
+import { freshClient, launchMany, nlbTarget } from '../support/mirroring.ts';
+import { createNetwork, must } from '../support/topology.ts';
 
 const env = useEmulator();
 
@@ -313,6 +315,32 @@ describe('mirrorops doctor: a Network Load Balancer target', () => {
   });
 });
 
+describe('mirrorops doctor: a Gateway Load Balancer endpoint target', () => {
+  test('no source limit; the endpoint itself is named as not inspected (a warning, not a failure)', async () => {
+    const { ec2, account } = freshClient(env.url);
+    const net = await vpc(ec2, '10.0.0.0/16');
+    const source = await instanceIn(ec2, net.subnetId, 'm5.large');
+    const targetId = must(
+      (
+        await ec2.send(
+          new CreateTrafficMirrorTargetCommand({ GatewayLoadBalancerEndpointId: 'vpce-0123456789abcdef0' }),
+        )
+      ).TrafficMirrorTarget?.TrafficMirrorTargetId,
+      'target',
+    );
+    const d = await doctor(env.url, account, ['--target', targetId, '--instance', source.instanceId]);
+    expect(d.code).toBe(0);
+    expect(lines(d, 'target')[0]?.detail).toBe(
+      'Gateway Load Balancer endpoint target vpce-0123456789abcdef0, owned by this account',
+    );
+    expect(lines(d, 'target-capacity')[0]?.detail).toBe('0 sources in use, no limit for this kind of target');
+    expect(lines(d, 'gwlb-endpoint')[0]).toMatchObject({
+      status: 'warn',
+      resource: 'vpce-0123456789abcdef0',
+    });
+  });
+});
+
 describe('mirrorops doctor: a target of another account', () => {
   test('not visible until shared through RAM; then its owner is named and what is not visible is said', async () => {
     const owner = freshClient(env.url);
@@ -346,27 +374,66 @@ describe('mirrorops doctor: a target of another account', () => {
   });
 });
 
-describe('mirrorops doctor: account quotas', { timeout: 180_000 }, () => {
-  test('filter-quota: 10,000 filters fail (the next one is refused); one fewer warns', async () => {
-    const { ec2, account } = freshClient(env.url);
-    const ids: string[] = [];
-    for (let start = 0; start < 10_000; start += 100) {
-      const batch = await Promise.all(
-        Array.from({ length: 100 }, () => ec2.send(new CreateTrafficMirrorFilterCommand({}))),
+describe('mirrorops doctor: account quotas', { timeout: 240_000 }, () => {
+  /** `count` calls, 100 at a time; the answers in order. */
+  async function fill<T>(count: number, call: (i: number) => Promise<T>): Promise<T[]> {
+    const out: T[] = [];
+    for (let start = 0; start < count; start += 100) {
+      out.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(100, count - start) }, (_, k) => call(start + k)),
+        )),
       );
-      ids.push(...batch.map((b) => must(b.TrafficMirrorFilter?.TrafficMirrorFilterId, 'filter')));
     }
+    return out;
+  }
+
+  test('session-quota and filter-quota: 10,000 of each fail (the next create is refused); one fewer warns', async () => {
+    const { ec2, account } = freshClient(env.url);
+    const net = await createNetwork(ec2, { cidr: '10.0.0.0/16' });
+    const sources: Awaited<ReturnType<typeof launchMany>> = [];
+    for (let i = 0; i < 4; i++) sources.push(...(await launchMany(ec2, net.subnetId, 1000)));
+    const targetId = await nlbTarget(ec2, account);
+    const filters = await fill(10_000, () => ec2.send(new CreateTrafficMirrorFilterCommand({})));
+    const filterIds = filters.map((f) => must(f.TrafficMirrorFilter?.TrafficMirrorFilterId, 'filter'));
+    const sessions = await fill(10_000, (i) =>
+      ec2.send(
+        new CreateTrafficMirrorSessionCommand({
+          NetworkInterfaceId: sources[Math.floor(i / 3)]?.eniId,
+          TrafficMirrorTargetId: targetId,
+          TrafficMirrorFilterId: filterIds[0],
+          SessionNumber: (i % 3) + 1,
+        }),
+      ),
+    );
     const full = await doctor(env.url, account, []);
     expect(full.code).toBe(1);
+    expect(lines(full, 'session-quota')[0]).toMatchObject({
+      status: 'fail',
+      resource: `${account} us-east-1`,
+      detail: '10,000 of 10,000 sessions (not adjustable)',
+    });
     expect(lines(full, 'filter-quota')[0]).toMatchObject({
       status: 'fail',
       detail: '10,000 of 10,000 filters (not adjustable)',
     });
-    expect(statuses(full, 'session-quota')).toEqual(['ok']);
 
-    await ec2.send(new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: ids[0] }));
+    await ec2.send(
+      new DeleteTrafficMirrorSessionCommand({
+        TrafficMirrorSessionId: sessions[0]?.TrafficMirrorSession?.TrafficMirrorSessionId,
+      }),
+    );
+    const sessionsNear = await doctor(env.url, account, []);
+    expect(sessionsNear.checks.map((c) => [c.check, c.status])).toEqual([
+      ['target', 'warn'],
+      ['sources', 'warn'],
+      ['session-quota', 'warn'],
+      ['filter-quota', 'fail'],
+    ]);
+    await ec2.send(new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: filterIds[1] }));
     const near = await doctor(env.url, account, []);
     expect(near.code).toBe(0);
+    expect(lines(near, 'session-quota')[0]?.detail).toBe('9,999 of 10,000 sessions (not adjustable)');
     expect(lines(near, 'filter-quota')[0]).toMatchObject({
       status: 'warn',
       detail: '9,999 of 10,000 filters (not adjustable)',

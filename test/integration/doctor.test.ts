@@ -13,6 +13,7 @@ import {
   ReplaceNetworkAclAssociationCommand,
   RevokeSecurityGroupIngressCommand,
   RunInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, test, vi } from 'vitest';
 import { main } from '../../cli/main.ts';
@@ -177,6 +178,58 @@ describe('mirrorops doctor: an ENI target in the source’s VPC', () => {
     expect(d.code).toBe(1);
     expect(lines(d, 'target')[0]).toMatchObject({ status: 'fail', resource: 'tmt-0123456789abcdef0' });
     expect(lines(d, 'target')[0]?.fix).toContain('AWS RAM');
+  });
+
+  test('target: an appliance that is gone fails; a target on a live one passes', async () => {
+    const s = await scene();
+    await s.ec2.send(new TerminateInstancesCommand({ InstanceIds: [s.appliance.instanceId] }));
+    const gone = await s.run('--eni', s.source.eniId);
+    expect(gone.code).toBe(1);
+    expect(lines(gone, 'target')[0]).toMatchObject({ status: 'fail', resource: s.targetId });
+    expect(lines(gone, 'target')[0]?.detail).toContain(`its ENI ${s.appliance.eniId} no longer exists`);
+
+    const appliance = await instanceIn(s.ec2, s.applianceSubnet, 'c5.large', [s.groupId]);
+    const targetId = must(
+      (await s.ec2.send(new CreateTrafficMirrorTargetCommand({ NetworkInterfaceId: appliance.eniId })))
+        .TrafficMirrorTarget?.TrafficMirrorTargetId,
+      'target',
+    );
+    const fixed = await doctor(env.url, s.account, ['--target', targetId, '--eni', s.source.eniId]);
+    expect(fixed.code).toBe(0);
+    expect(statuses(fixed, 'target')).toEqual(['ok']);
+  });
+
+  test('--output text: tab-separated, one line a check; no target: said, and a source alone is checked', async () => {
+    const s = await scene();
+    const out: string[] = [];
+    vi.stubEnv('AWS_ENDPOINT_URL', env.url);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', s.account);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    try {
+      const code = await main(['doctor', '--instance', s.source.instanceId, '--output', 'text'], {
+        out: (l) => out.push(l),
+        err: () => {},
+      });
+      expect(code).toBe(0);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(out.map((l) => l.split('\t').slice(0, 3))).toEqual([
+      ['WARN', 'target', '-'],
+      ['OK', 'source-type', s.source.instanceId],
+      ['OK', 'source-slots', s.source.eniId],
+      ['OK', 'session-quota', `${s.account} us-east-1`],
+      ['OK', 'filter-quota', `${s.account} us-east-1`],
+    ]);
+    expect(out[0]?.split('\t')).toHaveLength(5);
+  });
+
+  test('--region: another Region does not see this one’s target', async () => {
+    const s = await scene();
+    const d = await s.run('--region', 'eu-west-1');
+    expect(d.code).toBe(1);
+    expect(lines(d, 'target')[0]?.detail).toBe(`${s.targetId} not found in account ${s.account}, eu-west-1`);
   });
 
   test('target-security-group: fails without a UDP 4789 rule for the source, passes once one is added', async () => {
