@@ -25,7 +25,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describe, expect, test } from 'vitest';
 import { shareTarget } from '../support/accounts.ts';
-import { doctor, instanceIn, lines, statuses } from '../support/doctor.ts';
+import { doctor, instanceIn, lines } from '../support/doctor.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { freshClient, launchMany, nlbTarget } from '../support/mirroring.ts';
 import { createNetwork, must } from '../support/topology.ts';
