@@ -95,10 +95,32 @@ async function kernelDrops(port: number, ipv6: boolean): Promise<number | undefi
   return drops;
 }
 
-function wallClock(): () => bigint {
-  const base =
-    BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - process.hrtime.bigint();
-  return () => base + process.hrtime.bigint();
+/** Seconds and nanoseconds since the epoch, written into a reused object: no bigint per packet. */
+type Clock = (into: { seconds: number; nanos: number }) => void;
+
+/**
+ * The wall clock to the nanosecond, as numbers: the epoch at start (performance.timeOrigin, in
+ * whole milliseconds and the nanoseconds past them) plus the monotonic performance.now(), which
+ * Node derives from a nanosecond counter.
+ */
+function wallClock(): Clock {
+  const originMs = Math.floor(performance.timeOrigin);
+  const originSeconds = Math.floor(originMs / 1000);
+  const originNanos = (originMs % 1000) * 1e6 + Math.round((performance.timeOrigin - originMs) * 1e6);
+  return (into) => {
+    const elapsed = Math.round(performance.now() * 1e6) + originNanos;
+    const whole = Math.floor(elapsed / 1e9);
+    into.seconds = originSeconds + whole;
+    into.nanos = elapsed - whole * 1e9;
+  };
+}
+
+function fromBigint(clock: () => bigint): Clock {
+  return (into) => {
+    const now = clock();
+    into.seconds = Number(now / 1_000_000_000n);
+    into.nanos = Number(now % 1_000_000_000n);
+  };
 }
 
 /**
@@ -107,7 +129,12 @@ function wallClock(): () => bigint {
  */
 export async function startCapture(o: CaptureOptions): Promise<Capture> {
   await writableDirectory(o.dir);
-  const clock = o.clock ?? wallClock();
+  const time = o.clock ? fromBigint(o.clock) : wallClock();
+  const arrival = { seconds: 0, nanos: 0 };
+  const clock = () => {
+    time(arrival);
+    return BigInt(arrival.seconds) * 1_000_000_000n + BigInt(arrival.nanos);
+  };
   const files = await PcapFiles.create({
     dir: o.dir,
     ...(o.rotateBytes === undefined ? {} : { rotateBytes: o.rotateBytes }),
@@ -124,7 +151,10 @@ export async function startCapture(o: CaptureOptions): Promise<Capture> {
   socket.on('message', (datagram) => {
     const vni = vxlanVni(datagram);
     if (typeof vni === 'string') malformedBy[vni]++;
-    else files.packet(vni, datagram, VXLAN_HEADER, clock());
+    else {
+      time(arrival);
+      files.packet(vni, datagram, VXLAN_HEADER, arrival.seconds, arrival.nanos);
+    }
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', (error) => reject(listenError(error, 'UDP', o.host, o.port)));

@@ -72,6 +72,11 @@ export interface FilesStats {
 
 const NS = 1_000_000_000n;
 
+/** An instant as seconds and nanoseconds since the epoch, in ISO 8601 with nine decimals. */
+export function isoTime(seconds: number, nanoseconds: number): string {
+  return isoNs(BigInt(seconds) * NS + BigInt(nanoseconds));
+}
+
 /** An instant in nanoseconds since the epoch as ISO 8601 with nine decimals. */
 export function isoNs(ns: bigint): string {
   const ms = Number(ns / 1_000_000n);
@@ -90,8 +95,12 @@ class CaptureFile {
   buffered = 0;
   size = 0;
   packets = 0;
-  firstNs: bigint;
-  lastNs: bigint;
+  /** First and last packet: seconds and nanoseconds since the epoch. */
+  firstSeconds: number;
+  firstNanos: number;
+  lastSeconds: number;
+  lastNanos: number;
+  view: DataView;
   lastUse = 0;
   writing = false;
   ending = false;
@@ -102,12 +111,16 @@ class CaptureFile {
 
   constructor(
     readonly vni: number,
-    chunkBytes: number,
-    now: bigint,
+    seconds: number,
+    nanos: number,
+    chunk: Buffer,
   ) {
-    this.chunk = Buffer.allocUnsafe(chunkBytes);
-    this.firstNs = now;
-    this.lastNs = now;
+    this.chunk = chunk;
+    this.view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.firstSeconds = seconds;
+    this.firstNanos = nanos;
+    this.lastSeconds = seconds;
+    this.lastNanos = nanos;
     this.closed = new Promise((resolve) => {
       this.markClosed = resolve;
     });
@@ -131,6 +144,8 @@ export class PcapFiles {
   private readonly maxPerFile: number;
   private readonly maxTotal: number;
   private buffered = 0;
+  private readonly rotateNs: number | undefined;
+  private readonly spare: Buffer[] = [];
   private uses = 0;
   private readonly stats = { packets: 0, bytes: 0, dropped: 0, filesOpened: 0, failedFiles: 0 };
   private readonly failures = new Set<string>();
@@ -142,6 +157,7 @@ export class PcapFiles {
     this.maxOpen = o.maxOpenFiles ?? 64;
     this.maxPerFile = o.maxBufferedPerFile ?? 4 * 1024 * 1024;
     this.maxTotal = o.maxBufferedTotal ?? 64 * 1024 * 1024;
+    this.rotateNs = o.rotateNs === undefined ? undefined : Number(o.rotateNs);
   }
 
   /** Opens the directory's files: the index there is kept and added to; another file of that name is refused. */
@@ -167,40 +183,36 @@ export class PcapFiles {
     return files;
   }
 
-  /** Appends one packet: `datagram` from `from` on is the Ethernet frame, `now` its arrival in ns since the epoch. */
-  packet(vni: number, datagram: Buffer, from: number, now: bigint): void {
+  /**
+   * Appends one packet: `datagram` from `from` on is the Ethernet frame, arrived at `seconds` and
+   * `nanos` since the epoch (numbers, not a bigint: this runs for every packet).
+   */
+  packet(vni: number, datagram: Buffer, from: number, seconds: number, nanos: number): void {
     const length = datagram.length - from;
     const record = RECORD_HEADER + length;
     let file = this.open.get(vni);
-    if (file && this.due(file, record, now)) {
+    if (file && this.due(file, record, seconds, nanos)) {
       this.finish(file);
       file = undefined;
     }
-    if (file === undefined) file = this.start(vni, now);
+    if (file === undefined) file = this.start(vni, seconds, nanos);
     if (file.failed || file.buffered + record > this.maxPerFile || this.buffered + record > this.maxTotal) {
       this.stats.dropped++;
       return;
     }
     if (file.used + record > file.chunk.length) {
       this.seal(file);
-      if (record > file.chunk.length) file.chunk = Buffer.allocUnsafe(record);
+      if (record > file.chunk.length) this.setChunk(file, Buffer.allocUnsafe(record));
     }
-    const chunk = file.chunk;
-    writeRecordHeader(
-      chunk,
-      file.used,
-      Number(now / NS),
-      Number(now % NS),
-      length,
-      originalLength(datagram, from),
-    );
-    datagram.copy(chunk, file.used + RECORD_HEADER, from);
+    writeRecordHeader(file.view, file.used, seconds, nanos, length, originalLength(datagram, from));
+    datagram.copy(file.chunk, file.used + RECORD_HEADER, from);
     file.used += record;
     file.buffered += record;
     this.buffered += record;
     file.size += record;
     file.packets++;
-    file.lastNs = now;
+    file.lastSeconds = seconds;
+    file.lastNanos = nanos;
     file.lastUse = ++this.uses;
     this.stats.packets++;
     this.stats.bytes += length;
@@ -211,9 +223,11 @@ export class PcapFiles {
    * so, and with the same clock as the packets.
    */
   tick(now: bigint): void {
+    const seconds = Number(now / NS);
+    const nanos = Number(now % NS);
     for (const file of [...this.open.values()]) {
       if (file.failed) this.open.delete(file.vni);
-      else if (this.o.rotateNs !== undefined && now - file.firstNs >= this.o.rotateNs) this.finish(file);
+      else if (this.aged(file, seconds, nanos)) this.finish(file);
       else this.seal(file);
     }
     if (this.open.size > 0) this.requestIndex();
@@ -238,19 +252,36 @@ export class PcapFiles {
     return [...this.entries.values()];
   }
 
-  private due(file: CaptureFile, record: number, now: bigint): boolean {
-    const { rotateBytes, rotateNs } = this.o;
+  private due(file: CaptureFile, record: number, seconds: number, nanos: number): boolean {
+    const { rotateBytes } = this.o;
     if (rotateBytes !== undefined && file.packets > 0 && file.size + record > rotateBytes) return true;
-    return rotateNs !== undefined && now - file.firstNs >= rotateNs;
+    return this.aged(file, seconds, nanos);
   }
 
-  private start(vni: number, now: bigint): CaptureFile {
+  private aged(file: CaptureFile, seconds: number, nanos: number): boolean {
+    return (
+      this.rotateNs !== undefined &&
+      (seconds - file.firstSeconds) * 1e9 + (nanos - file.firstNanos) >= this.rotateNs
+    );
+  }
+
+  /** A chunk to gather into: one written earlier when there is one, else a new one. */
+  private newChunk(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes);
+  }
+
+  private setChunk(file: CaptureFile, chunk: Buffer): void {
+    file.chunk = chunk;
+    file.view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+
+  private start(vni: number, seconds: number, nanos: number): CaptureFile {
     if (this.open.size >= this.maxOpen) {
       let oldest: CaptureFile | undefined;
       for (const open of this.open.values()) if (!oldest || open.lastUse < oldest.lastUse) oldest = open;
       if (oldest) this.finish(oldest);
     }
-    const file = new CaptureFile(vni, this.chunkBytes, now);
+    const file = new CaptureFile(vni, seconds, nanos, this.newChunk());
     const header = pcapFileHeader();
     header.copy(file.chunk, 0);
     file.used = header.length;
@@ -311,7 +342,7 @@ export class PcapFiles {
   private seal(file: CaptureFile): void {
     if (file.used > 0) {
       file.queue.push(file.chunk.subarray(0, file.used));
-      file.chunk = file.ending ? Buffer.alloc(0) : Buffer.allocUnsafe(this.chunkBytes);
+      this.setChunk(file, file.ending ? Buffer.alloc(0) : this.newChunk());
       file.used = 0;
     }
     void this.pump(file);
@@ -335,6 +366,12 @@ export class PcapFiles {
       }
       file.buffered -= bytes;
       this.buffered -= bytes;
+      // Written chunks are gathered into again: no allocation, no garbage, at any packet rate.
+      for (const b of buffers) {
+        if (b.buffer.byteLength === this.chunkBytes && this.spare.length < 16) {
+          this.spare.push(Buffer.from(b.buffer, 0, this.chunkBytes));
+        }
+      }
     }
     file.writing = false;
     if (file.ending && file.queue.length === 0 && file.used === 0) await this.closeFile(file);
@@ -377,8 +414,8 @@ export class PcapFiles {
     if (file.entry) {
       file.entry.packets = file.packets;
       file.entry.bytes = file.size;
-      file.entry.firstPacket = isoNs(file.firstNs);
-      file.entry.lastPacket = isoNs(file.lastNs);
+      file.entry.firstPacket = isoTime(file.firstSeconds, file.firstNanos);
+      file.entry.lastPacket = isoTime(file.lastSeconds, file.lastNanos);
       file.entry.complete = true;
       this.requestIndex();
     }
@@ -404,8 +441,8 @@ export class PcapFiles {
       if (file.entry) {
         file.entry.packets = file.packets;
         file.entry.bytes = file.size;
-        file.entry.firstPacket = isoNs(file.firstNs);
-        file.entry.lastPacket = isoNs(file.lastNs);
+        file.entry.firstPacket = isoTime(file.firstSeconds, file.firstNanos);
+        file.entry.lastPacket = isoTime(file.lastSeconds, file.lastNanos);
       }
     }
     const path = join(this.o.dir, INDEX_FILE);

@@ -23,17 +23,17 @@ export function pcapFileHeader(): Buffer {
 
 /** Writes a record header at `offset`: time as seconds and nanoseconds, captured and original length. */
 export function writeRecordHeader(
-  into: Buffer,
+  into: DataView,
   offset: number,
   seconds: number,
   nanoseconds: number,
   capturedLength: number,
   originalLength: number,
 ): void {
-  into.writeUInt32LE(seconds, offset);
-  into.writeUInt32LE(nanoseconds, offset + 4);
-  into.writeUInt32LE(capturedLength, offset + 8);
-  into.writeUInt32LE(originalLength, offset + 12);
+  into.setUint32(offset, seconds, true);
+  into.setUint32(offset + 4, nanoseconds, true);
+  into.setUint32(offset + 8, capturedLength, true);
+  into.setUint32(offset + 12, originalLength, true);
 }
 
 const VLAN_TAGS = new Set([0x8100, 0x88a8]);

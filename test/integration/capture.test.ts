@@ -270,8 +270,8 @@ describe('mirrorops capture', () => {
     const datagram = vxlan(1, ethernetFrame({ payload: Buffer.alloc(200) }));
     const record = 16 + datagram.length - 8; // 270 bytes
     // In one turn of the event loop nothing is written yet, so the caps hold what arrives.
-    for (let i = 0; i < 20; i++) files.packet(1, datagram, 8, BigInt(i));
-    for (let i = 0; i < 20; i++) files.packet(2, datagram, 8, BigInt(i));
+    for (let i = 0; i < 20; i++) files.packet(1, datagram, 8, 0, i);
+    for (let i = 0; i < 20; i++) files.packet(2, datagram, 8, 0, i);
     const perFile = Math.floor((3_000 - 24) / record); // 11
     const second = Math.floor((5_000 - 24 - perFile * record - 24) / record); // 6
     expect(files.snapshot()).toMatchObject({ packets: perFile + second, dropped: 40 - perFile - second });
