@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AttachNetworkInterfaceCommand,
   AuthorizeSecurityGroupIngressCommand,
@@ -21,19 +24,27 @@ import { loadConfig } from '../../shared/runtime/config.ts';
 import { mirrorDeps } from '../../shared/runtime/deps.ts';
 import { silentLogger } from '../../shared/runtime/log.ts';
 import { sweep } from '../../shared/sweep.ts';
+import { type Capture, startCapture } from '../capture/capture.ts';
+import { INDEX_FILE, type IndexEntry } from '../capture/files.ts';
+import { ec2VniLookup, resolvingIdentify } from '../capture/resolve.ts';
 import { type Command, parseFlags } from '../command.ts';
 import { lambdaContext } from '../lambda.ts';
 import { route, routesOf } from '../routes.ts';
 import { loadStack } from '../stack.ts';
 import { table } from '../table.ts';
+import { explainCommand } from './explain.ts';
 
-const HELP = `Usage: mirrorops demo [--quiet]
+const HELP = `Usage: mirrorops demo [--out DIR] [--quiet]
 
 Runs the whole story on a local emulator, with no AWS account and no network: a small topology,
 then events replayed through the rules serverless.yml declares, to the real handlers. After each
-step it prints the mirror sessions and the audit events. Takes a few seconds.
+step it prints the mirror sessions and the audit events, and sends traffic to web-1 (from the
+attacker and from a client) through the emulator's data plane; a capture on a free local port
+writes what the sessions deliver to one pcap file per session, read back at the end. Takes a few
+seconds.
 
 Options:
+  --out DIR   where the capture files go (default: a new directory under the system's temp dir)
   --quiet     print only the final summary line
   -h, --help  show this help`;
 
@@ -42,6 +53,130 @@ const REGION = 'us-east-1';
 const HOUR = 3_600_000;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+const ATTACKER = '198.51.100.7';
+/** "Elsewhere": a customer of web-1's HTTPS, whom no finding concerns. */
+const CLIENT = '203.0.113.25';
+
+/** A packet for `POST /_emulator/traffic` (emulator/README.md, "Data plane"). */
+interface Injected {
+  direction: 'ingress' | 'egress';
+  protocol: 'tcp' | 'udp';
+  source: string;
+  destination: string;
+  sourcePort: number;
+  destinationPort: number;
+  tcpFlags?: string;
+  length?: number;
+  payloadHex?: string;
+}
+
+const hex = (text: string) => Buffer.from(text, 'latin1').toString('hex');
+
+/**
+ * What web-1 sees in one phase of the story: the attacker's SSH attempt (SYN, SYN-ACK, the
+ * client's banner), a client's HTTPS exchange and a DNS query to the VPC's resolver. The phase is
+ * in the ports (attacker 5100N, client 4000N, DNS 5300N), so the files tell when a packet was sent.
+ */
+function trafficOf(phase: number, web: string, resolver: string): Injected[] {
+  const ssh = 51_000 + phase;
+  const https = 40_000 + phase;
+  return [
+    {
+      direction: 'ingress',
+      protocol: 'tcp',
+      source: ATTACKER,
+      destination: web,
+      sourcePort: ssh,
+      destinationPort: 22,
+      tcpFlags: 'S',
+      length: 60,
+    },
+    {
+      direction: 'egress',
+      protocol: 'tcp',
+      source: web,
+      destination: ATTACKER,
+      sourcePort: 22,
+      destinationPort: ssh,
+      tcpFlags: 'SA',
+      length: 60,
+    },
+    {
+      direction: 'ingress',
+      protocol: 'tcp',
+      source: ATTACKER,
+      destination: web,
+      sourcePort: ssh,
+      destinationPort: 22,
+      tcpFlags: 'PA',
+      payloadHex: hex('SSH-2.0-libssh_0.9.6\r\n'),
+    },
+    {
+      direction: 'ingress',
+      protocol: 'tcp',
+      source: CLIENT,
+      destination: web,
+      sourcePort: https,
+      destinationPort: 443,
+      tcpFlags: 'PA',
+      length: 580,
+    },
+    {
+      direction: 'egress',
+      protocol: 'tcp',
+      source: web,
+      destination: CLIENT,
+      sourcePort: 443,
+      destinationPort: https,
+      tcpFlags: 'PA',
+      length: 1400,
+    },
+    {
+      direction: 'egress',
+      protocol: 'udp',
+      source: web,
+      destination: resolver,
+      sourcePort: 53_000 + phase,
+      destinationPort: 53,
+      length: 70,
+    },
+  ];
+}
+
+/** The records of a classic pcap file (what mirrorops capture writes): original length and frame. */
+function pcapRecords(file: Buffer): { seconds: number; nanos: number; length: number; frame: Buffer }[] {
+  const le = file.readUInt32LE(0) === 0xa1b23c4d || file.readUInt32LE(0) === 0xa1b2c3d4;
+  const u32 = (at: number) => (le ? file.readUInt32LE(at) : file.readUInt32BE(at));
+  const out = [];
+  for (let at = 24; at + 16 <= file.length; ) {
+    const captured = u32(at + 8);
+    out.push({
+      seconds: u32(at),
+      nanos: u32(at + 4),
+      length: u32(at + 12),
+      frame: file.subarray(at + 16, at + 16 + captured),
+    });
+    at += 16 + captured;
+  }
+  return out;
+}
+
+/** An Ethernet frame's IPv4 TCP or UDP packet in one line: `tcp 198.51.100.7:51002 > 10.0.0.4:22 [S]`. */
+function describeFrame(frame: Buffer): string {
+  if (frame.length < 34 || frame.readUInt16BE(12) !== 0x0800) return `(${frame.length} bytes, not IPv4)`;
+  const ip = frame.subarray(14);
+  const header = ((ip[0] ?? 0x45) % 16) * 4;
+  const address = (at: number) => [...ip.subarray(at, at + 4)].join('.');
+  const l4 = ip.subarray(header);
+  const proto = ip[9] === 6 ? 'tcp' : ip[9] === 17 ? 'udp' : `proto ${ip[9]}`;
+  const ports =
+    l4.length >= 4 && (ip[9] === 6 || ip[9] === 17) ? [l4.readUInt16BE(0), l4.readUInt16BE(2)] : [];
+  const flags =
+    ip[9] === 6 && l4.length >= 14 ? [...'FSRPAUEC'].filter((_, i) => ((l4[13] ?? 0) >> i) & 1).join('') : '';
+  const end = (a: string, port?: number) => (port === undefined ? a : `${a}:${port}`);
+  return `${proto} ${end(address(12), ports[0])} > ${end(address(16), ports[1])}${flags ? ` [${flags}]` : ''}`;
+}
 
 const must = <T>(value: T | undefined, what: string): T => {
   if (value === undefined) throw new Error(`the emulator returned no ${what}`);
@@ -80,6 +215,7 @@ export const demoCommand: Command = {
   summary: 'run the whole story on a local emulator: tag, new interface, finding, expiry',
   async run(args, io) {
     const { values } = parseFlags(args, {
+      out: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     });
@@ -91,7 +227,10 @@ export const demoCommand: Command = {
       if (!values.quiet) io.out(line);
     };
     const started = performance.now();
+    const out = values.out ?? (await mkdtemp(join(tmpdir(), 'mirrorops-demo-')));
     const emulator = await startEmulator({ port: 0 });
+    const lookups = new AbortController();
+    let capture: Capture | undefined;
     try {
       const ec2 = new EC2Client({
         endpoint: emulator.url,
@@ -131,6 +270,7 @@ export const demoCommand: Command = {
         return {
           id: must(i.InstanceId, 'instance id'),
           eni: must(i.NetworkInterfaces?.[0]?.NetworkInterfaceId, 'ENI id'),
+          ip: must(i.PrivateIpAddress, 'private address'),
         };
       };
       const web = await launch(prod.subnetId, 'm5.large', 'web-1');
@@ -169,6 +309,43 @@ export const demoCommand: Command = {
         `   web-1 ${web.id} (m5.large)  db-1 ${db.id} (c6i.large, not a supported source)  app-1 ${app.id} (t3.medium)`,
       );
       say(`   target ${targetId}`);
+
+      // The security team's capture, on a free port; the emulator delivers the target's VXLAN to it.
+      capture = await startCapture({
+        host: '127.0.0.1',
+        port: 0,
+        dir: out,
+        identify: resolvingIdentify(ec2VniLookup(ec2), { signal: lookups.signal, note: () => undefined }),
+      });
+      emulator.delivery.set(targetId, `127.0.0.1:${capture.address.port}`);
+      say(
+        `   mirrorops capture on UDP 127.0.0.1:${capture.address.port} (the target's delivery), writing to ${out}`,
+      );
+      let mirroredInAll = 0;
+      /** Sends a phase's packets on web-1's ENI through the data plane and says where they went. */
+      const traffic = async (phase: number) => {
+        const packets = trafficOf(phase, web.ip, '10.0.0.2');
+        const res = await fetch(`${emulator.url}/_emulator/traffic`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ networkInterfaceId: web.eni, account: ACCOUNT, region: REGION, packets }),
+        });
+        const answer = (await res.json()) as {
+          message?: string;
+          packets?: { session: { number: number } | null }[];
+        };
+        if (!res.ok || !answer.packets)
+          throw new Error(`the emulator's data plane refused the traffic: ${answer.message}`);
+        const bySession = new Map<number, number>();
+        for (const p of answer.packets)
+          if (p.session) bySession.set(p.session.number, (bySession.get(p.session.number) ?? 0) + 1);
+        const mirrored = [...bySession.values()].reduce((a, b) => a + b, 0);
+        mirroredInAll += mirrored;
+        const where = [...bySession].sort(([a], [b]) => a - b).map(([n, k]) => `${k} to session ${n}`);
+        say(
+          `   traffic on web-1: ${packets.length} packets (3 with the attacker, 2 with a client, 1 DNS query) -> ${mirrored === 0 ? 'none mirrored' : `mirrored ${where.join(', ')}`}`,
+        );
+      };
 
       // The functions, configured as serverless.yml says, pointed at the emulator.
       Object.assign(process.env, {
@@ -261,6 +438,7 @@ export const demoCommand: Command = {
           e.detail.tags['mirrorops:mirror'] = '8h';
         }),
       );
+      await traffic(1);
 
       const eni2 = await ec2.send(
         new CreateNetworkInterfaceCommand({ SubnetId: prod.subnetId, Description: 'web-1 second interface' }),
@@ -297,6 +475,16 @@ export const demoCommand: Command = {
         'GuardDuty: SSH brute force against web-1 from 198.51.100.7 (severity 5)',
         finding(() => undefined),
       );
+      const indented = {
+        out: (line: string) => say(line.replace(/^/gm, '   ')),
+        err: (line: string) => say(line.replace(/^/gm, '   ')),
+      };
+      say(`   $ mirrorops explain --eni ${web.eni} --packet "tcp ${ATTACKER}:51002 > ${web.ip}:22"`);
+      await explainCommand.run(
+        ['--eni', web.eni, '--packet', `tcp ${ATTACKER}:51002 > ${web.ip}:22`],
+        indented,
+      );
+      await traffic(2);
       await deliver(
         'GuardDuty: the same finding again an hour later (count 12): the session is extended, no new slot',
         finding((e) => {
@@ -330,6 +518,7 @@ export const demoCommand: Command = {
         'The engineer removes the tag: the tag sessions stop, the incident session stays',
         eventFrom('tag/mirror-removed.json', ids),
       );
+      await traffic(3);
 
       say();
       say('== Time moves on 25 hours; the sweeper runs (every minute in AWS)');
@@ -338,13 +527,55 @@ export const demoCommand: Command = {
       const result = await sweep({ ...deps, now: () => later }, { remainingMs: () => 60_000 });
       say(`   removed ${result.deleted.length} sessions and ${result.filtersDeleted.length} filters`);
       await show(later);
+      await traffic(4);
+
+      // Every mirrored datagram in the capture's hands, then its files written and closed.
+      const live = capture;
+      const deadline = Date.now() + 10_000;
+      while ((await live.stats()).packets < mirroredInAll) {
+        if (Date.now() > deadline) throw new Error('the capture did not receive every mirrored packet');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      lookups.abort();
+      await live.stop();
+      capture = undefined;
+      const index = JSON.parse(await readFile(join(out, INDEX_FILE), 'utf8')) as { files: IndexEntry[] };
+      const files = [...index.files].sort((a, b) => (a.sessionNumber ?? 0) - (b.sessionNumber ?? 0));
+      say();
+      say(`== The capture files, read back (open them in Wireshark): ${out}`);
+      const captured: { reason: string; line: string }[] = [];
+      for (const f of files) {
+        const records = pcapRecords(await readFile(join(out, f.file)));
+        say(`   ${f.file}  ${f.reason ?? '?'} session ${f.sessionNumber ?? '?'}, ${records.length} packets`);
+        for (const r of records) {
+          const line = describeFrame(r.frame);
+          captured.push({ reason: f.reason ?? '?', line });
+          say(`      ${line}  ${r.length} bytes`);
+        }
+      }
+      const count = (who: string, reason?: string) =>
+        captured.filter((p) => p.line.includes(`${who}:`) && (reason === undefined || p.reason === reason))
+          .length;
+      const after = captured.filter((p) => /:(51004|40004|53004)\b/.test(p.line)).length;
+      say(
+        `   the attacker: ${count(ATTACKER, 'guardduty')} packets in the incident session's file, ${count(ATTACKER, 'tag')} in the tag session's (sent before the finding)`,
+      );
+      say(
+        `   the client: ${count(CLIENT)} packets, ${count(CLIENT, 'tag')} of them in the tag session's file (it mirrors all traffic)`,
+      );
+      say(
+        `   DNS to the VPC's resolver: ${count('10.0.0.2')} (Amazon DNS needs the amazon-dns network service)`,
+      );
+      say(`   sent after the sessions were stopped: ${after}`);
 
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       io.out(
-        `Demo finished in ${seconds} s: ${emulator.world.events.length} audit events, nothing left mirrored.`,
+        `Demo finished in ${seconds} s: ${emulator.world.events.length} audit events, ${captured.length} packets captured in ${files.length} files, nothing left mirrored.`,
       );
       return 0;
     } finally {
+      lookups.abort();
+      await capture?.stop();
       await emulator.stop();
     }
   },
