@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
 import { CreateTrafficMirrorFilterCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, test } from 'vitest';
 import { TAG } from '../../shared/domain/tags.ts';
@@ -144,6 +146,59 @@ describe('AWS options', () => {
       "mirrorops status: 'mars' is not a Region name such as us-east-1 (see 'mirrorops status --help')",
     ]);
   });
+});
+
+describe('the real bin, in its own process', () => {
+  test('start, status and stop as a responder types them: output on stdout, exit codes', async () => {
+    const r = await responder(env.url);
+    const bin = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+        execFile(
+          resolve('node_modules/.bin/node'),
+          [resolve('cli/bin.mjs'), ...args],
+          {
+            env: {
+              PATH: process.env.PATH ?? '',
+              HOME: process.env.HOME ?? '/tmp',
+              AWS_ENDPOINT_URL: env.url,
+              AWS_ACCESS_KEY_ID: r.account,
+              AWS_SECRET_ACCESS_KEY: 'test',
+              AWS_DEFAULT_REGION: 'us-east-1',
+            },
+            timeout: 60_000,
+          },
+          (error, stdout, stderr) =>
+            done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const started = await bin([
+      'start',
+      '--instance',
+      r.instanceId,
+      '--for',
+      '2h',
+      '--target',
+      r.targetId,
+      '--output',
+      'text',
+    ]);
+    expect(started.stderr).toBe('');
+    expect(started.code).toBe(0);
+    expect(started.stdout).toMatch(
+      new RegExp(`^OUTCOME\\t${r.instanceId}\\t${r.eniId}\\tstarted\\ttms-\\w+\\t10\\t`),
+    );
+    const status = await bin(['status', '--output', 'text']);
+    expect(status.code).toBe(0);
+    expect(status.stdout.split('\n')).toContain(
+      ['INTERFACE', r.account, 'us-east-1', r.eniId, r.instanceId, '1', '2', '-'].join('\t'),
+    );
+    const stopped = await bin(['stop', '--instance', r.instanceId, '--reason', 'manual']);
+    expect(stopped.code).toBe(0);
+    expect(await allSessions(r.ec2)).toEqual([]);
+    const again = await bin(['stop', '--instance', r.instanceId]);
+    expect(again.code).toBe(4);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+  }, 120_000);
 });
 
 describe('mirrorops stop', () => {
