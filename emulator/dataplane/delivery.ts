@@ -80,7 +80,15 @@ export class Delivery {
 
   /** Hands the datagram to the socket; resolves once it is sent (or with the reason it was not). */
   async send(datagram: Buffer, to: DeliveryAddress): Promise<string | undefined> {
-    const socket = await this.socket(isIPv6(to.address) ? 6 : 4);
+    const family = isIPv6(to.address) ? 6 : 4;
+    let socket: Socket;
+    try {
+      socket = await this.socket(family);
+    } catch (error) {
+      // No such socket here (no IPv6 on this host): reported, and tried again on the next send.
+      this.sockets.delete(family);
+      return `cannot open a UDP socket for IPv${family}: ${(error as Error).message}`;
+    }
     return new Promise((resolve) => {
       socket.send(datagram, to.port, to.address, (error) => resolve(error ? error.message : undefined));
     });

@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -404,6 +405,27 @@ describe('a mirrored packet on the wire', () => {
     });
     expect((await rx.next()).length).toBe(8 + 8500);
   });
+  test('a delivery address may be IPv6 ([::1]:PORT)', async () => {
+    const w = await world();
+    await acceptAll(w.ec2, w.filterId);
+    await session(w, { VirtualNetworkId: 6 });
+    const socket = createSocket('udp6');
+    await new Promise<void>((resolve) => socket.bind(0, '::1', () => resolve()));
+    const arrived = new Promise<Buffer>((resolve) => socket.once('message', resolve));
+    env.emulator.delivery.set(w.targetId, `[::1]:${socket.address().port}`);
+    try {
+      const answer = await inject(w, [ssh(w)]);
+      expect(answer.json.packets[0].delivery).toMatchObject({
+        address: '::1',
+        port: socket.address().port,
+        error: null,
+      });
+      expect(vxlanParts(await arrived).vni).toBe(6);
+    } finally {
+      socket.close();
+    }
+  });
+
   test("a member's session on a target another account shares (RAM) delivers to that target's address", async () => {
     const w = await world();
     await acceptAll(w.ec2, w.filterId);
