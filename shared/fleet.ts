@@ -1,13 +1,9 @@
 import { type AccountFailure, accountFailure, enrolledAccounts } from './aws/accounts.ts';
 import { ramClient } from './aws/clients.ts';
-import type { Ec2Gateway } from './aws/ec2.ts';
 import { errorName } from './aws/errors.ts';
-import { isManaged } from './domain/tags.ts';
-import { inventory, type MirrorRow } from './inventory.ts';
 import type { Config } from './runtime/config.ts';
 import { accountsFor, mirrorDeps } from './runtime/deps.ts';
 import type { Logger } from './runtime/log.ts';
-import { Pace } from './runtime/pace.ts';
 import { type SweepOptions, type SweepResult, sweep } from './sweep.ts';
 
 /**
@@ -210,109 +206,4 @@ export function fleetSummary(result: FleetSweep) {
         : a,
     ),
   };
-}
-
-/** What `mirrorops status --all-accounts` shows of one account. */
-export type AccountRows = AccountOutcome<MirrorRow[]>;
-
-/**
- * Every account's sessions (see inventory), `concurrency` accounts at once; an account that
- * cannot be read is reported with why, the others are listed.
- */
-export function fleetInventory(
-  accounts: readonly string[],
-  gatewayFor: (account: string) => Promise<Ec2Gateway>,
-  options: { includeUnmanaged?: boolean; concurrency?: number; log: Logger },
-): Promise<AccountRows[]> {
-  return eachAccount(
-    accounts,
-    async (account) =>
-      inventory(await gatewayFor(account), { includeUnmanaged: options.includeUnmanaged ?? false }),
-    { concurrency: options.concurrency ?? FLEET_CONCURRENCY, log: options.log, task: 'status' },
-  );
-}
-
-export interface AccountStop {
-  /** Managed sessions stopped (or that would be, with dryRun). */
-  sessions: string[];
-  /** Managed filters removed once nothing used them. */
-  filters: string[];
-  failures: { id: string; error: string }[];
-}
-
-/**
- * Stops every session mirrorops manages in an account, then removes the managed filters no session
- * uses any more; nothing without mirrorops:managed=true is touched. Deletions are paced to
- * `ratePerSecond` (EC2's mutating bucket refills at 5 a second per account).
- */
-export async function stopAccount(
-  ec2: Ec2Gateway,
-  options: { dryRun?: boolean; ratePerSecond?: number; owner?: string } = {},
-): Promise<AccountStop> {
-  const rate = options.ratePerSecond ?? 5;
-  const pace = new Pace(rate, Math.max(1, Math.ceil(rate)));
-  const result: AccountStop = { sessions: [], filters: [], failures: [] };
-  const inUse = new Set<string>();
-  const doomed: { id: string; filterId: string }[] = [];
-  // Only the account's own sessions: a target's owner also sees those other accounts made on it,
-  // which only their owners can delete.
-  for await (const page of ec2.sessionPages(options.owner)) {
-    for (const s of page) {
-      if (isManaged(s.tags)) doomed.push({ id: s.id, filterId: s.filterId });
-      else inUse.add(s.filterId);
-    }
-  }
-  for (const s of doomed) {
-    if (!options.dryRun) {
-      await pace.take();
-      try {
-        await ec2.deleteSession(s.id);
-      } catch (error) {
-        if (errorName(error) !== 'InvalidTrafficMirrorSessionId.NotFound') {
-          result.failures.push({ id: s.id, error: `${errorName(error)}: ${(error as Error).message}` });
-          inUse.add(s.filterId);
-          continue;
-        }
-      }
-    }
-    result.sessions.push(s.id);
-  }
-  for await (const page of ec2.managedFilterPages()) {
-    for (const f of page) {
-      if (inUse.has(f.id)) continue;
-      if (!options.dryRun) {
-        await pace.take();
-        try {
-          await ec2.deleteFilter(f.id);
-        } catch (error) {
-          const name = errorName(error);
-          if (name === 'InvalidTrafficMirrorFilterId.NotFound') continue;
-          // A session started using it meanwhile: it stays.
-          if (name === 'TrafficMirrorFilterInUse') continue;
-          result.failures.push({ id: f.id, error: `${name}: ${(error as Error).message}` });
-          continue;
-        }
-      }
-      result.filters.push(f.id);
-    }
-  }
-  return result;
-}
-
-/** `stopAccount` in every account, `concurrency` at once; an account that fails is reported, the others stopped. */
-export function stopFleet(
-  accounts: readonly string[],
-  gatewayFor: (account: string) => Promise<Ec2Gateway>,
-  options: { dryRun?: boolean; ratePerSecond?: number; concurrency?: number; log: Logger },
-): Promise<AccountOutcome<AccountStop>[]> {
-  return eachAccount(
-    accounts,
-    async (account) =>
-      stopAccount(await gatewayFor(account), {
-        owner: account,
-        ...(options.dryRun !== undefined ? { dryRun: options.dryRun } : {}),
-        ...(options.ratePerSecond !== undefined ? { ratePerSecond: options.ratePerSecond } : {}),
-      }),
-    { concurrency: options.concurrency ?? FLEET_CONCURRENCY, log: options.log, task: 'stop' },
-  );
 }
