@@ -465,7 +465,7 @@ export async function deploySpoke(
       ExternalId: c.externalId,
       HubFunctionRoleArns: output('HubFunctionRoleArns'),
       HubShareTargetRoleArn: output('HubShareTargetRoleArn'),
-      HubEventBusArn: `arn:aws:events:us-east-1:${c.hub}:event-bus/default`,
+      // HubEventBusArn left out: the hub's default bus in the stack's Region.
     },
   });
   const spoke = roles.SpokeRole;
