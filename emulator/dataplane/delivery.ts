@@ -90,7 +90,12 @@ export class Delivery {
       return `cannot open a UDP socket for IPv${family}: ${(error as Error).message}`;
     }
     return new Promise((resolve) => {
-      socket.send(datagram, to.port, to.address, (error) => resolve(error ? error.message : undefined));
+      try {
+        socket.send(datagram, to.port, to.address, (error) => resolve(error ? error.message : undefined));
+      } catch (error) {
+        // The socket was closed under it (the emulator stopping mid-request).
+        resolve((error as Error).message);
+      }
     });
   }
 
