@@ -21,7 +21,7 @@ import type { Reason } from './domain/slots.ts';
 import { TAG } from './domain/tags.ts';
 import { FilterCache } from './filters.ts';
 import type { Memory } from './memory.ts';
-import { type Config, targetFor } from './runtime/config.ts';
+import { type Config, targetCandidates } from './runtime/config.ts';
 import type { Logger } from './runtime/log.ts';
 
 /** What the use cases need, passed in so tests give the real gateway pointed at the emulator. */
@@ -96,14 +96,28 @@ const TARGET_AS_SOURCE = 'InterfaceInUseByTrafficMirrorTarget';
  * the same request would be refused the same way.
  */
 const SOURCE_REFUSED = 'NetworkInterfaceNotSupported';
-/** AWS's hard limits (none adjustable): a request past one is turned down, not retried. */
-const AT_LIMIT = new Set([
-  'TrafficMirrorSourcesPerTargetLimitExceeded',
-  'TrafficMirrorSessionsPerTargetLimitExceeded',
-  'TrafficMirrorSessionLimitExceeded',
-  'TrafficMirrorFilterLimitExceeded',
-  'TrafficMirrorFilterRuleLimitExceeded',
-]);
+/** A target with as many sources as it takes: the next target of the VPC's pool is tried. */
+const TARGET_FULL = 'TrafficMirrorSourcesPerTargetLimitExceeded';
+/**
+ * AWS's limits (traffic-mirroring-limits.html): a request past one is turned down, not retried,
+ * and the rejection names the limit.
+ */
+const AT_LIMIT: Record<string, string> = {
+  TrafficMirrorSourcesPerTargetLimitExceeded:
+    'no room for another source on the target (an ENI target takes 10 sources, 100 on some instance sizes; an NLB or a Gateway Load Balancer endpoint has no such limit)',
+  TrafficMirrorSessionsPerTargetLimitExceeded: 'the target has as many sessions as it takes',
+  TrafficMirrorSessionLimitExceeded:
+    "the account's quota of Traffic Mirror sessions in this Region is reached (10,000 by default)",
+  TrafficMirrorFilterLimitExceeded:
+    "the account's quota of Traffic Mirror filters in this Region is reached (10,000 by default)",
+  TrafficMirrorFilterRuleLimitExceeded: 'the filter has as many rules as it takes (10 per direction)',
+};
+
+/** A rejection at one of AWS's limits: which limit, the targets tried for a full target, EC2's words. */
+function atLimit(name: string, error: unknown, targets: readonly string[]): string {
+  const tried = name === TARGET_FULL ? `: tried ${targets.join(', ')}` : '';
+  return `${AT_LIMIT[name]}${tried}. ${name}: ${(error as Error).message}`;
+}
 /** Errors that mean another request changed the ENI's sessions between our read and our write. */
 const RACE = new Set([
   'TrafficMirrorSessionsPerInterfaceLimitExceeded',
@@ -212,9 +226,10 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
   const outcomes = await Promise.all(
     enis.map(async (eni): Promise<EniOutcome> => {
       if (!support.ok) return { eniId: eni.id, status: 'skipped', reason: support.reason };
-      const targetId = targetFor(config, eni.vpcId);
+      const zone = intent.availabilityZone ?? instance?.availabilityZone;
+      const targets = targetCandidates(config, eni.vpcId, zone);
       const onEni = sessions.filter((s) => s.eniId === eni.id);
-      return mirrorEni(deps, desired, filters, eni.id, targetId, onEni);
+      return mirrorEni(deps, desired, filters, eni.id, targets, onEni);
     }),
   );
   return finish(deps, base, desired, filters, outcomes);
@@ -227,7 +242,9 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
  */
 const SPECULATE = new Set<Reason>(['guardduty', 'manual']);
 const speculates = (intent: MirrorIntent) =>
-  SPECULATE.has(intent.reason) && !intent.onlyNew && (!intent.instanceType || sourceSupport(intent.instanceType).ok);
+  SPECULATE.has(intent.reason) &&
+  !intent.onlyNew &&
+  (!intent.instanceType || sourceSupport(intent.instanceType).ok);
 
 /** The request's scope: with the VPC's resolver for a DNS finding (its CIDR read, or remembered). */
 async function scopeOf(
@@ -314,7 +331,8 @@ function recall(intent: MirrorIntent, deps: MirrorDeps, expiresAt: string): Reme
   }
   const filters = new FilterCache(deps.ec2, deps.now);
   const [first] = enis;
-  if (first?.session.tags[TAG.filterHash] === desired.hash) filters.noteId(desired.hash, first.session.filterId);
+  if (first?.session.tags[TAG.filterHash] === desired.hash)
+    filters.noteId(desired.hash, first.session.filterId);
   return { desired, filters, enis };
 }
 
@@ -351,7 +369,7 @@ async function repeatFromMemory(deps: MirrorDeps, remembered: Remembered): Promi
       const onEni = fresh
         .filter((s) => s.eniId === eniId)
         .map((s) => (s.id === session.id && written[i] ? { ...s, tags: { ...s.tags, ...write } } : s));
-      return mirrorEni(deps, desired, filters, eniId, session.targetId, onEni);
+      return mirrorEni(deps, desired, filters, eniId, [session.targetId], onEni);
     }),
   );
 }
@@ -366,7 +384,8 @@ async function mirrorEni(
   desired: Desired,
   filters: FilterCache,
   eniId: string,
-  targetId: string,
+  /** The targets a new session may go to, in the order to try them (see targetCandidates). */
+  targets: readonly string[],
   initial: SessionView[],
 ): Promise<EniOutcome> {
   let onEni = initial;
@@ -384,7 +403,7 @@ async function mirrorEni(
         onEni = onEni.filter((s) => !plan.retire.includes(s));
       }
       if (plan.kind === 'start') {
-        const started = await start(deps, desired, filters, eniId, targetId, plan, freshToken);
+        const started = await start(deps, desired, filters, eniId, targets, plan, freshToken);
         const [renewed] = plan.retire;
         return renewed && started.status === 'started' ? { ...started, renewed: renewed.id } : started;
       }
@@ -410,11 +429,11 @@ async function mirrorEni(
         return {
           eniId,
           status: 'rejected',
-          reason: `target ${targetId} is not visible from account ${desired.intent.account}: it does not exist there or is not shared with it (the share-target workflow onboards an account)`,
+          reason: `target ${targets.join(' or ')} is not visible from account ${desired.intent.account}: it does not exist there or is not shared with it (the share-target workflow onboards an account)`,
         };
       }
-      if (AT_LIMIT.has(name)) {
-        return { eniId, status: 'rejected', reason: `${name}: ${(error as Error).message}` };
+      if (Object.hasOwn(AT_LIMIT, name)) {
+        return { eniId, status: 'rejected', reason: atLimit(name, error, targets) };
       }
       if (name === 'InvalidNetworkInterfaceID.NotFound') {
         deps.memory?.forgetSession(memoryKey(deps, desired.intent.reason, desired.intent.instanceId, eniId));
@@ -450,30 +469,31 @@ async function start(
   desired: Desired,
   filters: FilterCache,
   eniId: string,
-  targetId: string,
+  targets: readonly string[],
   plan: Extract<EniPlan, { kind: 'start' }>,
   freshToken: boolean,
 ): Promise<EniOutcome> {
   const { intent } = desired;
   const filter = await filters.ensure(desired.hash, desired.spec);
   if (plan.evict) await deleteAll(deps, [plan.evict]);
-  // Racing requests that read the same sessions compute the same token: one creates, the others
-  // get IdempotentParameterMismatch (their descriptions differ) and come back to extend it. The
-  // description names the request, so a token is never replayed by another request: EC2 answers a
-  // repeated token with its first response even when that session has been deleted since (a
-  // finding redelivered after `mirrorops stop`), which would report a session that is not there.
-  // An SDK retry of this very request still replays, as it should.
-  const token = freshToken ? `mos-${randomUUID()}` : clientToken('mos', plan.tokenSeed);
-  const sessionId = await deps.ec2.createSession({
-    eniId,
-    targetId,
-    filterId: filter.id,
-    number: plan.number,
-    ...(deps.config.packetLength ? { packetLength: deps.config.packetLength } : {}),
-    description: `mirrorops ${intent.reason} ${intent.instanceId} (request ${randomUUID().slice(0, 8)})`,
-    tags: plan.tags,
-    token,
-  });
+  let sessionId: string | undefined;
+  let targetId = '';
+  for (const [i, candidate] of targets.entries()) {
+    targetId = candidate;
+    try {
+      sessionId = await createSession(deps, desired, eniId, candidate, filter.id, plan, freshToken);
+      break;
+    } catch (error) {
+      // That target has no room for another source: the next of the pool, if any.
+      if (errorName(error) !== TARGET_FULL || i === targets.length - 1) throw error;
+      deps.log.info('a target has no room for another source; trying the next', {
+        eniId,
+        targetId: candidate,
+        next: targets[i + 1],
+      });
+    }
+  }
+  if (sessionId === undefined) throw new Error(`no target to mirror ${eniId} to`);
   await filter.ready;
   remember(deps, intent, {
     id: sessionId,
@@ -491,6 +511,36 @@ async function start(
     expiresAt: desired.expiresAt,
     ...(plan.evict ? { replaced: plan.evict.id } : {}),
   };
+}
+
+/** One CreateTrafficMirrorSession of a plan, to one target. */
+function createSession(
+  deps: MirrorDeps,
+  desired: Desired,
+  eniId: string,
+  targetId: string,
+  filterId: string,
+  plan: Extract<EniPlan, { kind: 'start' }>,
+  freshToken: boolean,
+): Promise<string> {
+  const { intent } = desired;
+  // Racing requests that read the same sessions compute the same token: one creates, the others
+  // get IdempotentParameterMismatch (their descriptions differ) and come back to extend it. The
+  // description names the request, so a token is never replayed by another request: EC2 answers a
+  // repeated token with its first response even when that session has been deleted since (a
+  // finding redelivered after `mirrorops stop`), which would report a session that is not there.
+  // An SDK retry of this very request still replays, as it should.
+  const token = freshToken ? `mos-${randomUUID()}` : clientToken('mos', `${plan.tokenSeed}|${targetId}`);
+  return deps.ec2.createSession({
+    eniId,
+    targetId,
+    filterId,
+    number: plan.number,
+    ...(deps.config.packetLength ? { packetLength: deps.config.packetLength } : {}),
+    description: `mirrorops ${intent.reason} ${intent.instanceId} (request ${randomUUID().slice(0, 8)})`,
+    tags: plan.tags,
+    token,
+  });
 }
 
 /**

@@ -52,6 +52,7 @@ export interface InstanceView {
   type: string;
   state: string;
   vpcId?: string;
+  availabilityZone?: string;
   enis: { id: string; vpcId?: string; subnetId?: string }[];
   tags: Tags;
 }
@@ -165,6 +166,7 @@ function instanceView(i: Instance): InstanceView {
     type: i.InstanceType ?? '',
     state: i.State?.Name ?? '',
     ...(i.VpcId ? { vpcId: i.VpcId } : {}),
+    ...(i.Placement?.AvailabilityZone ? { availabilityZone: i.Placement.AvailabilityZone } : {}),
     enis: [...(i.NetworkInterfaces ?? [])]
       .sort((a, b) => (a.Attachment?.DeviceIndex ?? 0) - (b.Attachment?.DeviceIndex ?? 0))
       .flatMap((n) =>

@@ -17,6 +17,8 @@ export interface MirrorIntent {
   /** The instance type if the event says it, to skip unsupported sources before any call. */
   instanceType?: string;
   vpcId?: string;
+  /** The instance's Availability Zone if the event says it: a target in the same zone is preferred. */
+  availabilityZone?: string;
   severity?: number;
   scope: Scope;
   /** Add the instance's VPC resolver (VPC base + 2) to the scope: DNS findings. */

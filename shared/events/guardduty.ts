@@ -48,6 +48,7 @@ const Finding = z.object({
       .object({
         instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id'),
         instanceType: z.string().optional(),
+        availabilityZone: z.string().max(64).optional(),
         networkInterfaces: z
           .array(
             z.object({
@@ -147,6 +148,7 @@ export function findingToIntent(event: unknown, config: Config): FindingOutcome 
         : [],
       ...(instance.instanceType ? { instanceType: instance.instanceType } : {}),
       ...(enis[0]?.vpcId ? { vpcId: enis[0].vpcId } : {}),
+      ...(instance.availabilityZone ? { availabilityZone: instance.availabilityZone } : {}),
       severity: finding.severity,
       scope,
       includeResolver: resolver,

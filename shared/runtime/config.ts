@@ -29,8 +29,51 @@ function region() {
 
 const targetId = z.string().regex(/^tmt-[0-9a-f]{8,17}$/, 'must be a traffic mirror target id (tmt-...)');
 
-/** Per-VPC targets: VPC id -> target id (MIRROROPS_TARGETS_BY_VPC, and each Region's `targetsByVpc`). */
-export const TargetsByVpc = z.record(z.string().regex(/^vpc-[0-9a-f]+$/), targetId);
+/** A target of a VPC's pool, with the Availability Zone it is in when known. */
+export interface PoolTarget {
+  targetId: string;
+  availabilityZone?: string;
+}
+
+/** A pool's target: its id, or its id with its zone. */
+const poolTarget = z.preprocess(
+  (value) => (typeof value === 'string' ? { targetId: value } : value),
+  z
+    .object({
+      targetId,
+      availabilityZone: z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an Availability Zone name such as us-east-1a')
+        .optional(),
+    })
+    .strict()
+    .transform(
+      (t): PoolTarget => ({
+        targetId: t.targetId,
+        ...(t.availabilityZone === undefined ? {} : { availabilityZone: t.availabilityZone }),
+      }),
+    ),
+);
+
+/**
+ * Per-VPC targets (MIRROROPS_TARGETS_BY_VPC, and each Region's `targetsByVpc`): VPC id -> a target
+ * id, or a pool of them, each with its Availability Zone: `["tmt-a", {"targetId": "tmt-b",
+ * "availabilityZone": "us-east-1b"}]`. A session goes to the first target of the pool in its
+ * source's zone that has room, then to the others in order.
+ */
+export const TargetsByVpc = z.record(
+  z.string().regex(/^vpc-[0-9a-f]+$/),
+  z.preprocess(
+    (value) => (Array.isArray(value) ? value : [value]),
+    z.array(poolTarget).min(1, 'a pool lists at least one target').max(20, 'a pool lists at most 20 targets'),
+  ),
+);
+
+/** The first target of each VPC's pool. */
+const firstOfPools = (pools: Record<string, PoolTarget[]>): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(pools).flatMap(([vpc, [first]]) => (first ? [[vpc, first.targetId]] : [])),
+  );
 
 /**
  * One Region's targets (MIRROROPS_TARGETS_BY_REGION): its default target and its per-VPC ones. A
@@ -114,7 +157,10 @@ export interface Config {
   deadLetterQueueUrl: string | undefined;
   /** This Region's (`region`) default target and per-VPC targets. */
   targetId: string;
+  /** The first target of each VPC's pool (see `targetPools`). */
   targetsByVpc: Record<string, string>;
+  /** This Region's pools of targets by VPC: tried in order, those in the source's zone first. */
+  targetPools: Record<string, PoolTarget[]>;
   /**
    * Every Region's targets as MIRROROPS_TARGETS_BY_REGION gives them, this Region's included (as
    * `targetId` and `targetsByVpc` above); empty without it. A Region not listed has no target.
@@ -168,8 +214,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     region: e.AWS_REGION,
     deadLetterQueueUrl: e.MIRROROPS_DLQ_URL,
     targetId: here.targetId,
-    targetsByVpc: here.targetsByVpc,
-    targetsByRegion: { ...e.MIRROROPS_TARGETS_BY_REGION, [e.AWS_REGION]: here },
+    targetsByVpc: firstOfPools(here.targetsByVpc),
+    targetPools: here.targetsByVpc,
+    targetsByRegion: Object.fromEntries(
+      Object.entries({ ...e.MIRROROPS_TARGETS_BY_REGION, [e.AWS_REGION]: here }).map(([name, entry]) => [
+        name,
+        { targetId: entry.targetId, targetsByVpc: firstOfPools(entry.targetsByVpc) },
+      ]),
+    ),
     minSeverity: e.MIRROROPS_MIN_SEVERITY,
     scope: e.MIRROROPS_SCOPE,
     expiry: {
@@ -204,7 +256,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  */
 function localTargets(e: z.infer<typeof EnvSchema>): {
   targetId: string;
-  targetsByVpc: Record<string, string>;
+  targetsByVpc: Record<string, PoolTarget[]>;
 } {
   const entry = e.MIRROROPS_TARGETS_BY_REGION?.[e.AWS_REGION];
   const id = e.MIRROROPS_TARGET_ID;
@@ -239,6 +291,24 @@ function localTargets(e: z.infer<typeof EnvSchema>): {
  */
 export const targetsIn = (config: Config, region: string) => config.targetsByRegion[region];
 
-/** The target for an ENI's VPC: the per-VPC override, else the default. */
+/** The target for an ENI's VPC: the first of its VPC's pool, else the default. */
 export const targetFor = (config: Config, vpcId: string | undefined) =>
   (vpcId && config.targetsByVpc[vpcId]) || config.targetId;
+
+/**
+ * The targets a new session of an ENI may go to, in the order to try them: its VPC's pool with the
+ * targets in the source's Availability Zone first (mirroring across zones is billed as data
+ * transfer), else the one target `targetFor` names. The next is tried only when one has no room
+ * left for another source (TrafficMirrorSourcesPerTargetLimitExceeded).
+ */
+export function targetCandidates(
+  config: Config,
+  vpcId: string | undefined,
+  availabilityZone: string | undefined,
+): string[] {
+  const pool = vpcId ? config.targetPools[vpcId] : undefined;
+  // A configuration made by hand (tests) may name a VPC's target without its pool.
+  if (!pool || (vpcId && pool[0]?.targetId !== config.targetsByVpc[vpcId])) return [targetFor(config, vpcId)];
+  const here = pool.filter((t) => availabilityZone !== undefined && t.availabilityZone === availabilityZone);
+  return [...new Set([...here, ...pool.filter((t) => !here.includes(t))].map((t) => t.targetId))];
+}
