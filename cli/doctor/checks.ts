@@ -114,19 +114,19 @@ export async function runDoctor(reader: DoctorReader, input: DoctorInput): Promi
 }
 
 async function readSources(reader: DoctorReader, input: DoctorInput, out: CheckResult[]): Promise<Source[]> {
-  const where = `in account ${input.account}, ${input.region}`;
+  const missing = (what: string, id: string): Source[] => {
+    out.push({
+      check: 'source',
+      status: 'fail',
+      resource: id,
+      detail: `${what} not found in account ${input.account}, ${input.region}`,
+      fix: 'check the id, --region and --profile',
+    });
+    return [];
+  };
   if (input.instanceId !== undefined) {
     const instance = await reader.instance(input.instanceId);
-    if (!instance) {
-      out.push({
-        check: 'source',
-        status: 'fail',
-        resource: input.instanceId,
-        detail: `instance ${input.instanceId} not found ${where}`,
-        fix: 'check the id, --region and --profile',
-      });
-      return [];
-    }
+    if (!instance) return missing(`instance ${input.instanceId}`, input.instanceId);
     const sources: Source[] = [];
     for (const id of instance.eniIds) {
       const eni = await reader.eni(id);
@@ -136,16 +136,7 @@ async function readSources(reader: DoctorReader, input: DoctorInput, out: CheckR
   }
   if (input.eniId !== undefined) {
     const eni = await reader.eni(input.eniId);
-    if (!eni) {
-      out.push({
-        check: 'source',
-        status: 'fail',
-        resource: input.eniId,
-        detail: `network interface ${input.eniId} not found ${where}`,
-        fix: 'check the id, --region and --profile',
-      });
-      return [];
-    }
+    if (!eni) return missing(`network interface ${input.eniId}`, input.eniId);
     const instance = eni.instanceId === undefined ? undefined : await reader.instance(eni.instanceId);
     return [{ eni, ...(instance ? { instance } : {}) }];
   }

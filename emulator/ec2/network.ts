@@ -56,7 +56,7 @@ function ruleIdOf(perm: IpPermission, source: string): string {
 }
 
 /** A SecurityGroupRule per CIDR and per referenced group of a permission. */
-export function ruleRows(
+function ruleRows(
   ctx: Pick<Ctx, 'account' | 'region'>,
   group: SecurityGroup,
   perm: IpPermission,
@@ -95,11 +95,16 @@ function requestedPermissions(ctx: Ctx): IpPermission[] {
   return perms;
 }
 
-function authorizeEgress(ctx: Ctx): Record<string, XmlValue> {
+/**
+ * AuthorizeSecurityGroupIngress and AuthorizeSecurityGroupEgress: every rule of the request is
+ * new (a rule already there is InvalidPermission.Duplicate, and nothing is added), then all are added.
+ */
+export function authorizeRules(ctx: Ctx, egress: boolean): Record<string, XmlValue> {
   const group = getSecurityGroup(ctx.state, ctx.p.required('GroupId'));
   const perms = requestedPermissions(ctx);
   if (perms.length === 0) throw missing('IpPermissions');
-  const existing = new Set(group.egress.flatMap(rulesOf));
+  const list = egress ? group.egress : group.ingress;
+  const existing = new Set(list.flatMap(rulesOf));
   for (const rule of perms.flatMap(rulesOf)) {
     if (existing.has(rule)) {
       throw new ApiError(
@@ -110,8 +115,8 @@ function authorizeEgress(ctx: Ctx): Record<string, XmlValue> {
     existing.add(rule);
   }
   dryRun(ctx);
-  group.egress.push(...perms);
-  return { return: true, securityGroupRuleSet: perms.flatMap((perm) => ruleRows(ctx, group, perm, true)) };
+  list.push(...perms);
+  return { return: true, securityGroupRuleSet: perms.flatMap((perm) => ruleRows(ctx, group, perm, egress)) };
 }
 
 /** One single rule to remove: the permission holding it and the CIDR or group it names. */
@@ -1106,7 +1111,7 @@ const tgwActions: Record<string, Handler> = {
 
 /** Every action of this module, by its Query `Action` name. */
 export const networkActions: Record<string, Handler> = {
-  AuthorizeSecurityGroupEgress: authorizeEgress,
+  AuthorizeSecurityGroupEgress: (ctx) => authorizeRules(ctx, true),
   RevokeSecurityGroupIngress: (ctx) => revoke(ctx, false),
   RevokeSecurityGroupEgress: (ctx) => revoke(ctx, true),
   DescribeSecurityGroupRules: describeRules,

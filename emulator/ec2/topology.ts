@@ -32,7 +32,7 @@ import {
   tagSet,
   tagsFor,
 } from './context.ts';
-import { ruleRows } from './network.ts';
+import { authorizeRules } from './network.ts';
 
 const STATE_CODES: Record<InstanceState, number> = {
   pending: 0,
@@ -736,30 +736,7 @@ export const topologyActions: Record<string, Handler> = {
     };
   },
 
-  AuthorizeSecurityGroupIngress(ctx) {
-    const { p, state } = ctx;
-    const group = getSecurityGroup(state, p.required('GroupId'));
-    const perms = p
-      .list('IpPermissions')
-      .map((perm) => permissionFrom(state, perm, (q) => q.list('IpRanges').map((r) => r.required('CidrIp'))));
-    if (p.has('IpProtocol') || p.has('CidrIp')) {
-      perms.push(permissionFrom(state, p, (q) => [q.required('CidrIp')]));
-    }
-    if (perms.length === 0) throw missing('IpPermissions');
-    const existing = new Set(group.ingress.flatMap(rulesOf));
-    for (const rule of perms.flatMap(rulesOf)) {
-      if (existing.has(rule)) {
-        throw new ApiError(
-          'InvalidPermission.Duplicate',
-          `the specified rule "${rule}" already exists in security group ${group.id}`,
-        );
-      }
-      existing.add(rule);
-    }
-    dryRun(ctx);
-    group.ingress.push(...perms);
-    return { return: true, securityGroupRuleSet: perms.flatMap((perm) => ruleRows(ctx, group, perm, false)) };
-  },
+  AuthorizeSecurityGroupIngress: (ctx) => authorizeRules(ctx, false),
 
   DescribeSecurityGroups(ctx) {
     const names = ctx.p.strings('GroupName');

@@ -15,10 +15,9 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { describe, expect, test, vi } from 'vitest';
-import { main } from '../../cli/main.ts';
+import { describe, expect, test } from 'vitest';
 import { TAG } from '../../shared/domain/tags.ts';
-import { doctor, instanceIn, lines, session, statuses } from '../support/doctor.ts';
+import { doctor, doctorLines, instanceIn, lines, session, statuses } from '../support/doctor.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { freshClient } from '../support/mirroring.ts';
 import { must } from '../support/topology.ts';
@@ -149,17 +148,8 @@ describe('mirrorops doctor: an ENI target in the source’s VPC', () => {
 
   test('table output: a header, a line a check, the count', async () => {
     const s = await scene();
-    const out: string[] = [];
-    vi.stubEnv('AWS_ENDPOINT_URL', env.url);
-    vi.stubEnv('AWS_ACCESS_KEY_ID', s.account);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
-    vi.stubEnv('AWS_REGION', 'us-east-1');
-    try {
-      const code = await main(['doctor', '--target', s.targetId], { out: (l) => out.push(l), err: () => {} });
-      expect(code).toBe(0);
-    } finally {
-      vi.unstubAllEnvs();
-    }
+    const { code, out } = await doctorLines(env.url, s.account, ['--target', s.targetId]);
+    expect(code).toBe(0);
     const text = out.join('\n').split('\n');
     expect(text[0]).toMatch(/^STATUS\s+CHECK\s+RESOURCE\s+RESULT$/);
     expect(text[1]).toMatch(new RegExp(`^ok\\s+target\\s+${s.targetId}\\s+ENI target`));
@@ -201,20 +191,13 @@ describe('mirrorops doctor: an ENI target in the source’s VPC', () => {
 
   test('--output text: tab-separated, one line a check; no target: said, and a source alone is checked', async () => {
     const s = await scene();
-    const out: string[] = [];
-    vi.stubEnv('AWS_ENDPOINT_URL', env.url);
-    vi.stubEnv('AWS_ACCESS_KEY_ID', s.account);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
-    vi.stubEnv('AWS_REGION', 'us-east-1');
-    try {
-      const code = await main(['doctor', '--instance', s.source.instanceId, '--output', 'text'], {
-        out: (l) => out.push(l),
-        err: () => {},
-      });
-      expect(code).toBe(0);
-    } finally {
-      vi.unstubAllEnvs();
-    }
+    const { code, out } = await doctorLines(env.url, s.account, [
+      '--instance',
+      s.source.instanceId,
+      '--output',
+      'text',
+    ]);
+    expect(code).toBe(0);
     expect(out.map((l) => l.split('\t').slice(0, 3))).toEqual([
       ['WARN', 'target', '-'],
       ['OK', 'source-type', s.source.instanceId],

@@ -15,8 +15,12 @@ export interface Doctored {
   err: string[];
 }
 
-/** `mirrorops doctor ARGS --output json` in process, as the account's root against the emulator. */
-export async function doctor(url: string, account: string, args: string[]): Promise<Doctored> {
+/** `mirrorops doctor ARGS` in process, as the account's root against the emulator: code and lines. */
+export async function doctorLines(
+  url: string,
+  account: string,
+  args: string[],
+): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
   for (const key of ['AWS_PROFILE', 'AWS_DEFAULT_REGION', 'AWS_SESSION_TOKEN']) vi.stubEnv(key, undefined);
@@ -25,16 +29,18 @@ export async function doctor(url: string, account: string, args: string[]): Prom
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
   vi.stubEnv('AWS_REGION', 'us-east-1');
   try {
-    const code = await main(['doctor', ...args, '--output', 'json'], {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    });
-    const parsed =
-      out.length > 0 ? (JSON.parse(out.join('\n')) as { checks: CheckResult[] }) : { checks: [] };
-    return { code, checks: parsed.checks, err };
+    const code = await main(['doctor', ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out, err };
   } finally {
     vi.unstubAllEnvs();
   }
+}
+
+/** `mirrorops doctor ARGS --output json`: the exit code and the checks. */
+export async function doctor(url: string, account: string, args: string[]): Promise<Doctored> {
+  const { code, out, err } = await doctorLines(url, account, [...args, '--output', 'json']);
+  const parsed = out.length > 0 ? (JSON.parse(out.join('\n')) as { checks: CheckResult[] }) : { checks: [] };
+  return { code, checks: parsed.checks, err };
 }
 
 /** The lines of one check. */
