@@ -93,6 +93,7 @@ export async function readWithWireshark(path: string): Promise<WiresharkFile> {
     return { fileType: loaded.summary.file_type, encapsulation: loaded.summary.file_encap_type, frames };
   } finally {
     session.delete();
-    wg.FS.unlink(virtual);
+    // Emscripten's FS has unlink; the package's types list only part of it.
+    (wg.FS as typeof wg.FS & { unlink(path: string): void }).unlink(virtual);
   }
 }
