@@ -88,11 +88,18 @@ export async function benchCliStart(options: CliStartOptions = DEFAULT_CLI_START
       AWS_ACCESS_KEY_ID: account,
       AWS_SECRET_ACCESS_KEY: 'bench',
     };
-    const sources = { ...aws, MIRROROPS_CLI_SOURCES: '1' };
+    // The build just made, even if a source changes meanwhile (the bin would run the sources then).
+    const build = { ...aws, MIRROROPS_CLI: 'build' };
+    const sources = { ...aws, MIRROROPS_CLI: 'sources' };
     const cases: { name: string; args: string[]; env: Record<string, string>; target?: number }[] = [
       { name: 'node -e 0', args: ['-e', '0'], env: {} },
-      { name: 'mirrorops --help', args: [BIN, '--help'], env: {}, target: 0.3 },
-      { name: `mirrorops status (${options.sessions} sessions)`, args: [BIN, 'status'], env: aws, target: 1 },
+      { name: 'mirrorops --help', args: [BIN, '--help'], env: build, target: 0.3 },
+      {
+        name: `mirrorops status (${options.sessions} sessions)`,
+        args: [BIN, 'status'],
+        env: build,
+        target: 1,
+      },
       { name: 'mirrorops --help, from sources (tsx)', args: [BIN, '--help'], env: sources },
       { name: 'mirrorops status, from sources (tsx)', args: [BIN, 'status'], env: sources },
     ];

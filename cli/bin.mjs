@@ -3,8 +3,8 @@
 // `prepare`, i.e. cli/build.mjs): JavaScript, so no TypeScript is compiled at start, and each
 // command is loaded only when it runs. It runs the TypeScript sources through tsx instead when
 // there is no build, when a source changed after the build (a checkout being edited: never a
-// stale build), or for `invoke` and `demo`, which load the functions' handlers as TypeScript, or
-// when MIRROROPS_CLI_SOURCES=1 asks for it (the benchmark's comparison; debugging).
+// stale build), or for `invoke` and `demo`, which load the functions' handlers as TypeScript.
+// MIRROROPS_CLI=sources or MIRROROPS_CLI=build chooses instead (the benchmark; debugging).
 import { readFileSync, statSync } from 'node:fs';
 import module from 'node:module';
 
@@ -25,7 +25,8 @@ function built() {
 }
 
 let main;
-if (!SOURCES_ONLY.has(process.argv[2]) && process.env.MIRROROPS_CLI_SOURCES !== '1' && built()) {
+const chosen = process.env.MIRROROPS_CLI;
+if (chosen === 'build' || (chosen !== 'sources' && !SOURCES_ONLY.has(process.argv[2]) && built())) {
   ({ main } = await import('../dist/cli/main.mjs'));
 } else {
   const { register } = await import('tsx/esm/api');
