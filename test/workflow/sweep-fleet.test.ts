@@ -4,7 +4,7 @@ import { lambdaContext } from '../../cli/lambda.ts';
 import { allStates, type Definition, type Json, loadDefinition, validate } from '../support/asl.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { buildFleet, memberState } from '../support/fleet.ts';
-import { serviceCredentials } from '../support/roles.ts';
+import { hubTemplate, resolver, serviceCredentials } from '../support/roles.ts';
 import { LocalRunner } from '../support/stepfunctions.ts';
 
 /**
@@ -128,4 +128,56 @@ describe('sweep-fleet, run against the emulator', () => {
       expect.objectContaining({ state: 'Sweep accounts', items: 14, children: 4, failed: 0 }),
     ]);
   }, 90_000);
+});
+
+describe("the sweep-fleet machine's role and schedule, as packaged", () => {
+  test('invokes only the sweeper, starts only its own children; the schedule is on only with fleetSweep=workflow', () => {
+    const template = hubTemplate();
+    const { resolve } = resolver(template, { account: '123456789012', region: 'eu-west-1' });
+    const role = resolve(template.Resources.SweepFleetRole?.Properties) as {
+      AssumeRolePolicyDocument: { Statement: { Principal: unknown; Condition: unknown }[] };
+      Policies: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } }[];
+    };
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: ['states.amazonaws.com', 'events.amazonaws.com'] },
+        Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+      }),
+    ]);
+    const granted = role.Policies.flatMap((p) => p.PolicyDocument.Statement).map((s) => ({
+      actions: [s.Action].flat().sort(),
+      resources: [s.Resource].flat(),
+    }));
+    expect(granted).toEqual([
+      {
+        actions: ['lambda:InvokeFunction'],
+        resources: [
+          'arn:aws:lambda:eu-west-1:123456789012:function:mirrorops-dev-ttl-sweeper',
+          'arn:aws:lambda:eu-west-1:123456789012:function:mirrorops-dev-ttl-sweeper:*',
+        ],
+      },
+      {
+        actions: ['states:StartExecution'],
+        resources: ['arn:aws:states:eu-west-1:123456789012:stateMachine:mirrorops-dev-sweep-fleet'],
+      },
+      {
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [
+          'arn:aws:states:eu-west-1:123456789012:execution:mirrorops-dev-sweep-fleet/*',
+          'arn:aws:states:eu-west-1:123456789012:execution:mirrorops-dev-sweep-fleet:*',
+        ],
+      },
+    ]);
+    // One of the two schedules is on: the function's by default, sweep-fleet's with fleetSweep=workflow.
+    const state = (id: string) => template.Resources[id]?.Properties?.State;
+    expect(state('SweepFleetSchedule')).toEqual({ 'Fn::If': ['SweepWorkflow', 'ENABLED', 'DISABLED'] });
+    expect(state('TtlDashsweeperEventsRuleSchedule1')).toEqual({
+      'Fn::If': ['SweepWorkflow', 'DISABLED', 'ENABLED'],
+    });
+    expect(template.Conditions?.SweepWorkflow).toEqual({ 'Fn::Equals': [{ Ref: 'FleetSweep' }, 'workflow'] });
+    expect(template.Parameters?.FleetSweep).toMatchObject({
+      Default: 'function',
+      AllowedValues: ['function', 'workflow'],
+    });
+  });
 });
