@@ -146,6 +146,9 @@ describe('mirrorops at the quotas: filters shared by content, a rejection naming
 
     expect(refused.outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
     for (const outcome of refused.outcomes) {
+      expect(outcome.status === 'rejected' && outcome.reason).toContain(
+        "the account's quota of Traffic Mirror sessions in this Region is reached",
+      );
       expect(outcome.status === 'rejected' && outcome.reason).toContain('TrafficMirrorSessionLimitExceeded');
       expect(outcome.status === 'rejected' && outcome.reason).toContain(
         `The maximum number of traffic mirror sessions (${SESSIONS}) has been reached`,
@@ -164,6 +167,9 @@ describe('mirrorops at the quotas: filters shared by content, a rejection naming
     const other = await apply(finding(more, 101, '203.0.113.9'), world.deps({ config }));
     expect(other.outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
     for (const outcome of other.outcomes) {
+      expect(outcome.status === 'rejected' && outcome.reason).toContain(
+        "the account's quota of Traffic Mirror filters in this Region is reached",
+      );
       expect(outcome.status === 'rejected' && outcome.reason).toContain('TrafficMirrorFilterLimitExceeded');
     }
     expect(await world.filters()).toHaveLength(1);
