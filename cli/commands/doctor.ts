@@ -1,9 +1,11 @@
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { targetFor } from '../../shared/runtime/config.ts';
 import { AWS_FLAGS_HELP, awsFlags, connect, type OutputFormat, outputOf } from '../aws.ts';
 import { type Command, EXIT, parseFlags, UsageError } from '../command.ts';
 import { type CheckResult, runDoctor } from '../doctor/checks.ts';
 import { DoctorReader } from '../doctor/reader.ts';
 import { checkId } from '../ids.ts';
+import { commandConfig } from '../mirroring.ts';
 import { table } from '../table.ts';
 
 const HELP = `Usage: mirrorops doctor [--target ID] [--instance ID | --eni ID] [AWS options]
@@ -29,7 +31,8 @@ Reads only; changes nothing.
   filter-quota           filters in the account against 10,000
 
 Options:
-  --target ID     the traffic mirror target (tmt-...)
+  --target ID     the traffic mirror target (tmt-...); else the one mirrorops start would use
+                  (MIRROROPS_TARGET_ID, MIRROROPS_TARGETS_BY_VPC, MIRROROPS_TARGETS_BY_REGION)
   --instance ID   the source instance: every ENI attached to it
   --eni ID        one source ENI
   --json          the same as --output json
@@ -99,10 +102,19 @@ export const doctorCommand: Command = {
       credentials: aws.ec2.config.credentials,
       ...(endpoint === undefined ? {} : { endpoint }),
     });
+    // Without --target, the target `mirrorops start` would use (MIRROROPS_TARGET_ID and its maps).
+    const config =
+      targetId === undefined && (process.env.MIRROROPS_TARGET_ID || process.env.MIRROROPS_TARGETS_BY_REGION)
+        ? commandConfig(aws.region, undefined)
+        : undefined;
     const checks = await runDoctor(new DoctorReader(aws.ec2, elb), {
       account: aws.account,
       region: aws.region,
       targetId,
+      configured: config && {
+        targetFor: (vpcId) => targetFor(config, vpcId),
+        from: 'configured: MIRROROPS_TARGET_ID or its per-VPC map',
+      },
       instanceId,
       eniId,
     });

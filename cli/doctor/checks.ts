@@ -31,6 +31,11 @@ export interface DoctorInput {
   account: string;
   region: string;
   targetId?: string | undefined;
+  /**
+   * Without targetId: the target mirrorops would send a source of this VPC to (the configured
+   * MIRROROPS_TARGET_ID and its per-VPC map, as `mirrorops start` picks it), and where it came from.
+   */
+  configured?: { targetFor: (vpcId: string | undefined) => string; from: string } | undefined;
   instanceId?: string | undefined;
   eniId?: string | undefined;
 }
@@ -67,14 +72,15 @@ const slash32 = (address: string) => (address.includes('/') ? address : `${addre
 export async function runDoctor(reader: DoctorReader, input: DoctorInput): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const sources = await readSources(reader, input, out);
-  const side = input.targetId === undefined ? undefined : await checkTarget(reader, input, out);
-  if (input.targetId === undefined) {
+  const targetId = input.targetId ?? input.configured?.targetFor(sources[0]?.eni.vpcId);
+  const side = targetId === undefined ? undefined : await checkTarget(reader, input, targetId, out);
+  if (targetId === undefined) {
     out.push({
       check: 'target',
       status: 'warn',
       resource: '-',
-      detail: 'no target given: the checks of a target and of the path to it were skipped',
-      fix: 'pass --target tmt-... (the target mirrorops sends this source to)',
+      detail: 'no target given or configured: the checks of a target and of the path to it were skipped',
+      fix: 'pass --target tmt-... (or set MIRROROPS_TARGET_ID, as for mirrorops start)',
     });
   }
   if (side) {
@@ -143,15 +149,18 @@ async function readSources(reader: DoctorReader, input: DoctorInput, out: CheckR
   return [];
 }
 
-async function checkTarget(reader: DoctorReader, input: DoctorInput, out: CheckResult[]) {
-  const id = input.targetId as string;
+/** ` (where it came from)` for a target not named on the command line. */
+const configuredFrom = (input: DoctorInput) =>
+  input.targetId === undefined && input.configured ? ` (${input.configured.from})` : '';
+
+async function checkTarget(reader: DoctorReader, input: DoctorInput, id: string, out: CheckResult[]) {
   const target = await reader.target(id);
   if (!target) {
     out.push({
       check: 'target',
       status: 'fail',
       resource: id,
-      detail: `${id} not found in account ${input.account}, ${input.region}`,
+      detail: `${id}${configuredFrom(input)} not found in account ${input.account}, ${input.region}`,
       fix: 'check the id and --region; a target of another account must be shared with this one through AWS RAM (ec2:TrafficMirrorTarget) and, outside an Organization, the invitation accepted',
     });
     return undefined;
@@ -162,6 +171,7 @@ async function checkTarget(reader: DoctorReader, input: DoctorInput, out: CheckR
     ? `owned by ${target.ownerId}, shared with this account through RAM`
     : 'owned by this account';
   let what = `${KIND_NAMES[target.kind]} ${target.destination}`;
+  const from = configuredFrom(input);
   // What receives an ENI target's packets: its ENI, attached to a running instance.
   let problem: { status: Level; detail: string; fix: string } | undefined;
   if (target.kind === 'network-interface' && !shared) {
@@ -202,10 +212,10 @@ async function checkTarget(reader: DoctorReader, input: DoctorInput, out: CheckR
           check: 'target',
           status: problem.status,
           resource: id,
-          detail: `${what}, ${owner}; ${problem.detail}`,
+          detail: `${what}${from}, ${owner}; ${problem.detail}`,
           fix: problem.fix,
         }
-      : { check: 'target', status: 'ok', resource: id, detail: `${what}, ${owner}` },
+      : { check: 'target', status: 'ok', resource: id, detail: `${what}${from}, ${owner}` },
   );
   return side;
 }

@@ -208,6 +208,31 @@ describe('mirrorops doctor: an ENI target in the source’s VPC', () => {
     expect(out[0]?.split('\t')).toHaveLength(5);
   });
 
+  test('no --target: the target mirrorops start would use (MIRROROPS_TARGET_ID, then its per-VPC map)', async () => {
+    const s = await scene();
+    const configured = await doctor(env.url, s.account, ['--instance', s.source.instanceId], {
+      MIRROROPS_TARGET_ID: s.targetId,
+    });
+    expect(configured.code).toBe(0);
+    expect(lines(configured, 'target')[0]).toMatchObject({ status: 'ok', resource: s.targetId });
+    expect(lines(configured, 'target')[0]?.detail).toContain(
+      '(configured: MIRROROPS_TARGET_ID or its per-VPC map)',
+    );
+    const byVpc = await doctor(env.url, s.account, ['--instance', s.source.instanceId], {
+      MIRROROPS_TARGET_ID: 'tmt-0123456789abcdef0',
+      MIRROROPS_TARGETS_BY_VPC: JSON.stringify({ [s.vpcId]: s.targetId }),
+    });
+    expect(lines(byVpc, 'target')[0]).toMatchObject({ status: 'ok', resource: s.targetId });
+    const elsewhere = await doctor(env.url, s.account, ['--instance', s.source.instanceId], {
+      MIRROROPS_TARGET_ID: 'tmt-0123456789abcdef0',
+    });
+    expect(elsewhere.code).toBe(1);
+    expect(lines(elsewhere, 'target')[0]).toMatchObject({
+      status: 'fail',
+      resource: 'tmt-0123456789abcdef0',
+    });
+  });
+
   test('--region: another Region does not see this one’s target', async () => {
     const s = await scene();
     const d = await s.run('--region', 'eu-west-1');

@@ -20,14 +20,18 @@ export async function doctorLines(
   url: string,
   account: string,
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  for (const key of ['AWS_PROFILE', 'AWS_DEFAULT_REGION', 'AWS_SESSION_TOKEN']) vi.stubEnv(key, undefined);
+  const unset = ['AWS_PROFILE', 'AWS_DEFAULT_REGION', 'AWS_SESSION_TOKEN', 'MIRROROPS_TARGET_ID'];
+  for (const key of [...unset, 'MIRROROPS_TARGETS_BY_VPC', 'MIRROROPS_TARGETS_BY_REGION'])
+    vi.stubEnv(key, undefined);
   vi.stubEnv('AWS_ENDPOINT_URL', url);
   vi.stubEnv('AWS_ACCESS_KEY_ID', account);
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
   vi.stubEnv('AWS_REGION', 'us-east-1');
+  for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value);
   try {
     const code = await main(['doctor', ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
     return { code, out, err };
@@ -37,8 +41,13 @@ export async function doctorLines(
 }
 
 /** `mirrorops doctor ARGS --output json`: the exit code and the checks. */
-export async function doctor(url: string, account: string, args: string[]): Promise<Doctored> {
-  const { code, out, err } = await doctorLines(url, account, [...args, '--output', 'json']);
+export async function doctor(
+  url: string,
+  account: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Doctored> {
+  const { code, out, err } = await doctorLines(url, account, [...args, '--output', 'json'], env);
   const parsed = out.length > 0 ? (JSON.parse(out.join('\n')) as { checks: CheckResult[] }) : { checks: [] };
   return { code, checks: parsed.checks, err };
 }
