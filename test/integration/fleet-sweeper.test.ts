@@ -1,9 +1,8 @@
-import { beforeAll, describe, expect, test, vi } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import type { FleetSweep } from '../../shared/fleet.ts';
-import { loadConfig } from '../../shared/runtime/config.ts';
 import type { Logger } from '../../shared/runtime/log.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { buildFleet, type Fleet, memberState } from '../support/fleet.ts';
+import { buildFleet, type Fleet, memberState, sweeperContainer } from '../support/fleet.ts';
 
 /**
  * The sweeper across an organisation, as the deployed SweeperRole, entering each member through
@@ -15,36 +14,10 @@ const ROLELESS = '140000000999';
 const members = [...healthy.slice(0, 10), ROLELESS, ...healthy.slice(10)];
 const EXTERNAL_ID = 'mirrorops-fleet';
 const BUS = 'mirrorops-audit-fleet';
-const REGION = 'us-east-1';
 
 const env = useEmulator({ organization: { managementAccount: HUB, members: [HUB, ...members] } });
 
 let fleet: Fleet;
-
-function config() {
-  return loadConfig({
-    MIRROROPS_TARGET_ID: fleet.targetId,
-    MIRROROPS_HUB_ACCOUNT_ID: HUB,
-    MIRROROPS_EXTERNAL_ID: EXTERNAL_ID,
-    MIRROROPS_AUDIT_BUS: BUS,
-    MIRROROPS_SWEEP_RATE: '100',
-    AWS_REGION: REGION,
-  });
-}
-
-/** fleet.ts as a new ttl-sweeper container has it: loaded anew, as the sweeper's role. */
-async function sweeperContainer() {
-  const keys = await fleet.stack.credentials('ttl-sweeper');
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: env.url,
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: keys.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
-    AWS_SESSION_TOKEN: keys.sessionToken,
-  });
-  vi.resetModules();
-  return import('../../shared/fleet.ts');
-}
 
 /** A logger that keeps its lines. */
 function recording() {
@@ -73,11 +46,11 @@ beforeAll(async () => {
 
 describe('the sweeper across accounts', () => {
   test('a member whose spoke role is missing is reported, with why, and the 20 others are swept', async () => {
-    const { sweepFleet } = await sweeperContainer();
+    const { sweepFleet, config } = await sweeperContainer(env.url, fleet);
     const { log, lines } = recording();
     const later = new Date(Date.now() + 60_000);
 
-    const swept = await sweepFleet(config(), log, { remainingMs: () => 600_000, now: () => later });
+    const swept = await sweepFleet(config, log, { remainingMs: () => 600_000, now: () => later });
 
     // Every enrolled account has an outcome: the hub, the 20, and the one without a role.
     expect(swept.accounts.map((a) => a.account).sort()).toEqual([HUB, ...members].sort());

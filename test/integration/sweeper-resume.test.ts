@@ -1,8 +1,7 @@
-import { beforeAll, describe, expect, test, vi } from 'vitest';
-import { loadConfig } from '../../shared/runtime/config.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { silentLogger } from '../../shared/runtime/log.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { buildFleet, type Fleet, memberState } from '../support/fleet.ts';
+import { buildFleet, type Fleet, memberState, sweeperContainer } from '../support/fleet.ts';
 import { must } from '../support/topology.ts';
 
 /**
@@ -13,7 +12,6 @@ const HUB = '150000000000';
 const members = Array.from({ length: 8 }, (_, i) => `1500000001${String(i).padStart(2, '0')}`);
 const EXTERNAL_ID = 'mirrorops-resume';
 const BUS = 'mirrorops-audit-resume';
-const REGION = 'us-east-1';
 
 const env = useEmulator({ organization: { managementAccount: HUB, members: [HUB, ...members] } });
 
@@ -30,31 +28,6 @@ beforeAll(async () => {
   });
 }, 120_000);
 
-function config() {
-  return loadConfig({
-    MIRROROPS_TARGET_ID: fleet.targetId,
-    MIRROROPS_HUB_ACCOUNT_ID: HUB,
-    MIRROROPS_EXTERNAL_ID: EXTERNAL_ID,
-    MIRROROPS_AUDIT_BUS: BUS,
-    MIRROROPS_SWEEP_RATE: '100',
-    AWS_REGION: REGION,
-  });
-}
-
-/** fleet.ts as one ttl-sweeper container has it across its runs: loaded anew, as the sweeper's role. */
-async function sweeperContainer() {
-  const keys = await fleet.stack.credentials('ttl-sweeper');
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: env.url,
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: keys.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
-    AWS_SESSION_TOKEN: keys.sessionToken,
-  });
-  vi.resetModules();
-  return import('../../shared/fleet.ts');
-}
-
 async function stoppedEvents() {
   const response = await fetch(`${env.url}/_emulator/events?bus=${BUS}`);
   const all = (await response.json()) as { 'detail-type': string; detail: { sessionId: string } }[];
@@ -67,7 +40,7 @@ describe('a sweep whose time runs out', () => {
     const before = new Map(
       await Promise.all(members.map(async (a) => [a, await memberState(env.url, a)] as const)),
     );
-    const { sweepFleet } = await sweeperContainer();
+    const { sweepFleet, config } = await sweeperContainer(env.url, fleet);
     // The run's clock: each look at the time left costs a second of an 80-second run, so the run
     // ends part-way through an account's 40 sessions, after the hub and one whole member (one
     // account at a time, so where it ends does not depend on timing).
@@ -77,7 +50,7 @@ describe('a sweep whose time runs out', () => {
       return left;
     };
 
-    const first = await sweepFleet(config(), silentLogger, { concurrency: 1, remainingMs, now: later });
+    const first = await sweepFleet(config, silentLogger, { concurrency: 1, remainingMs, now: later });
 
     expect(first.accounts.filter((a) => 'error' in a)).toEqual([]);
     const skipped = first.accounts.filter((a) => 'skipped' in a).map((a) => a.account);
@@ -102,7 +75,7 @@ describe('a sweep whose time runs out', () => {
       for (const s of now.sessions) expect(now.filters).toContain(now.filterOf.get(s));
     }
 
-    const second = await sweepFleet(config(), silentLogger, {
+    const second = await sweepFleet(config, silentLogger, {
       concurrency: 1,
       remainingMs: () => 600_000,
       now: later,

@@ -7,6 +7,7 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { CreateResourceShareCommand } from '@aws-sdk/client-ram';
+import { vi } from 'vitest';
 import { TAG } from '../../shared/domain/tags.ts';
 import { associationStatuses, ramFor, targetArnOf } from './accounts.ts';
 import { ec2For } from './emulator.ts';
@@ -36,6 +37,7 @@ export interface FleetOptions {
 }
 
 export interface Fleet {
+  options: FleetOptions;
   targetId: string;
   stack: HubDeployment;
   /** Per member, the ids of its expired and live sessions, and its filter. */
@@ -147,7 +149,7 @@ export async function buildFleet(url: string, o: FleetOptions): Promise<Fleet> {
     }
     sessions.set(member, mine);
   });
-  return { targetId, stack, sessions };
+  return { options: o, targetId, stack, sessions };
 }
 
 /** A member's own sessions and filters as they are now (its root's view), ids sorted. */
@@ -161,4 +163,38 @@ export async function memberState(url: string, member: string) {
     filterOf: new Map(sessions.map((s) => [s.TrafficMirrorSessionId, s.TrafficMirrorFilterId])),
     filters: filters.map((f) => must(f.TrafficMirrorFilterId, 'filter id')).sort(),
   };
+}
+
+/**
+ * A new ttl-sweeper container of the fleet's hub, as Lambda makes one: the product's modules loaded
+ * anew, with the role's credentials and the stack's settings in the environment (deletions at 100
+ * a second: these tests are not about pacing, bench/fleet.ts is). Import the modules after it.
+ */
+export async function enterSweeper(url: string, fleet: Fleet): Promise<void> {
+  const keys = await fleet.stack.credentials('ttl-sweeper');
+  for (const key of Object.keys(process.env)) if (key.startsWith('MIRROROPS_')) delete process.env[key];
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: url,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: keys.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+    AWS_SESSION_TOKEN: keys.sessionToken,
+    MIRROROPS_TARGET_ID: fleet.targetId,
+    MIRROROPS_HUB_ACCOUNT_ID: fleet.options.hub,
+    MIRROROPS_EXTERNAL_ID: fleet.options.externalId,
+    MIRROROPS_AUDIT_BUS: fleet.options.auditBus,
+    MIRROROPS_SWEEP_RATE: '100',
+    MIRROROPS_LOG_LEVEL: 'silent',
+  });
+  vi.resetModules();
+}
+
+/** shared/fleet.ts as a new sweeper container has it, with its configuration. */
+export async function sweeperContainer(url: string, fleet: Fleet) {
+  await enterSweeper(url, fleet);
+  const [module, { loadConfig }] = await Promise.all([
+    import('../../shared/fleet.ts'),
+    import('../../shared/runtime/config.ts'),
+  ]);
+  return { ...module, config: loadConfig() };
 }

@@ -1,9 +1,9 @@
 import type { Context } from 'aws-lambda';
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { lambdaContext } from '../../cli/lambda.ts';
 import { allStates, type Definition, type Json, loadDefinition, validate } from '../support/asl.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { buildFleet, memberState } from '../support/fleet.ts';
+import { buildFleet, enterSweeper, memberState } from '../support/fleet.ts';
 import { hubTemplate, resolver, serviceCredentials } from '../support/roles.ts';
 import { LocalRunner } from '../support/stepfunctions.ts';
 
@@ -55,22 +55,7 @@ describe('sweep-fleet, run against the emulator', () => {
       auditBus: BUS,
     });
     // The sweeper's container: its module loaded anew with its role's credentials, as Lambda has it.
-    const keys = await fleet.stack.credentials('ttl-sweeper');
-    for (const key of Object.keys(process.env)) if (key.startsWith('MIRROROPS_')) delete process.env[key];
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: env.url,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: keys.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
-      AWS_SESSION_TOKEN: keys.sessionToken,
-      MIRROROPS_TARGET_ID: fleet.targetId,
-      MIRROROPS_HUB_ACCOUNT_ID: HUB,
-      MIRROROPS_EXTERNAL_ID: EXTERNAL_ID,
-      MIRROROPS_AUDIT_BUS: BUS,
-      MIRROROPS_SWEEP_RATE: '100',
-      MIRROROPS_LOG_LEVEL: 'silent',
-    });
-    vi.resetModules();
+    await enterSweeper(env.url, fleet);
     // As Lambda calls it: the middleware chain adds the rest of the context.
     const handler = (await import('../../functions/ttl-sweeper.ts')).handler as unknown as (
       event: unknown,
