@@ -190,20 +190,32 @@ export async function sweepFleet(
   };
 }
 
-/** A fleet sweep in counts, per account: what the sweep-fleet workflow gathers from each batch. */
+/**
+ * A fleet sweep in counts, with the accounts that failed (why) or were not reached: what the
+ * sweep-fleet workflow gathers from each batch. Counts, not ids, so that a run over thousands of
+ * accounts stays within Step Functions' 256 KiB of state (the log has every session deleted).
+ */
 export function fleetSummary(result: FleetSweep) {
-  return {
-    accounts: result.accounts.map((a) =>
-      'result' in a
-        ? {
-            account: a.account,
-            deleted: a.result.deleted.length,
-            deferred: a.result.deferred,
-            kept: a.result.kept,
-            filtersDeleted: a.result.filtersDeleted.length,
-            failures: a.result.failures.length,
-          }
-        : a,
-    ),
+  const summary = {
+    accounts: result.accounts.length,
+    deleted: 0,
+    deferred: 0,
+    kept: 0,
+    filtersDeleted: 0,
+    /** Sessions or filters an account could not delete (each account's result has them). */
+    failures: 0,
+    failed: [] as { account: string; error: string; why?: AccountFailure }[],
+    skipped: [] as string[],
   };
+  for (const a of result.accounts) {
+    if ('result' in a) {
+      summary.deleted += a.result.deleted.length;
+      summary.deferred += a.result.deferred;
+      summary.kept += a.result.kept;
+      summary.filtersDeleted += a.result.filtersDeleted.length;
+      summary.failures += a.result.failures.length;
+    } else if ('error' in a) summary.failed.push(a);
+    else summary.skipped.push(a.account);
+  }
+  return summary;
 }
