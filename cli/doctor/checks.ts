@@ -36,6 +36,8 @@ export interface DoctorInput {
    * MIRROROPS_TARGET_ID and its per-VPC map, as `mirrorops start` picks it), and where it came from.
    */
   configured?: { targetFor: (vpcId: string | undefined) => string; from: string } | undefined;
+  /** The per-account quota of sessions and of filters: AWS's 10,000 unless said otherwise. */
+  accountQuota?: number;
   instanceId?: string | undefined;
   eniId?: string | undefined;
 }
@@ -569,16 +571,17 @@ async function checkQuotas(reader: DoctorReader, input: DoctorInput, out: CheckR
   const sessions = (await reader.sessions()).filter((s) => s.ownerId === input.account).length;
   const filters = await reader.filterCount();
   const where = `${input.account} ${input.region}`;
+  const quota = input.accountQuota ?? ACCOUNT_QUOTA;
   for (const [check, used, what] of [
     ['session-quota', sessions, 'sessions'],
     ['filter-quota', filters, 'filters'],
   ] as const) {
-    const status = quotaLevel(used, ACCOUNT_QUOTA);
+    const status = quotaLevel(used, quota);
     out.push({
       check,
       status,
       resource: where,
-      detail: `${used.toLocaleString('en-US')} of ${ACCOUNT_QUOTA.toLocaleString('en-US')} ${what} (not adjustable)`,
+      detail: `${used.toLocaleString('en-US')} of ${quota.toLocaleString('en-US')} ${what} (not adjustable)`,
       ...(status === 'ok'
         ? {}
         : {
