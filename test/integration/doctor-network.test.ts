@@ -23,10 +23,12 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, test } from 'vitest';
 import { type CheckResult, runDoctor } from '../../cli/doctor/checks.ts';
 import { DoctorReader } from '../../cli/doctor/reader.ts';
-import { shareTarget } from '../support/accounts.ts';
+import { iamFor, keysFrom, shareTarget, stsFor, trustPolicy } from '../support/accounts.ts';
 import { doctor, instanceIn, lines } from '../support/doctor.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { freshClient, launchMany, nlbTarget } from '../support/mirroring.ts';
@@ -373,6 +375,52 @@ describe('mirrorops doctor: a target of another account', () => {
       `run mirrorops doctor --target ${targetId} in account ${owner.account} too`,
     );
     expect(lines(shared, 'target-capacity')[0]?.detail).toContain('the smaller limit assumed');
+  });
+});
+
+describe('mirrorops doctor: permissions', () => {
+  test('reads only: a role allowed ec2:Describe* and elasticloadbalancing:Describe* runs every check', async () => {
+    const { ec2, account } = freshClient(env.url);
+    const net = await vpc(ec2, '10.0.0.0/16');
+    const source = await instanceIn(ec2, net.subnetId, 'm5.large');
+    const { targetId } = await applianceTarget(ec2, net, '10.0.0.0/16');
+    const iam = iamFor(env.url, account);
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'doctor',
+        AssumeRolePolicyDocument: trustPolicy(`arn:aws:iam::${account}:root`),
+      }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'doctor',
+        PolicyName: 'read',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: ['ec2:Describe*', 'elasticloadbalancing:Describe*'], Resource: '*' },
+          ],
+        }),
+      }),
+    );
+    const keys = keysFrom(
+      (
+        await stsFor(env.url, account).send(
+          new AssumeRoleCommand({
+            RoleArn: `arn:aws:iam::${account}:role/doctor`,
+            RoleSessionName: 'doctor',
+          }),
+        )
+      ).Credentials,
+    );
+    const d = await doctor(env.url, account, ['--target', targetId, '--instance', source.instanceId], {
+      AWS_ACCESS_KEY_ID: keys.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+      AWS_SESSION_TOKEN: keys.sessionToken ?? '',
+    });
+    expect(d.err).toEqual([]);
+    expect(d.code).toBe(0);
+    expect(d.checks.every((c) => c.status === 'ok')).toBe(true);
   });
 });
 
