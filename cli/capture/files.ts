@@ -248,8 +248,10 @@ export class PcapFiles {
   }
 
   /** The index entries of the files written so far in this directory. */
+  /** In the order of their first packets (files are created asynchronously, so not in the order named). */
   index(): IndexEntry[] {
-    return [...this.entries.values()];
+    const key = (e: IndexEntry) => `${e.firstPacket ?? ''} ${e.file}`;
+    return [...this.entries.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   }
 
   private due(file: CaptureFile, record: number, seconds: number, nanos: number): boolean {
@@ -329,6 +331,7 @@ export class PcapFiles {
           }
         : {}),
       ...(found.unresolved === undefined ? {} : { unresolved: found.unresolved }),
+      firstPacket: isoTime(file.firstSeconds, file.firstNanos),
       packets: 0,
       bytes: 0,
       complete: false,
