@@ -23,13 +23,11 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, test } from 'vitest';
 import { type CheckResult, runDoctor } from '../../cli/doctor/checks.ts';
 import { DoctorReader } from '../../cli/doctor/reader.ts';
-import { iamFor, keysFrom, shareTarget, stsFor, trustPolicy } from '../support/accounts.ts';
-import { doctor, instanceIn, lines } from '../support/doctor.ts';
+import { shareTarget } from '../support/accounts.ts';
+import { doctor, instanceIn, lines, sessionAllowed } from '../support/doctor.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { freshClient, launchMany, nlbTarget } from '../support/mirroring.ts';
 import { createNetwork, must } from '../support/topology.ts';
@@ -384,35 +382,7 @@ describe('mirrorops doctor: permissions', () => {
     const net = await vpc(ec2, '10.0.0.0/16');
     const source = await instanceIn(ec2, net.subnetId, 'm5.large');
     const { targetId } = await applianceTarget(ec2, net, '10.0.0.0/16');
-    const iam = iamFor(env.url, account);
-    await iam.send(
-      new CreateRoleCommand({
-        RoleName: 'doctor',
-        AssumeRolePolicyDocument: trustPolicy(`arn:aws:iam::${account}:root`),
-      }),
-    );
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: 'doctor',
-        PolicyName: 'read',
-        PolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            { Effect: 'Allow', Action: ['ec2:Describe*', 'elasticloadbalancing:Describe*'], Resource: '*' },
-          ],
-        }),
-      }),
-    );
-    const keys = keysFrom(
-      (
-        await stsFor(env.url, account).send(
-          new AssumeRoleCommand({
-            RoleArn: `arn:aws:iam::${account}:role/doctor`,
-            RoleSessionName: 'doctor',
-          }),
-        )
-      ).Credentials,
-    );
+    const keys = await sessionAllowed(env.url, account, ['ec2:Describe*', 'elasticloadbalancing:Describe*']);
     const d = await doctor(env.url, account, ['--target', targetId, '--instance', source.instanceId], {
       AWS_ACCESS_KEY_ID: keys.accessKeyId,
       AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,

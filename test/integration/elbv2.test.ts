@@ -10,10 +10,9 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, test } from 'vitest';
-import { iamFor, type Keys, keysFrom, stsFor, trustPolicy } from '../support/accounts.ts';
+import type { Keys } from '../support/accounts.ts';
+import { sessionAllowed } from '../support/doctor.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { freshClient } from '../support/mirroring.ts';
 import { createNetwork, launch, must } from '../support/topology.ts';
@@ -238,27 +237,7 @@ describe('Elastic Load Balancing v2', () => {
   test('a role session is authorized: Describe* on *, CreateLoadBalancer on the new load balancer', async () => {
     const { ec2, account } = freshClient(env.url);
     const net = await createNetwork(ec2);
-    const iam = iamFor(env.url, account);
-    await iam.send(
-      new CreateRoleCommand({
-        RoleName: 'doctor',
-        AssumeRolePolicyDocument: trustPolicy(`arn:aws:iam::${account}:root`),
-      }),
-    );
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: 'doctor',
-        PolicyName: 'read',
-        PolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Action: 'elasticloadbalancing:Describe*', Resource: '*' }],
-        }),
-      }),
-    );
-    const assumed = await stsFor(env.url, account).send(
-      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/doctor`, RoleSessionName: 'doctor' }),
-    );
-    const elb = elbFor(keysFrom(assumed.Credentials));
+    const elb = elbFor(await sessionAllowed(env.url, account, ['elasticloadbalancing:Describe*']));
     expect((await elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers).toEqual([]);
     await expect(
       elb.send(new CreateLoadBalancerCommand({ Name: 'nope', Type: 'network', Subnets: [net.subnetId] })),

@@ -4,9 +4,12 @@ import {
   type EC2Client,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { vi } from 'vitest';
 import type { CheckResult } from '../../cli/doctor/checks.ts';
 import { main } from '../../cli/main.ts';
+import { iamFor, type Keys, keysFrom, stsFor, trustPolicy } from './accounts.ts';
 import { must } from './topology.ts';
 
 export interface Doctored {
@@ -108,4 +111,30 @@ export async function session(
     }),
   );
   return must(out.TrafficMirrorSession?.TrafficMirrorSessionId, 'session');
+}
+
+/** Keys of a session of a new role of the account that is allowed these actions on `*` only. */
+export async function sessionAllowed(url: string, account: string, actions: string[]): Promise<Keys> {
+  const iam = iamFor(url, account);
+  const name = `allowed-${actions.length}-${Math.random().toString(36).slice(2, 8)}`;
+  await iam.send(
+    new CreateRoleCommand({
+      RoleName: name,
+      AssumeRolePolicyDocument: trustPolicy(`arn:aws:iam::${account}:root`),
+    }),
+  );
+  await iam.send(
+    new PutRolePolicyCommand({
+      RoleName: name,
+      PolicyName: 'allowed',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: actions, Resource: '*' }],
+      }),
+    }),
+  );
+  const assumed = await stsFor(url, account).send(
+    new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/${name}`, RoleSessionName: 'test' }),
+  );
+  return keysFrom(assumed.Credentials);
 }
