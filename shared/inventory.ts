@@ -32,14 +32,15 @@ export function describeScope(filter: FilterView | undefined): string {
 /**
  * Every session of the account and Region, mirrorops' own first (by instance, then number), with
  * what its filter mirrors and when it expires. Sessions mirrorops did not create are listed too,
- * marked, because they hold slots.
+ * marked, because they hold slots. With `owner`, only that account's: a target's owner also sees
+ * the sessions other accounts made on it, whose filters only those accounts can read.
  */
 export async function inventory(
   ec2: Ec2Gateway,
-  options: { includeUnmanaged?: boolean } = {},
+  options: { includeUnmanaged?: boolean; owner?: string } = {},
 ): Promise<MirrorRow[]> {
   const sessions: SessionView[] = [];
-  for await (const page of ec2.sessionPages()) sessions.push(...page);
+  for await (const page of ec2.sessionPages(options.owner)) sessions.push(...page);
   const shown = options.includeUnmanaged ? sessions : sessions.filter((s) => isManaged(s.tags));
   const filters = new Map(
     (await ec2.filtersById([...new Set(shown.map((s) => s.filterId))])).map((f) => [f.id, f] as const),

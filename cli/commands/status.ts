@@ -1,6 +1,7 @@
 import type { InstanceView } from '../../shared/aws/ec2.ts';
 import { SESSIONS_PER_ENI } from '../../shared/domain/slots.ts';
 import { expiresIn, inventory, type MirrorRow } from '../../shared/inventory.ts';
+import { ALL_ACCOUNTS_HELP, allAccountsFlags, checkAllAccounts, inAccounts } from '../accounts.ts';
 import { AWS_FLAGS_HELP, type AwsAccount, awsFlags, connect, type OutputFormat, outputOf } from '../aws.ts';
 import {
   type Command,
@@ -14,7 +15,8 @@ import {
 import { checkId } from '../ids.ts';
 import { table } from '../table.ts';
 
-const HELP = `Usage: mirrorops status [--instance ID | --eni ID] [--all] [--watch [--interval S]] [AWS options]
+const HELP = `Usage: mirrorops status [--instance ID | --eni ID] [--all] [--watch [--interval S]]
+                        [--all-accounts [--accounts IDS] [--role NAME] [--external-id ID]] [AWS options]
 
 Lists the mirror sessions mirrorops manages in this account and Region: instance, ENI, session
 number, reason, what the filter mirrors and when the session expires; then, per ENI, how many of
@@ -30,10 +32,13 @@ Options:
   --json          the same as --output json
   -h, --help      show this help
 
+${ALL_ACCOUNTS_HELP}
+
 ${AWS_FLAGS_HELP}
 
 Examples:
   mirrorops status
+  mirrorops status --all-accounts --role OrganizationAccountAccessRole
   mirrorops status --instance i-0abc1234def567890 --watch
   mirrorops status --all --output json --profile security --region eu-west-1`;
 
@@ -45,6 +50,7 @@ const flags = {
   interval: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  ...allAccountsFlags,
   ...awsFlags,
 } as const;
 
@@ -78,7 +84,7 @@ export async function statusOf(aws: AwsAccount, selection: Selection): Promise<A
   let instance: InstanceView | undefined;
   let attachedTo: string | undefined;
   const [rows] = await Promise.all([
-    inventory(gateway, { includeUnmanaged: true }),
+    inventory(gateway, { includeUnmanaged: true, owner: aws.account }),
     (async () => {
       if (selection.instanceId !== undefined) {
         instance = await gateway.instance(selection.instanceId);
@@ -216,17 +222,22 @@ export const statusCommand: Command = {
     if (values.instance !== undefined) checkId('--instance', values.instance, 'i');
     if (values.eni !== undefined) checkId('--eni', values.eni, 'eni');
     if (values.interval !== undefined && !values.watch) throw new UsageError('--interval goes with --watch');
+    checkAllAccounts(values);
+    if (values['all-accounts'] && (values.instance !== undefined || values.eni !== undefined))
+      throw new UsageError('--all-accounts lists whole accounts: not with --instance or --eni');
     const interval = intervalOf(values.interval);
     const selection: Selection = { instanceId: values.instance, eniId: values.eni, all: values.all };
-    // One account for now; `--all-accounts` makes this a list and the rest stays as it is.
-    const accounts = [await connect(values, io)];
+    // This account, or with --all-accounts each account of the fleet (one that fails is named on stderr).
+    const hub = await connect(values, io);
+    let failed = 0;
     const once = async () => {
-      const statuses = await Promise.all(accounts.map((aws) => statusOf(aws, selection)));
-      return renderStatus(format, statuses, new Date());
+      const answer = await inAccounts(hub, values, io, (aws) => statusOf(aws, selection));
+      failed = answer.failed;
+      return renderStatus(format, answer.results, new Date());
     };
     if (!values.watch) {
       for (const line of await once()) io.out(line);
-      return EXIT.ok;
+      return failed > 0 ? EXIT.failed : EXIT.ok;
     }
     return watch(io, interval, shutdown, once, `mirrorops status ${args.join(' ')}`.trim());
   },

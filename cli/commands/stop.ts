@@ -3,6 +3,7 @@ import type { AuditEvent } from '../../shared/aws/audit.ts';
 import type { SessionView } from '../../shared/aws/ec2.ts';
 import { errorName } from '../../shared/aws/errors.ts';
 import { TAG } from '../../shared/domain/tags.ts';
+import { ALL_ACCOUNTS_HELP, allAccountsFlags, checkAllAccounts, inAccounts } from '../accounts.ts';
 import {
   AWS_FLAGS_HELP,
   type AwsAccount,
@@ -18,7 +19,8 @@ import { type Selector, selectManaged, selectorText } from '../sessions.ts';
 import { table } from '../table.ts';
 
 const HELP = `Usage: mirrorops stop (--instance ID | --eni ID | --session ID | --reason R | --all)
-                      [--reason R] [--dry-run] [AWS options]
+                      [--reason R] [--dry-run]
+                      [--all-accounts [--accounts IDS] [--role NAME] [--external-id ID]] [AWS options]
 
 Stops mirror sessions mirrorops manages, at once, whatever their expiry; an audit event says who
 stopped each. Sessions mirrorops did not create are never touched. With --all, the filters
@@ -34,13 +36,17 @@ Options:
   --dry-run       list what would be stopped, with EC2's DryRun answer for each; change nothing
   -h, --help      show this help
 
+${ALL_ACCOUNTS_HELP}
+  With --all-accounts, stop takes --all or --reason R (what is named by id lives in one account).
+
 ${AWS_FLAGS_HELP}
 
 Examples:
   mirrorops stop --instance i-0abc1234def567890
   mirrorops stop --instance i-0abc1234def567890 --reason manual
   mirrorops stop --reason tag --dry-run
-  mirrorops stop --all --profile security --region eu-west-1`;
+  mirrorops stop --all --profile security --region eu-west-1
+  mirrorops stop --all --all-accounts --role OrganizationAccountAccessRole`;
 
 const flags = {
   instance: { type: 'string' },
@@ -50,6 +56,7 @@ const flags = {
   all: { type: 'boolean', default: false },
   'dry-run': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  ...allAccountsFlags,
   ...awsFlags,
 } as const;
 
@@ -83,6 +90,11 @@ export const stopCommand: Command = {
     if (values.instance !== undefined) checkId('--instance', values.instance, 'i');
     if (values.eni !== undefined) checkId('--eni', values.eni, 'eni');
     if (values.session !== undefined) checkId('--session', values.session, 'tms');
+    checkAllAccounts(values);
+    if (values['all-accounts'] && named > 0)
+      throw new UsageError(
+        '--all-accounts stops by --all or --reason: an instance, ENI or session lives in one account',
+      );
     const selector: Selector = {
       instanceId: values.instance,
       eniId: values.eni,
@@ -92,9 +104,10 @@ export const stopCommand: Command = {
     };
     const dry = values['dry-run'];
 
-    // One account for now; `--all-accounts` makes this a list and the rest stays as it is.
-    const accounts = [await connect(values, io)];
-    const results = await Promise.all(accounts.map((aws) => stopIn(aws, selector, dry, io)));
+    // This account, or with --all-accounts each account of the fleet (one that fails is named on stderr).
+    const { results, failed } = await inAccounts(await connect(values, io), values, io, (aws) =>
+      stopIn(aws, selector, dry, io),
+    );
 
     if (format === 'json') io.out(JSON.stringify({ dryRun: dry, accounts: results }, null, 2));
     else {
@@ -136,6 +149,7 @@ export const stopCommand: Command = {
       io.err('not allowed: EC2 refused a DryRun request (see above)');
       return EXIT.failed;
     }
+    if (failed > 0) return EXIT.failed;
     if (results.every((r) => r.stopped.length === 0 && r.filtersRemoved.length === 0)) {
       io.err(`nothing to stop: no mirrorops session for ${selectorText(selector)}`);
       return EXIT.nothing;
