@@ -13,7 +13,9 @@ import { fixed, table, verdict } from './table.ts';
  * and then tcpdump record the stream, and a receiver that stored fewer packets than were sent lost
  * some. A rate that lost is tried once more (the machine is shared) before it counts, and a rate
  * counts only where the sender reached 90% of it. The figure is the highest rate each recorded
- * without loss; the goal is capture >= 0.8 x tcpdump. The
+ * without loss; the goal is capture >= 0.8 x tcpdump. A Node socket that only counts runs the same
+ * ladder: the floor of any receiver on Node's dgram (one recvmsg per datagram), against which the
+ * capture's own work per packet shows. The
  * capture's resident memory is sampled throughout: it must stay bounded as rates and packet
  * counts grow. Rates the sender could not reach end the ladder for both.
  */
@@ -155,12 +157,31 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** One trial of `mirrorops capture`: packets it wrote, from its last status line, and its peak memory. */
-async function captureTrial(rate: number, count: number): Promise<Trial> {
+/**
+ * The floor of any receiver written on Node: a dgram socket (the same 32 MiB buffer asked for)
+ * that only counts what it reads. What the capture does per packet on top of it shows as the gap
+ * between the two.
+ */
+const NODE_SOCKET = `
+import { createSocket } from 'node:dgram';
+const socket = createSocket('udp4');
+let packets = 0;
+socket.on('message', () => { packets++; });
+socket.bind(0, '127.0.0.1', () => {
+  try { socket.setRecvBufferSize(32 * 1024 * 1024); } catch {}
+  process.stdout.write('127.0.0.1:' + socket.address().port + '\\n');
+});
+process.on('SIGINT', () => socket.close(() => process.stderr.write('stopped (SIGINT): ' + packets + ' packets\\n')));
+`;
+
+/** One trial of `mirrorops capture`, or of the bare Node socket: packets it stored, and its peak memory. */
+async function captureTrial(rate: number, count: number, bare = false): Promise<Trial> {
   const dir = await mkdtemp(join(tmpdir(), 'mirrorops-bench-capture-'));
   const child = spawn(
     NODE,
-    [BIN, 'capture', '--listen', '127.0.0.1:0', '--out', dir, '--status-seconds', '0'],
+    bare
+      ? ['--input-type=module', '-e', NODE_SOCKET]
+      : [BIN, 'capture', '--listen', '127.0.0.1:0', '--out', dir, '--status-seconds', '0'],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -240,6 +261,7 @@ export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTUR
   const rows: string[][] = [];
   /** Per receiver: the highest asked rate the sender reached (90%) with nothing lost, and why its ladder ended. */
   const capture = { best: 0, ended: '' };
+  const socket = { best: 0, ended: '' };
   const dump = { best: 0, ended: tcpdump ? '' : 'missing' };
   const peaks: number[] = [];
   let port = 47_000;
@@ -257,9 +279,10 @@ export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTUR
     return { cell: `${trial.received}/${trial.sent}${ok ? '' : ' LOSS'}`, sent: fixed(achieved, 0), trial };
   };
   for (const rate of options.rates) {
-    if (capture.ended && dump.ended) break;
+    if (capture.ended && socket.ended && dump.ended) break;
     const count = Math.round(rate * options.seconds);
     const mine = await step(capture, rate, () => captureTrial(rate, count));
+    const floor = await step(socket, rate, () => captureTrial(rate, count, true));
     const theirs = await step(dump, rate, () => tcpdumpTrial(rate, count, ++port));
     const rss = mine.trial?.peakRssKb;
     if (rss !== undefined) peaks.push(rss);
@@ -267,6 +290,8 @@ export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTUR
       String(rate),
       mine.sent,
       mine.cell,
+      floor.sent,
+      floor.cell,
       theirs.sent,
       theirs.cell,
       rss === undefined ? '-' : String(Math.round(rss / 1024)),
@@ -280,6 +305,8 @@ export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTUR
         'sent/s',
         'mirrorops capture',
         'sent/s',
+        'Node socket alone',
+        'sent/s',
         tcpdump ? 'tcpdump -w' : 'tcpdump (missing)',
         'capture peak RSS MB',
       ],
@@ -288,6 +315,9 @@ export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTUR
     '',
     `mirrorops capture: lossless up to ${capture.best}/s; its ladder ended: ${capture.ended || 'at the last rate'}.`,
   ];
+  lines.push(
+    `A Node socket that only counts: lossless up to ${socket.best}/s; its ladder ended: ${socket.ended || 'at the last rate'}.`,
+  );
   if (tcpdump)
     lines.push(
       `tcpdump -w: lossless up to ${dump.best}/s; its ladder ended: ${dump.ended || 'at the last rate'}.`,
@@ -305,7 +335,7 @@ export async function benchCapture(options: CaptureBenchOptions = DEFAULT_CAPTUR
     const ratio = dump.best > 0 ? capture.best / dump.best : Number.NaN;
     const bySender = capture.ended.startsWith('the sender') && dump.ended.startsWith('the sender');
     lines.push(
-      `Highest lossless rate: mirrorops capture ${capture.best}/s, tcpdump -w ${dump.best}/s; ratio ${fixed(ratio, 2)} (goal >= 0.8: ${verdict(ratio >= 0.8)})${bySender ? '; neither lost a packet: both ladders ended where the sender, sharing the CPUs, fell short' : ''}`,
+      `Highest lossless rate: mirrorops capture ${capture.best}/s, tcpdump -w ${dump.best}/s; ratio ${fixed(ratio, 2)} (goal >= 0.8: ${verdict(ratio >= 0.8)}); capture against the Node socket alone ${fixed(socket.best > 0 ? capture.best / socket.best : Number.NaN, 2)}${bySender ? '; neither lost a packet: both ladders ended where the sender, sharing the CPUs, fell short' : ''}`,
     );
   }
   return lines.join('\n');
