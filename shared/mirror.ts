@@ -107,10 +107,10 @@ const AT_LIMIT: Record<string, string> = {
     'no room for another source on the target (an ENI target takes 10 sources, 100 on some instance sizes; an NLB or a Gateway Load Balancer endpoint has no such limit)',
   TrafficMirrorSessionsPerTargetLimitExceeded: 'the target has as many sessions as it takes',
   TrafficMirrorSessionLimitExceeded:
-    "the account's quota of Traffic Mirror sessions in this Region is reached (10,000 by default)",
+    "the account's quota of Traffic Mirror sessions in this Region is reached (10,000, not adjustable)",
   TrafficMirrorFilterLimitExceeded:
-    "the account's quota of Traffic Mirror filters in this Region is reached (10,000 by default)",
-  TrafficMirrorFilterRuleLimitExceeded: 'the filter has as many rules as it takes (10 per direction)',
+    "the account's quota of Traffic Mirror filters in this Region is reached (10,000, not adjustable)",
+  TrafficMirrorFilterRuleLimitExceeded: 'the filter has as many rules as it takes (10)',
 };
 
 /** A rejection at one of AWS's limits: which limit, the targets tried for a full target, EC2's words. */

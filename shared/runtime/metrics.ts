@@ -31,6 +31,8 @@ export const REJECT_REASONS = [
   'instance',
   'expired',
   'tag-value',
+  'capacity',
+  'quota',
   'other',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
@@ -46,6 +48,8 @@ export function rejectReason(reason: string): RejectReason {
   if (/\bexpired\b/.test(reason)) return 'expired';
   if (/^instance \S+ (was not found|is |has no network interfaces)/.test(reason)) return 'instance';
   if (/^mirrorops:mirror=/.test(reason)) return 'tag-value';
+  if (/(SourcesPerTarget|SessionsPerTarget)LimitExceeded/.test(reason)) return 'capacity';
+  if (/LimitExceeded/.test(reason)) return 'quota';
   return 'other';
 }
 

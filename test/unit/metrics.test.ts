@@ -82,9 +82,22 @@ describe('metrics from the use cases results', () => {
         'instance i-1 is stopped',
         'instance i-1 has no network interfaces',
         "mirrorops:mirror='soon' is not true, false or a duration such as 30m, 4h or 2d",
+        'no room for another source on the target (...): tried tmt-1, tmt-2. TrafficMirrorSourcesPerTargetLimitExceeded: full',
+        "the account's quota of Traffic Mirror sessions in this Region is reached (10,000, not adjustable). TrafficMirrorSessionLimitExceeded: no",
         'UnauthorizedOperation: You are not authorized',
       ].map(rejectReason),
-    ).toEqual(['slots', 'target', 'source', 'expired', 'instance', 'instance', 'tag-value', 'other']);
+    ).toEqual([
+      'slots',
+      'target',
+      'source',
+      'expired',
+      'instance',
+      'instance',
+      'tag-value',
+      'capacity',
+      'quota',
+      'other',
+    ]);
   });
 
   test('a tag change: its request, the sessions it stopped, or its refused value', () => {
