@@ -1060,7 +1060,8 @@ function conditionFor(g: Gen, leaf: Json): Json {
       () => ({ 'anything-but': { prefix: `${leaf}-other` } }),
     );
   }
-  if (typeof leaf === 'number' && Number.isInteger(leaf)) {
+  // Numeric matching takes numbers within ±5e9 only (a double leaf may be a larger whole number).
+  if (typeof leaf === 'number' && Number.isInteger(leaf) && Math.abs(leaf) < 5e9 - 2) {
     forms.push(
       () => ({ numeric: ['=', leaf] }),
       () => ({ numeric: ['>=', leaf] }),
