@@ -66,7 +66,8 @@ function usage(): string {
 Commands:
 ${list}
 
-AWS options (start, extend, stop, status), as the AWS CLI reads them:
+AWS options of start, extend, stop, status, doctor, explain and capture --resolve,
+as the AWS CLI reads them:
   --region R         the Region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region)
   --profile P        a profile of ~/.aws/config (else AWS_PROFILE, else the default chain)
   --endpoint-url U   another endpoint (else AWS_ENDPOINT_URL; the emulator's URL, say)
