@@ -438,21 +438,31 @@ describe('the share-target workflow: its log and its failures', () => {
     for (const [name] of attached) expect(list(resource.DependsOn ?? [])).toContain(name);
   });
 
-  test('a failed or timed-out execution raises an alarm naming the state machine', () => {
-    const { name } = machine();
+  test('a failed or timed-out execution of either state machine raises an alarm naming it', () => {
+    const machines = Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')
+      .map(([id]) => id)
+      .sort();
+    expect(machines).toEqual(['ShareTargetStateMachine', 'SweepFleetStateMachine']);
+    // sweep-fleet runs only with fleetSweep=workflow, but its alarms stand whichever way.
     const all = alarms(deployed());
-    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
-      const found = all.filter(
-        (a) => a.properties.Namespace === 'AWS/States' && a.properties.MetricName === metric,
-      );
-      expect({ metric, found: found.length }).toEqual({ metric, found: 1 });
-      expect(found[0]?.properties).toMatchObject({
-        Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: name } }],
-        Statistic: 'Sum',
-        Threshold: 0,
-        ComparisonOperator: 'GreaterThanThreshold',
-        AlarmActions: [{ Ref: 'AlarmTopic' }],
-      });
+    for (const name of machines) {
+      for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+        const found = all.filter(
+          (a) =>
+            a.properties.Namespace === 'AWS/States' &&
+            a.properties.MetricName === metric &&
+            JSON.stringify(a.properties.Dimensions) ===
+              JSON.stringify([{ Name: 'StateMachineArn', Value: { Ref: name } }]),
+        );
+        expect({ name, metric, found: found.length }).toEqual({ name, metric, found: 1 });
+        expect(found[0]?.properties).toMatchObject({
+          Statistic: 'Sum',
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          AlarmActions: [{ Ref: 'AlarmTopic' }],
+        });
+      }
     }
   });
 });
