@@ -1,5 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startEmulator } from '../emulator/index.ts';
 import { sqsDeadLetters } from '../shared/aws/dlq.ts';
 import { ec2Gateway } from '../shared/aws/ec2.ts';
@@ -12,9 +12,9 @@ import { type DrainResult, drain, findingPreparer } from '../shared/intake.ts';
 import { apply } from '../shared/mirror.ts';
 import { silentLogger } from '../shared/runtime/log.ts';
 import { findingFor, type GuardDutyDetail, incident } from '../test/support/incident.ts';
+import { intakeQueues, virtualClock } from '../test/support/intake.ts';
 import { nlbTarget } from '../test/support/mirroring.ts';
 import { recordAttempts } from '../test/support/requests.ts';
-import { must } from '../test/support/topology.ts';
 import { fixed, table, verdict } from './table.ts';
 
 /**
@@ -39,33 +39,13 @@ export const DEFAULT_BURST: BurstOptions = { findings: 200, enis: 4, arrivalMs: 
 const SEVERITIES = [8, 5, 9.5, 4, 7, 6.5, 4.2, 7.5, 4.5, 6, 8.5, 5.5];
 
 export async function benchBurst(options: BurstOptions = DEFAULT_BURST): Promise<string> {
-  let virtualNow = 0;
-  const clock: Clock = options.virtual
-    ? {
-        now: () => virtualNow,
-        sleepUntil: async (at) => {
-          virtualNow = Math.max(virtualNow, at);
-          await new Promise((resolve) => setImmediate(resolve));
-        },
-      }
-    : realClock;
+  const clock: Clock = options.virtual ? virtualClock() : realClock;
   const emulator = await startEmulator({ clock: () => clock.now() });
   try {
     const { url } = emulator;
     const world = await incident(url);
     const config = await world.useTarget(await nlbTarget(world.ec2, world.account));
-    const root = new SQSClient({
-      endpoint: url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: world.account, secretAccessKey: 'bench' },
-    });
-    const queue = async (name: string) =>
-      must((await root.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl, name);
-    const queues = {
-      high: await queue('mirrorops-findings-high-dev'),
-      low: await queue('mirrorops-findings-low-dev'),
-    };
-    const deadLetterUrl = await queue('mirrorops-dead-letters-test');
+    const { sqs: root, deadLetters: deadLetterUrl, ...queues } = await intakeQueues(url, world.account);
 
     const findings: { event: Record<string, unknown>; severity: number; id: string }[] = [];
     for (let i = 0; i < options.findings; i++) {

@@ -1,15 +1,10 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
-import {
-  CreateQueueCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, test } from 'vitest';
 import { startEmulator } from '../../emulator/index.ts';
 import { sqsDeadLetters } from '../../shared/aws/dlq.ts';
 import { ec2Gateway } from '../../shared/aws/ec2.ts';
-import { type Clock, paced, realClock, TokenBudget } from '../../shared/aws/pacing.ts';
+import { paced, realClock, TokenBudget } from '../../shared/aws/pacing.ts';
 import { sqsFindingQueues } from '../../shared/aws/queues.ts';
 import { expiryFrom } from '../../shared/domain/expiry.ts';
 import { TAG } from '../../shared/domain/tags.ts';
@@ -19,6 +14,7 @@ import { apply } from '../../shared/mirror.ts';
 import { silentLogger } from '../../shared/runtime/log.ts';
 import { sweep } from '../../shared/sweep.ts';
 import { findingFor, type GuardDutyDetail, incident, tagsOf } from '../support/incident.ts';
+import { intakeQueues, virtualClock } from '../support/intake.ts';
 import { nlbTarget } from '../support/mirroring.ts';
 import { recordAttempts } from '../support/requests.ts';
 import { must } from '../support/topology.ts';
@@ -32,33 +28,14 @@ const MINUTE = 60_000;
  */
 describe('a burst of findings, throttled at EC2 rates and 20% InternalError', () => {
   test('every ENI of every finding is mirrored once, the severe ones first, nothing dead-lettered, no orphan filter after a sweep', async () => {
-    let now = 0;
-    const clock: Clock = {
-      now: () => now,
-      sleepUntil: async (at) => {
-        now = Math.max(now, at);
-        await new Promise((resolve) => setImmediate(resolve));
-      },
-    };
-    const emulator = await startEmulator({ clock: () => now });
+    const clock = virtualClock();
+    const emulator = await startEmulator({ clock: () => clock.now() });
     try {
       const { url } = emulator;
       const world = await incident(url);
       // ~90 sources: more than an ENI target takes, so the target is a load balancer.
       const config = await world.useTarget(await nlbTarget(world.ec2, world.account));
-      const root = new SQSClient({
-        endpoint: url,
-        region: 'us-east-1',
-        credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
-      });
-      const queue = async (name: string) =>
-        must((await root.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl, name);
-      // The names the packaged template gives them (stage dev): the role may read and delete only those.
-      const queues = {
-        high: await queue('mirrorops-findings-high-dev'),
-        low: await queue('mirrorops-findings-low-dev'),
-      };
-      const deadLetterUrl = await queue('mirrorops-dead-letters-test');
+      const { sqs: root, deadLetters: deadLetterUrl, ...queues } = await intakeQueues(url, world.account);
 
       // 50 findings on 50 instances (1 or 2 ENIs), severities from 4 to 9.5, remote addresses
       // shared by some (their filters are one); then 10 more deliveries: 5 redelivered as they
@@ -122,7 +99,7 @@ describe('a burst of findings, throttled at EC2 rates and 20% InternalError', ()
         log: silentLogger,
         random: () => 0.5,
       });
-      const elapsed = now;
+      const elapsed = clock.now();
       emulator.faults.set({});
 
       expect(result).toMatchObject({ ignored: 0, expired: 0, deadLettered: 0, left: 0 });
@@ -184,17 +161,8 @@ describe('calls per finding', () => {
     try {
       const { url } = emulator;
       const world = await incident(url);
-      const root = new SQSClient({
-        endpoint: url,
-        region: 'us-east-1',
-        credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
-      });
-      const queue = async (name: string) =>
-        must((await root.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl, name);
-      const queues = {
-        high: await queue('mirrorops-findings-high-dev'),
-        low: await queue('mirrorops-findings-low-dev'),
-      };
+      const { sqs: root, high, low } = await intakeQueues(url, world.account);
+      const queues = { high, low };
       // Four findings on four 1-ENI instances about the same remote address: one filter of 2 rules.
       for (let i = 0; i < 4; i++) {
         const event = findingFor('network-connection', world, await world.instance(1), (d) => {
@@ -260,29 +228,13 @@ describe('calls per finding', () => {
 
 describe('a finding that must wait past the invocation', () => {
   test('is hidden in its queue until its next attempt is due, not for the whole visibility timeout', async () => {
-    let now = 0;
-    const clock: Clock = {
-      now: () => now,
-      sleepUntil: async (at) => {
-        now = Math.max(now, at);
-        await new Promise((resolve) => setImmediate(resolve));
-      },
-    };
-    const emulator = await startEmulator({ clock: () => now });
+    const clock = virtualClock();
+    const emulator = await startEmulator({ clock: () => clock.now() });
     try {
       const { url } = emulator;
       const world = await incident(url);
-      const root = new SQSClient({
-        endpoint: url,
-        region: 'us-east-1',
-        credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
-      });
-      const queue = async (name: string) =>
-        must((await root.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl, name);
-      const queues = {
-        high: await queue('mirrorops-findings-high-dev'),
-        low: await queue('mirrorops-findings-low-dev'),
-      };
+      const { sqs: root, high, low } = await intakeQueues(url, world.account);
+      const queues = { high, low };
       const event = findingFor('network-connection', world, await world.instance(1));
       await root.send(new SendMessageCommand({ QueueUrl: queues.high, MessageBody: JSON.stringify(event) }));
       const settings = {
@@ -316,7 +268,7 @@ describe('a finding that must wait past the invocation', () => {
       // Hidden while its wait (1 s, from when it failed) runs; shown once it is over, 29 s before
       // its visibility timeout would have ended.
       expect((await receive()).Messages ?? []).toEqual([]);
-      now += 1_001;
+      clock.advance(1_001);
       expect((await receive()).Messages?.map((m) => m.Body)).toEqual([JSON.stringify(event)]);
     } finally {
       await emulator.stop();

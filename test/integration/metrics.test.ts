@@ -1,11 +1,12 @@
 import { CreateTrafficMirrorFilterCommand, CreateTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
-import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { lambdaContext } from '../../cli/lambda.ts';
 import { TAG } from '../../shared/domain/tags.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { findingFor, incident } from '../support/incident.ts';
+import { intakeQueues } from '../support/intake.ts';
 
 const env = useEmulator();
 
@@ -203,16 +204,7 @@ describe('metrics in embedded metric format, from a handler invocation', () => {
   test("the finding intake: each finding's sessions and TimeToMirror, from the queue it waited in", async () => {
     const world = await incident(env.url);
     const instance = await world.instance(3);
-    const root = new SQSClient({
-      endpoint: env.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: world.account, secretAccessKey: 'test' },
-    });
-    // The names the packaged template gives the queues (stage dev): the role may use only those.
-    const queue = async (name: string) =>
-      (await root.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
-    const high = await queue('mirrorops-findings-high-dev');
-    const low = await queue('mirrorops-findings-low-dev');
+    const { sqs: root, high, low } = await intakeQueues(env.url, world.account);
     const updatedAt = new Date(Date.now() - 120_000);
     const event = findingFor('network-connection-high', world, instance, (d) => {
       d.updatedAt = updatedAt.toISOString();
