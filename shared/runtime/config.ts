@@ -157,13 +157,11 @@ export interface Config {
   deadLetterQueueUrl: string | undefined;
   /** This Region's (`region`) default target and per-VPC targets. */
   targetId: string;
-  /** The first target of each VPC's pool (see `targetPools`). */
-  targetsByVpc: Record<string, string>;
   /** This Region's pools of targets by VPC: tried in order, those in the source's zone first. */
   targetPools: Record<string, PoolTarget[]>;
   /**
    * Every Region's targets as MIRROROPS_TARGETS_BY_REGION gives them, this Region's included (as
-   * `targetId` and `targetsByVpc` above); empty without it. A Region not listed has no target.
+   * `targetId` and `targetPools` above, each VPC by its pool's first target); empty without it. A Region not listed has no target.
    */
   targetsByRegion: Record<string, { targetId: string; targetsByVpc: Record<string, string> }>;
   minSeverity: number;
@@ -214,7 +212,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     region: e.AWS_REGION,
     deadLetterQueueUrl: e.MIRROROPS_DLQ_URL,
     targetId: here.targetId,
-    targetsByVpc: firstOfPools(here.targetsByVpc),
     targetPools: here.targetsByVpc,
     targetsByRegion: Object.fromEntries(
       Object.entries({ ...e.MIRROROPS_TARGETS_BY_REGION, [e.AWS_REGION]: here }).map(([name, entry]) => [
@@ -293,7 +290,7 @@ export const targetsIn = (config: Config, region: string) => config.targetsByReg
 
 /** The target for an ENI's VPC: the first of its VPC's pool, else the default. */
 export const targetFor = (config: Config, vpcId: string | undefined) =>
-  (vpcId && config.targetsByVpc[vpcId]) || config.targetId;
+  (vpcId && config.targetPools[vpcId]?.[0]?.targetId) || config.targetId;
 
 /**
  * The targets a new session of an ENI may go to, in the order to try them: its VPC's pool with the
@@ -307,8 +304,7 @@ export function targetCandidates(
   availabilityZone: string | undefined,
 ): string[] {
   const pool = vpcId ? config.targetPools[vpcId] : undefined;
-  // A configuration made by hand (tests) may name a VPC's target without its pool.
-  if (!pool || (vpcId && pool[0]?.targetId !== config.targetsByVpc[vpcId])) return [targetFor(config, vpcId)];
+  if (!pool) return [config.targetId];
   const here = pool.filter((t) => availabilityZone !== undefined && t.availabilityZone === availabilityZone);
   return [...new Set([...here, ...pool.filter((t) => !here.includes(t))].map((t) => t.targetId))];
 }

@@ -291,7 +291,7 @@ describe('targets and audit', () => {
     const missingTarget = 'tmt-0000000000000000a';
     const overridden = await incident(env.url, {});
     void overridden;
-    const config = { ...world.config, targetsByVpc: { [world.network.vpcId]: missingTarget } };
+    const config = { ...world.config, targetPools: { [world.network.vpcId]: [{ targetId: missingTarget }] } };
     const result = await apply(
       intentOf(findingFor('network-connection', world, instance), world.config),
       world.deps({ config }),

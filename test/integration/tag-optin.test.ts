@@ -140,7 +140,10 @@ describe('mirrorops:mirror on an instance', () => {
   test('an instance in a VPC with no reachable target is a rejection, not a crash', async () => {
     const world = await incident(env.url);
     const instance = await world.instance(1);
-    const config = { ...world.config, targetsByVpc: { [world.network.vpcId]: 'tmt-0000000000000000b' } };
+    const config = {
+      ...world.config,
+      targetPools: { [world.network.vpcId]: [{ targetId: 'tmt-0000000000000000b' }] },
+    };
     await setTag(world, instance.instanceId, 'true');
     const result = await onTagChange(
       tagTrigger(tagEventFor(world, instance.instanceId, 'true')),

@@ -6,7 +6,7 @@ import {
 import { describe, expect, test } from 'vitest';
 import { ec2Gateway } from '../../shared/aws/ec2.ts';
 import { apply } from '../../shared/mirror.ts';
-import { loadConfig } from '../../shared/runtime/config.ts';
+import { loadConfig, targetFor } from '../../shared/runtime/config.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { findingFor, type Incident, incident, intentOf } from '../support/incident.ts';
 import { applianceTargetIn, createFilter } from '../support/mirroring.ts';
@@ -123,10 +123,10 @@ describe('MIRROROPS_TARGETS_BY_VPC', () => {
         'vpc-0fffffffffffffff0': 'tmt-0000000000000000c',
       }),
     });
-    expect(config.targetsByVpc).toEqual({
-      [vpc]: 'tmt-0000000000000000a',
-      'vpc-0fffffffffffffff0': 'tmt-0000000000000000c',
-    });
+    expect([targetFor(config, vpc), targetFor(config, 'vpc-0fffffffffffffff0')]).toEqual([
+      'tmt-0000000000000000a',
+      'tmt-0000000000000000c',
+    ]);
     expect(config.targetPools[vpc]).toEqual([
       { targetId: 'tmt-0000000000000000a' },
       { targetId: 'tmt-0000000000000000b', availabilityZone: 'us-east-1b' },
