@@ -124,16 +124,13 @@ function clientsAtStart(metafile: Metafile, entry: string): string[] {
       if (edge.kind !== 'dynamic-import' && !edge.external) queue.push(edge.path);
     }
   }
-  return clientsIn({
-    ...metafile,
-    inputs: Object.fromEntries([...seen].map((i) => [i, metafile.inputs[i]])),
-  } as Metafile);
+  return clientsIn([...seen]);
 }
 
-/** The SDK client packages a bundle took in, from esbuild's metafile. */
-function clientsIn(metafile: Metafile): string[] {
+/** The SDK client packages among a bundle's inputs (esbuild's metafile). */
+function clientsIn(inputs: readonly string[]): string[] {
   const found = new Set<string>();
-  for (const input of Object.keys(metafile.inputs)) {
+  for (const input of inputs) {
     const match = /node_modules\/@aws-sdk\/(client-[a-z0-9-]+)\//.exec(input);
     if (match?.[1]) found.add(match[1]);
   }
@@ -190,7 +187,7 @@ export async function benchColdStart(options: ColdStartOptions = DEFAULT_COLD_ST
       const [bundle] = Object.keys(result.metafile?.outputs ?? {});
       if (!bundle) throw new Error(`esbuild wrote no bundle for ${name}`);
       // Every client the bundle holds (some only behind an import() made when first used).
-      const clients = clientsIn(result.metafile ?? { inputs: {}, outputs: {} });
+      const clients = clientsIn(Object.keys(result.metafile?.inputs ?? {}));
       const bundlePath = join(root, bundle);
       const loaded = clientsAtStart(result.metafile ?? { inputs: {}, outputs: {} }, join(root, entry));
       const fnMs: number[] = [];

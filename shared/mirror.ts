@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditSink } from './aws/audit.ts';
-import type { Ec2Gateway, InstanceView, SessionView } from './aws/ec2.ts';
+import type { Ec2Gateway, FilterView, InstanceView, SessionView } from './aws/ec2.ts';
 import { clientToken, errorName } from './aws/errors.ts';
 import { sessionExpiry } from './domain/claims.ts';
 import { sourceSupport } from './domain/eligibility.ts';
@@ -193,14 +193,20 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
     if (speculates(intent) && !rememberedFilter(deps, hash)) filters.speculate(hash, spec, lookup);
     return lookup;
   });
-  let read: [InstanceView | undefined, { id: string; vpcId: string | undefined }[], SessionView[], Desired];
+  let read: [
+    InstanceView | undefined,
+    { id: string; vpcId: string | undefined }[],
+    SessionView[],
+    Desired,
+    FilterView[],
+  ];
   try {
-    [read] = await Promise.all([Promise.all([instanceP, enisP, sessionsP, desiredP]), foundP]);
+    read = await Promise.all([instanceP, enisP, sessionsP, desiredP, foundP]);
   } catch (error) {
     return noAccess(error);
   }
-  const [instance, enis, sessions, planned] = read;
-  filters.found(planned.hash, await foundP);
+  const [instance, enis, sessions, planned, found] = read;
+  filters.found(planned.hash, found);
 
   if (needInstance && !instance) {
     return reject(deps, intent, base, [], `instance ${intent.instanceId} was not found in ${intent.account}`);
