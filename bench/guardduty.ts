@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DeleteTrafficMirrorFilterCommand,
+  DeleteTrafficMirrorSessionCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { eventBridgeAudit } from '../shared/aws/audit.ts';
 import { ec2Gateway } from '../shared/aws/ec2.ts';
@@ -10,7 +14,8 @@ import { Memory } from '../shared/memory.ts';
 import { apply } from '../shared/mirror.ts';
 import { findingFor, type Incident, incident } from '../test/support/incident.ts';
 import { type Call, recordRequests } from '../test/support/requests.ts';
-import { startEmulatorThread } from './emulator-thread.ts';
+import { type EmulatorThread, startEmulatorThread } from './emulator-thread.ts';
+import { recordSent, replayBare, type Sent, wavesOf } from './replay.ts';
 import { fixed, median, table, verdict } from './table.ts';
 
 /**
@@ -85,6 +90,52 @@ async function firstInFreshProcess(world: Incident, finding: Record<string, unkn
   return JSON.parse(stdout) as Sample;
 }
 
+/**
+ * The new finding's own requests, wave by wave, sent again by a bare client in another account
+ * (bench/replay.ts): the floor the SDK, the loopback and the emulator set on this machine. The
+ * client is warmed first by the same requests on another instance, at no latency, and what they
+ * made is deleted so that the measured reads find what the new finding's found: nothing.
+ */
+async function floorOf(
+  emulator: EmulatorThread,
+  world: Incident,
+  instance: { instanceId: string; eniIds: string[] },
+  waves: Sent[][],
+  latencyMs: number,
+): Promise<number> {
+  await emulator.setFaults({});
+  const bare = await incident(emulator.url, { MIRROROPS_SCOPE: 'full' });
+  const warm = await bare.instance(4);
+  const measured = await bare.instance(4);
+  const ec2 = new EC2Client({
+    endpoint: emulator.url,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: { accessKeyId: bare.account, secretAccessKey: 'bench' },
+  });
+  const idsFor = (to: { instanceId: string; eniIds: string[] }) =>
+    new Map([
+      [world.targetId, bare.targetId],
+      [instance.instanceId, to.instanceId],
+      ...instance.eniIds.map((id, i): [string, string] => [id, to.eniIds[i] ?? id]),
+    ]);
+  try {
+    await replayBare(ec2, waves, idsFor(warm), 'warm');
+    for (const session of await bare.sessions()) {
+      await ec2.send(
+        new DeleteTrafficMirrorSessionCommand({ TrafficMirrorSessionId: session.TrafficMirrorSessionId }),
+      );
+    }
+    for (const filter of await bare.filters()) {
+      await ec2.send(new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: filter.TrafficMirrorFilterId }));
+    }
+    await emulator.setFaults({ latencyMs });
+    return await replayBare(ec2, waves, idsFor(measured), 'bare');
+  } finally {
+    ec2.destroy();
+  }
+}
+
 export async function benchCriticalPath(
   options: CriticalPathOptions = DEFAULT_CRITICAL_PATH,
 ): Promise<string> {
@@ -94,6 +145,7 @@ export async function benchCriticalPath(
     const repeat: Sample[] = [];
     const coldRepeat: Sample[] = [];
     const firstInProcess: Sample[] = [];
+    const floor: number[] = [];
     // One warm-up run (JIT), then the measured ones.
     for (let run = 0; run <= options.runs; run++) {
       await emulator.setFaults({});
@@ -105,6 +157,8 @@ export async function benchCriticalPath(
       const credentials = { accessKeyId: world.account, secretAccessKey: 'bench' };
       const ec2 = new EC2Client({ ...client, credentials });
       recordRequests(ec2, calls);
+      const sent: Sent[] = [];
+      recordSent(ec2, sent);
       const events = new EventBridgeClient({ ...client, credentials });
       recordRequests(events, calls);
       const deps = world.deps({
@@ -125,6 +179,7 @@ export async function benchCriticalPath(
         const outcome = findingToIntent(finding, config);
         if (outcome.kind !== 'mirror') throw new Error(`the finding was ignored: ${outcome.reason}`);
         calls.length = 0;
+        sent.length = 0;
         const deferred: Promise<unknown>[] = [];
         const start = performance.now();
         // As the handler chain runs it: audit events deferred until after the answer.
@@ -159,6 +214,7 @@ export async function benchCriticalPath(
 
       await emulator.setFaults({ latencyMs: options.latencyMs });
       const a = await measure(event);
+      const newFinding = wavesOf(sent, options.latencyMs);
       const b = await measure(repeatOf(2));
       // Another container, which has not seen this instance: it reads before it writes.
       const c = await measure(repeatOf(3), new Memory());
@@ -170,11 +226,13 @@ export async function benchCriticalPath(
       const freshInstance = await fresh.instance(4);
       await emulator.setFaults({ latencyMs: options.latencyMs });
       const d = await firstInFreshProcess(fresh, findingFor('network-connection', fresh, freshInstance));
+      const bare = await floorOf(emulator, world, instance, newFinding, options.latencyMs);
       if (run > 0) {
         first.push(a);
         repeat.push(b);
         coldRepeat.push(c);
         firstInProcess.push(d);
+        floor.push(bare);
       }
     }
 
@@ -231,6 +289,10 @@ export async function benchCriticalPath(
     });
     const warm = median(first.map((s) => s.ms));
     const cold = median(firstInProcess.map((s) => s.ms));
+    const bare = median(floor);
+    const newFindingWaves = median(
+      first.map((s) => waves(s.calls.filter((c) => c.action !== 'PutEvents'), 0, options.latencyMs).length),
+    );
     return [
       `Critical path: emulator latency ${options.latencyMs} ms per request (emulator in a thread of its own), median of ${options.runs} runs (each a fresh account)`,
       table(
@@ -248,6 +310,8 @@ export async function benchCriticalPath(
         ],
         rows.map((r) => r.cells),
       ),
+      '',
+      `The new finding's own requests sent again by a bare SDK client, in its ${fixed(newFindingWaves, 0)} waves with nothing between them (bench/replay.ts): ${fixed(bare, 0)} ms, ${fixed(bare / options.latencyMs, 2)} latencies. That is the floor the SDK, the loopback and the emulator set on this machine; mirrorops' own work on the path is the rest: ${fixed(warm - bare, 1)} ms, ${fixed((warm - bare) / options.latencyMs, 2)} latencies.`,
       '',
       `First finding in a fresh process / in a warm one: ${fixed(cold / warm, 2)} (${fixed(cold, 0)} ms / ${fixed(warm, 0)} ms; the difference is first-use CPU: no request is added)`,
       '',

@@ -2,7 +2,8 @@ import { ApiError } from './errors.ts';
 
 /**
  * Faults the emulator injects, for tests and benchmarks. All are off unless asked for.
- * - latencyMs: a fixed delay, or [min, max] for a uniform random one, before each request is handled.
+ * - latencyMs: a fixed round trip, or [min, max] for a uniform random one, for each request: the
+ *   request is acted on half-way through it and answered at its end (see `latency()`).
  * - throttle: EC2's token buckets per account and Region: `true` for AWS's documented rates, or
  *   some buckets' rates overridden (the others keep AWS's rates).
  * - failureRate: the share of requests answered with 500 InternalError; `failureWhen` says whether
@@ -154,12 +155,18 @@ export class FaultInjector {
     return structuredClone(this.faults);
   }
 
-  async delay(): Promise<void> {
+  /**
+   * This request's round trip in milliseconds (0 with no latency set), drawn once per request.
+   * The server acts on the request half-way through it (the way there) and holds the answer until
+   * its end (the way back), so its own handling is inside the latency unless it takes longer: AWS
+   * answers concurrent requests on many servers at once, where the emulator has one thread, and a
+   * wave of requests sent together comes back together, not queued behind each other's handling.
+   * With a random latency, concurrent requests are still acted on in a random order.
+   */
+  latency(): number {
     const latency = this.faults.latencyMs;
-    if (latency === undefined) return;
-    const ms =
-      typeof latency === 'number' ? latency : latency[0] + this.latencyRandom() * (latency[1] - latency[0]);
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    if (latency === undefined) return 0;
+    return typeof latency === 'number' ? latency : latency[0] + this.latencyRandom() * (latency[1] - latency[0]);
   }
 
   /** Throws RequestLimitExceeded when the action's bucket for this account and Region is empty. */

@@ -194,6 +194,22 @@ function reply(res: ServerResponse, status: number, contentType: string, body: s
   res.end(bytes);
 }
 
+/**
+ * Holds a response's end until `due` (the end of its round trip, faults.ts `latency()`): whatever
+ * path answers the request, it ends through `res.end`.
+ */
+function answerAfter(res: ServerResponse, due: number): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    const wait = due - performance.now();
+    if (wait > 0) setTimeout(() => end(...args), wait);
+    else end(...args);
+    return res;
+  }) as ServerResponse['end'];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const JSON_SERVICES: JsonService[] = [eventsService, sqsService];
 
 /** The Query service other than EC2 (STS, IAM) that a request's `Version` names, if any. */
@@ -476,7 +492,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       req.method === 'POST' && Object.hasOwn(RAM_ROUTES, path) ? RAM_ROUTES[path] : undefined;
     try {
       const body = await readBody(req);
-      await faults.delay();
+      const latency = faults.latency();
+      if (latency > 0) {
+        answerAfter(res, performance.now() + latency);
+        await sleep(latency / 2);
+      }
       if (typeof target === 'string') return await handleJson(req, target, body, res);
       if (req.method === 'POST' && path === '/_emulator/service-credentials') {
         return await handleServiceCredentials(req, body, res);

@@ -20,7 +20,7 @@ Options:
   --port N              port to listen on (default 4566; 0 picks a free one)
   --host H              address to listen on (default 127.0.0.1)
   --throttle            answer 503 RequestLimitExceeded past EC2's token-bucket rates
-  --latency MS|MIN-MAX  delay each request by MS, or by a random MIN..MAX, milliseconds
+  --latency MS|MIN-MAX  each request's round trip: MS, or a random MIN..MAX, milliseconds
   --failure-rate R      answer this share (0..1) of requests with 500 InternalError
   --seed N              seed for the random latency and failures, to repeat a run
   --org-members IDS     comma-separated account ids in one AWS Organization with RAM sharing

@@ -11,6 +11,7 @@ test('the critical-path benchmark runs and reports every case', async () => {
     'repeat, new container (reads first)',
     'new finding, first in a fresh process',
     'First finding in a fresh process / in a warm one',
+    'sent again by a bare SDK client',
   ])
     expect(report).toContain(row);
   // Which requests started together is timing (not asserted here): guardduty-memory.test.ts checks

@@ -6,7 +6,7 @@ import {
   DescribeVpcsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type Faults, startEmulator } from '../../emulator/index.ts';
 import { ec2For, useEmulator } from '../support/emulator.ts';
 import { expectEc2Error, fingerprint, form, send } from '../support/http.ts';
@@ -41,6 +41,25 @@ describe('latency', () => {
       Array.from({ length: 8 }, () => timed(() => ec2.send(new DescribeVpcsCommand({})))),
     );
     for (const ms of times) expect(ms).toBeGreaterThanOrEqual(80 - SLACK);
+  });
+
+  test('a request is acted on half-way through its latency and answered at its end', async () => {
+    const { ec2, account } = freshClient(env.url);
+    env.emulator.faults.set({ latencyMs: 400 });
+    let answered = false;
+    const created = ec2.send(new CreateVpcCommand({ CidrBlock: '10.9.0.0/16' })).then((out) => {
+      answered = true;
+      return out;
+    });
+    // The VPC is there (the way there is over) while its answer is still on the way back.
+    const made = () =>
+      [...env.emulator.world.state(account, 'us-east-1').vpcs.values()].some(
+        (vpc) => vpc.cidrBlock === '10.9.0.0/16',
+      );
+    await vi.waitFor(() => expect(made()).toBe(true), { timeout: 5_000, interval: 5 });
+    expect(answered).toBe(false);
+    const vpcId = (await created).Vpc?.VpcId;
+    expect(env.emulator.world.state(account, 'us-east-1').vpcs.has(must(vpcId, 'VPC id'))).toBe(true);
   });
 
   test('latency delays but does not fail', async () => {
