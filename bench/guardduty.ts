@@ -127,7 +127,9 @@ async function floorOf(
       );
     }
     for (const filter of await bare.filters()) {
-      await ec2.send(new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: filter.TrafficMirrorFilterId }));
+      await ec2.send(
+        new DeleteTrafficMirrorFilterCommand({ TrafficMirrorFilterId: filter.TrafficMirrorFilterId }),
+      );
     }
     await emulator.setFaults({ latencyMs });
     return await replayBare(ec2, waves, idsFor(measured), 'bare');
@@ -291,7 +293,14 @@ export async function benchCriticalPath(
     const cold = median(firstInProcess.map((s) => s.ms));
     const bare = median(floor);
     const newFindingWaves = median(
-      first.map((s) => waves(s.calls.filter((c) => c.action !== 'PutEvents'), 0, options.latencyMs).length),
+      first.map(
+        (s) =>
+          waves(
+            s.calls.filter((c) => c.action !== 'PutEvents'),
+            0,
+            options.latencyMs,
+          ).length,
+      ),
     );
     return [
       `Critical path: emulator latency ${options.latencyMs} ms per request (emulator in a thread of its own), median of ${options.runs} runs (each a fresh account)`,

@@ -68,8 +68,9 @@ function withIds(
   ids: ReadonlyMap<string, string>,
   mark: string,
 ): Record<string, unknown> {
-  const text = JSON.stringify(input).replace(/\b(?:eni|i|tmf|tmfr|tms|tmt|vpc|subnet)-[0-9a-f]+\b/g, (id) =>
-    ids.get(id) ?? id,
+  const text = JSON.stringify(input).replace(
+    /\b(?:eni|i|tmf|tmfr|tms|tmt|vpc|subnet)-[0-9a-f]+\b/g,
+    (id) => ids.get(id) ?? id,
   );
   const out = JSON.parse(text) as Record<string, unknown>;
   if (typeof out.ClientToken === 'string') out.ClientToken = `${out.ClientToken}-${mark}`;

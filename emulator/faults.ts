@@ -166,7 +166,9 @@ export class FaultInjector {
   latency(): number {
     const latency = this.faults.latencyMs;
     if (latency === undefined) return 0;
-    return typeof latency === 'number' ? latency : latency[0] + this.latencyRandom() * (latency[1] - latency[0]);
+    return typeof latency === 'number'
+      ? latency
+      : latency[0] + this.latencyRandom() * (latency[1] - latency[0]);
   }
 
   /** Throws RequestLimitExceeded when the action's bucket for this account and Region is empty. */
