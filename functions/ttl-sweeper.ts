@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { parseOrThrow } from '../shared/events/validation.ts';
 import { fleetAccounts, fleetSummary, sweepFleet } from '../shared/fleet.ts';
 import { loadConfig } from '../shared/runtime/config.ts';
@@ -12,15 +12,12 @@ const config = loadConfig();
  * or a sweep of a batch of them. Anything else (the schedule's event) sweeps every enrolled account.
  */
 const WorkflowRequest = z.union([
-  z.object({ list: z.literal('accounts') }).strict(),
-  z
-    .object({
-      accounts: z
-        .array(z.string().regex(/^\d{12}$/, 'must be a 12-digit account id'))
-        .min(1)
-        .max(1000),
-    })
-    .strict(),
+  z.strictObject({ list: z.literal('accounts') }),
+  z.strictObject({
+    accounts: z
+      .array(z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit account id')))
+      .check(z.minLength(1), z.maxLength(1000)),
+  }),
 ]);
 const fromWorkflow = (event: unknown) =>
   typeof event === 'object' && event !== null && ('list' in event || 'accounts' in event);

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { lifetimeForSeverity } from '../domain/expiry.ts';
 import type { MirrorIntent } from '../domain/intent.ts';
 import { FULL_SCOPE, type Scope } from '../domain/scope.ts';
@@ -10,69 +10,66 @@ import { EventValidationError, parseOrThrow } from './validation.ts';
  * guardduty_findings_eventbridge.html). Unknown fields are ignored; the ones read are checked.
  */
 const ipv4 = z.ipv4();
-const account = z.string().regex(/^\d{12}$/, 'must be a 12-digit account id');
-const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS Region name');
+const account = z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit account id'));
+const region = z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS Region name'));
 
-const RemoteIp = z.object({ ipAddressV4: ipv4.optional() }).optional();
+const RemoteIp = z.optional(z.object({ ipAddressV4: z.optional(ipv4) }));
 
 const Action = z.object({
-  actionType: z.string().optional(),
-  networkConnectionAction: z
-    .object({
-      connectionDirection: z.string().optional(),
-      protocol: z.string().optional(),
+  actionType: z.optional(z.string()),
+  networkConnectionAction: z.optional(
+    z.object({
+      connectionDirection: z.optional(z.string()),
+      protocol: z.optional(z.string()),
       remoteIpDetails: RemoteIp,
-    })
-    .optional(),
-  portProbeAction: z
-    .object({
-      portProbeDetails: z
-        .array(z.object({ remoteIpDetails: RemoteIp }))
-        .max(1000)
-        .optional(),
-    })
-    .optional(),
-  dnsRequestAction: z.object({ domain: z.string().optional() }).optional(),
+    }),
+  ),
+  portProbeAction: z.optional(
+    z.object({
+      portProbeDetails: z.optional(z.array(z.object({ remoteIpDetails: RemoteIp })).check(z.maxLength(1000))),
+    }),
+  ),
+  dnsRequestAction: z.optional(z.object({ domain: z.optional(z.string()) })),
 });
 
 const Finding = z.object({
-  id: z.string().min(1).max(256),
-  type: z.string().min(1),
-  severity: z.number().min(0).max(10),
+  id: z.string().check(z.minLength(1), z.maxLength(256)),
+  type: z.string().check(z.minLength(1)),
+  severity: z.number().check(z.gte(0), z.lte(10)),
   accountId: account,
   region,
   updatedAt: z.iso.datetime({ offset: true }),
   resource: z.object({
     resourceType: z.string(),
-    instanceDetails: z
-      .object({
-        instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id'),
-        instanceType: z.string().optional(),
-        availabilityZone: z.string().max(64).optional(),
-        networkInterfaces: z
-          .array(
-            z.object({
-              networkInterfaceId: z
-                .string()
-                .regex(/^eni-[0-9a-f]{8,17}$/, 'must be an ENI id')
-                .optional(),
-              vpcId: z.string().optional(),
-              subnetId: z.string().optional(),
-              privateIpAddress: z.string().optional(),
-            }),
-          )
-          .max(64)
-          .optional(),
-      })
-      .optional(),
+    instanceDetails: z.optional(
+      z.object({
+        instanceId: z.string().check(z.regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id')),
+        instanceType: z.optional(z.string()),
+        availabilityZone: z.optional(z.string().check(z.maxLength(64))),
+        networkInterfaces: z.optional(
+          z
+            .array(
+              z.object({
+                networkInterfaceId: z.optional(
+                  z.string().check(z.regex(/^eni-[0-9a-f]{8,17}$/, 'must be an ENI id')),
+                ),
+                vpcId: z.optional(z.string()),
+                subnetId: z.optional(z.string()),
+                privateIpAddress: z.optional(z.string()),
+              }),
+            )
+            .check(z.maxLength(64)),
+        ),
+      }),
+    ),
   }),
-  service: z
-    .object({
-      action: Action.optional(),
-      count: z.number().int().nonnegative().optional(),
-      archived: z.boolean().optional(),
-    })
-    .optional(),
+  service: z.optional(
+    z.object({
+      action: z.optional(Action),
+      count: z.optional(z.int().check(z.nonnegative())),
+      archived: z.optional(z.boolean()),
+    }),
+  ),
 });
 
 export const GuardDutyFindingEvent = z.object({

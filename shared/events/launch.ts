@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { parseOrThrow } from './validation.ts';
 
 /**
@@ -6,10 +6,10 @@ import { parseOrThrow } from './validation.ts';
  * Notification` (running), and CloudTrail `RunInstances` and `AttachNetworkInterface`
  * (AWS API Call via CloudTrail). All become the instances to look at.
  */
-const instanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id');
+const instanceId = z.string().check(z.regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id'));
 const envelope = {
-  account: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id'),
-  region: z.string().min(1),
+  account: z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit account id')),
+  region: z.string().check(z.minLength(1)),
   time: z.iso.datetime({ offset: true }),
 };
 
@@ -26,16 +26,18 @@ const CloudTrail = z.object({
   'detail-type': z.literal('AWS API Call via CloudTrail'),
   detail: z.object({
     eventName: z.string(),
-    errorCode: z.string().optional(),
-    recipientAccountId: z.string().optional(),
-    requestParameters: z
-      .object({ instanceId: instanceId.optional(), networkInterfaceId: z.string().optional() })
-      .nullish(),
-    responseElements: z
-      .object({
-        instancesSet: z.object({ items: z.array(z.object({ instanceId })).max(1000) }).optional(),
-      })
-      .nullish(),
+    errorCode: z.optional(z.string()),
+    recipientAccountId: z.optional(z.string()),
+    requestParameters: z.nullish(
+      z.object({ instanceId: z.optional(instanceId), networkInterfaceId: z.optional(z.string()) }),
+    ),
+    responseElements: z.nullish(
+      z.object({
+        instancesSet: z.optional(
+          z.object({ items: z.array(z.object({ instanceId })).check(z.maxLength(1000)) }),
+        ),
+      }),
+    ),
   }),
 });
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { TAG } from '../domain/tags.ts';
 import { parseOrThrow } from './validation.ts';
 
@@ -13,17 +13,19 @@ const ARN =
 export const TagChangeEvent = z.object({
   source: z.literal('aws.tag'),
   'detail-type': z.literal('Tag Change on Resource'),
-  account: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id'),
-  region: z.string().min(1),
+  account: z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit account id')),
+  region: z.string().check(z.minLength(1)),
   time: z.iso.datetime({ offset: true }),
-  id: z.string().optional(),
-  resources: z.array(z.string().regex(ARN, 'must be an EC2 instance or network interface ARN')).min(1),
+  id: z.optional(z.string()),
+  resources: z
+    .array(z.string().check(z.regex(ARN, 'must be an EC2 instance or network interface ARN')))
+    .check(z.minLength(1)),
   detail: z.object({
     service: z.literal('ec2'),
     'resource-type': z.enum(['instance', 'network-interface']),
     'changed-tag-keys': z.array(z.string()),
     tags: z.record(z.string(), z.string()),
-    version: z.number().optional(),
+    version: z.optional(z.number()),
   }),
 });
 

@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
+import '../runtime/zod.ts';
 
 /** An event that is not what its rule promised: named by the path of the first bad field. */
 export class EventValidationError extends Error {
@@ -11,7 +12,7 @@ export class EventValidationError extends Error {
   }
 }
 
-export function parseOrThrow<T extends z.ZodType>(schema: T, source: string, event: unknown): z.infer<T> {
+export function parseOrThrow<T extends z.ZodMiniType>(schema: T, source: string, event: unknown): z.infer<T> {
   const result = schema.safeParse(event);
   if (result.success) return result.data;
   throw new EventValidationError(

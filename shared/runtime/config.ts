@@ -1,33 +1,44 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { parseDuration } from '../domain/duration.ts';
 import { DEFAULT_EXPIRY, type ExpiryPolicy } from '../domain/expiry.ts';
 import { type AlwaysMirror, NO_ALWAYS_MIRROR } from '../domain/optin.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
+import './zod.ts';
 
 /**
  * Every setting mirrorops reads, checked once at cold start. A bad value fails the cold start
  * with a message naming the variable; nothing else reads process.env.
  */
 const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
+  z.pipe(
+    z._default(z.string(), fallback),
+    z.transform((text: string, ctx) => {
       const ms = parseDuration(text);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `'${text}' is not a duration such as 30m, 6h or 2d` });
+        ctx.issues.push({
+          code: 'custom',
+          input: text,
+          message: `'${text}' is not a duration such as 30m, 6h or 2d`,
+        });
         return z.NEVER;
       }
       return ms;
-    });
+    }),
+  );
 
-const severity = (fallback: number) => z.coerce.number().min(0).max(10).default(fallback);
+const severity = (fallback: number) => z._default(z.coerce.number().check(z.gte(0), z.lte(10)), fallback);
+
+/** A whole number from the environment's text, within [min, max]. */
+const wholeNumber = (min: number, max: number) =>
+  z.pipe(z.coerce.number(), z.int().check(z.gte(min), z.lte(max)));
 
 function region() {
-  return z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS Region name such as us-east-1');
+  return z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS Region name such as us-east-1'));
 }
 
-const targetId = z.string().regex(/^tmt-[0-9a-f]{8,17}$/, 'must be a traffic mirror target id (tmt-...)');
+const targetId = z
+  .string()
+  .check(z.regex(/^tmt-[0-9a-f]{8,17}$/, 'must be a traffic mirror target id (tmt-...)'));
 
 /** A target of a VPC's pool, with the Availability Zone it is in when known. */
 export interface PoolTarget {
@@ -36,23 +47,26 @@ export interface PoolTarget {
 }
 
 /** A pool's target: its id, or its id with its zone. */
-const poolTarget = z.preprocess(
-  (value) => (typeof value === 'string' ? { targetId: value } : value),
-  z
-    .object({
+const poolTarget = z.pipe(
+  z.transform((value: unknown) => (typeof value === 'string' ? { targetId: value } : value)),
+  z.pipe(
+    z.strictObject({
       targetId,
-      availabilityZone: z
-        .string()
-        .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an Availability Zone name such as us-east-1a')
-        .optional(),
-    })
-    .strict()
-    .transform(
+      availabilityZone: z.optional(
+        z
+          .string()
+          .check(
+            z.regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an Availability Zone name such as us-east-1a'),
+          ),
+      ),
+    }),
+    z.transform(
       (t): PoolTarget => ({
         targetId: t.targetId,
         ...(t.availabilityZone === undefined ? {} : { availabilityZone: t.availabilityZone }),
       }),
     ),
+  ),
 );
 
 /**
@@ -62,10 +76,15 @@ const poolTarget = z.preprocess(
  * source's zone that has room, then to the others in order.
  */
 export const TargetsByVpc = z.record(
-  z.string().regex(/^vpc-[0-9a-f]+$/),
-  z.preprocess(
-    (value) => (Array.isArray(value) ? value : [value]),
-    z.array(poolTarget).min(1, 'a pool lists at least one target').max(20, 'a pool lists at most 20 targets'),
+  z.string().check(z.regex(/^vpc-[0-9a-f]+$/)),
+  z.pipe(
+    z.transform((value: unknown) => (Array.isArray(value) ? value : [value])),
+    z
+      .array(poolTarget)
+      .check(
+        z.minLength(1, 'a pool lists at least one target'),
+        z.maxLength(20, 'a pool lists at most 20 targets'),
+      ),
   ),
 );
 
@@ -80,76 +99,86 @@ const firstOfPools = (pools: Record<string, PoolTarget[]>): Record<string, strin
  * session's target must be in the source's Region (targets, like sessions, are regional: an id of
  * another Region is not found there), so each Region names its own.
  */
-const RegionTargets = z.object({ targetId, targetsByVpc: TargetsByVpc.default({}) }).strict();
+const RegionTargets = z.strictObject({ targetId, targetsByVpc: z._default(TargetsByVpc, {}) });
 
-const jsonOf = <T extends z.ZodType>(schema: T) =>
-  z
-    .string()
-    .optional()
-    .transform((text, ctx): z.infer<T> | undefined => {
+const jsonOf = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.optional(z.string()),
+    z.transform((text: string | undefined, ctx): z.infer<T> | undefined => {
       if (text === undefined || text.trim() === '') return undefined;
       let value: unknown;
       try {
         value = JSON.parse(text);
       } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        ctx.issues.push({ code: 'custom', input: text, message: 'is not valid JSON' });
         return z.NEVER;
       }
       const parsed = schema.safeParse(value);
       if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: z.prettifyError(parsed.error).replaceAll('\n', '; ') });
+        ctx.issues.push({
+          code: 'custom',
+          input: text,
+          message: z.prettifyError(parsed.error).replaceAll('\n', '; '),
+        });
         return z.NEVER;
       }
       return parsed.data;
-    });
+    }),
+  );
+
+const vpcId = z.string().check(z.regex(/^vpc-[0-9a-f]+$/, 'must be a VPC id'));
+const subnetId = z.string().check(z.regex(/^subnet-[0-9a-f]+$/, 'must be a subnet id'));
 
 export const EnvSchema = z.object({
-  AWS_REGION: region().default('us-east-1'),
-  MIRROROPS_DLQ_URL: z.url().optional(),
+  AWS_REGION: z._default(region(), 'us-east-1'),
+  MIRROROPS_DLQ_URL: z.optional(z.url()),
   // Required unless MIRROROPS_TARGETS_BY_REGION names this Region's target (checked in loadConfig).
-  MIRROROPS_TARGET_ID: targetId.optional(),
+  MIRROROPS_TARGET_ID: z.optional(targetId),
   MIRROROPS_TARGETS_BY_VPC: jsonOf(TargetsByVpc),
   MIRROROPS_TARGETS_BY_REGION: jsonOf(
     z.record(
       region(),
-      z.union([targetId.transform((id) => ({ targetId: id, targetsByVpc: {} })), RegionTargets]),
+      z.union([
+        z.pipe(
+          targetId,
+          z.transform((id: string) => ({ targetId: id, targetsByVpc: {} as Record<string, PoolTarget[]> })),
+        ),
+        RegionTargets,
+      ]),
     ),
   ),
   MIRROROPS_MIN_SEVERITY: severity(4),
-  MIRROROPS_SCOPE: z.enum(['finding', 'full']).default('finding'),
+  MIRROROPS_SCOPE: z._default(z.enum(['finding', 'full']), 'finding'),
   MIRROROPS_EXPIRY_HIGH: duration('24h'),
   MIRROROPS_EXPIRY_MEDIUM: duration('6h'),
   MIRROROPS_EXPIRY_LOW: duration('1h'),
   MIRROROPS_EXPIRY_DEFAULT: duration('24h'),
   MIRROROPS_MAX_EXPIRY: duration('7d'),
   MIRROROPS_FILTER_GRACE: duration('10m'),
-  MIRROROPS_SWEEP_RATE: z.coerce.number().positive().max(100).default(5),
-  MIRROROPS_AUDIT_BUS: z.string().min(1).default('default'),
+  MIRROROPS_SWEEP_RATE: z._default(z.coerce.number().check(z.positive(), z.lte(100)), 5),
+  MIRROROPS_AUDIT_BUS: z._default(z.string().check(z.minLength(1)), 'default'),
   MIRROROPS_ALWAYS_MIRROR: jsonOf(
-    z
-      .object({
-        vpcIds: z.array(z.string().regex(/^vpc-[0-9a-f]+$/, 'must be a VPC id')).default([]),
-        subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be a subnet id')).default([]),
-        tags: z.array(z.object({ key: z.string().min(1), value: z.string() })).default([]),
-      })
-      .strict(),
+    z.strictObject({
+      vpcIds: z._default(z.array(vpcId), []),
+      subnetIds: z._default(z.array(subnetId), []),
+      tags: z._default(z.array(z.object({ key: z.string().check(z.minLength(1)), value: z.string() })), []),
+    }),
   ),
-  MIRROROPS_HUB_ACCOUNT_ID: z
-    .string()
-    .regex(/^\d{12}$/, 'must be a 12-digit account id')
-    .optional(),
-  MIRROROPS_SPOKE_ROLE: z
-    .string()
-    .regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name')
-    .default('mirrorops-spoke'),
-  MIRROROPS_EXTERNAL_ID: z.string().min(2).max(1224).optional(),
-  MIRROROPS_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  MIRROROPS_PACKET_LENGTH: z.coerce.number().int().min(1).max(8500).optional(),
-  MIRROROPS_FINDINGS_HIGH_URL: z.url().optional(),
-  MIRROROPS_FINDINGS_LOW_URL: z.url().optional(),
+  MIRROROPS_HUB_ACCOUNT_ID: z.optional(
+    z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit account id')),
+  ),
+  MIRROROPS_SPOKE_ROLE: z._default(
+    z.string().check(z.regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name')),
+    'mirrorops-spoke',
+  ),
+  MIRROROPS_EXTERNAL_ID: z.optional(z.string().check(z.minLength(2), z.maxLength(1224))),
+  MIRROROPS_LOG_LEVEL: z._default(z.enum(LOG_LEVELS), 'info'),
+  MIRROROPS_PACKET_LENGTH: z.optional(wholeNumber(1, 8500)),
+  MIRROROPS_FINDINGS_HIGH_URL: z.optional(z.url()),
+  MIRROROPS_FINDINGS_LOW_URL: z.optional(z.url()),
   // EC2's documented bucket is 50 at 5 a second; an account AWS raised the limits for may go higher.
-  MIRROROPS_EC2_MUTATING_BURST: z.coerce.number().int().min(1).max(10_000).default(35),
-  MIRROROPS_EC2_MUTATING_RATE: z.coerce.number().positive().max(1_000).default(5),
+  MIRROROPS_EC2_MUTATING_BURST: z._default(wholeNumber(1, 10_000), 35),
+  MIRROROPS_EC2_MUTATING_RATE: z._default(z.coerce.number().check(z.positive(), z.lte(1_000)), 5),
 });
 
 export interface Config {
