@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { AccountFailure } from '../aws/accounts.ts';
 import type { FleetSweep } from '../fleet.ts';
 import type { DrainResult } from '../intake.ts';
 import type { ApplyResult } from '../mirror.ts';
@@ -14,15 +15,19 @@ export const METRIC_NAMES = [
   'Throttled',
   'SweepDeleted',
   'SweepDeferred',
+  'SweepAccountsFailed',
+  'SweepAccountsSkipped',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
-/** One value of one metric; `reason` only on RequestsRejected (its extra dimension). */
-export interface Measure {
-  name: MetricName;
-  value: number;
-  reason?: RejectReason;
-}
+/**
+ * One value of one metric. `reason` is the extra dimension of two: RequestsRejected (why a request
+ * was refused) and SweepAccountsFailed (why an account could not be swept: accounts.ts).
+ */
+export type Measure =
+  | { name: 'RequestsRejected'; value: number; reason: RejectReason }
+  | { name: 'SweepAccountsFailed'; value: number; reason: AccountFailure }
+  | { name: Exclude<MetricName, 'RequestsRejected' | 'SweepAccountsFailed'>; value: number };
 
 export const REJECT_REASONS = [
   'slots',
@@ -53,13 +58,16 @@ export function rejectReason(reason: string): RejectReason {
   return 'other';
 }
 
-const count = (name: MetricName, value: number): Measure[] => (value > 0 ? [{ name, value }] : []);
+const count = (
+  name: Exclude<MetricName, 'RequestsRejected' | 'SweepAccountsFailed'>,
+  value: number,
+): Measure[] => (value > 0 ? [{ name, value }] : []);
 
 /** Rejections counted by kind of reason, one measure per kind. */
 function rejections(reasons: readonly string[]): Measure[] {
   const byKind = new Map<RejectReason, number>();
   for (const r of reasons) byKind.set(rejectReason(r), (byKind.get(rejectReason(r)) ?? 0) + 1);
-  return [...byKind].map(([reason, value]) => ({ name: 'RequestsRejected', value, reason }));
+  return [...byKind].map(([reason, value]) => ({ name: 'RequestsRejected' as const, value, reason }));
 }
 
 /**
@@ -110,17 +118,32 @@ export function drainMeasures(result: DrainResult): Measure[] {
   return count('Throttled', result.retries);
 }
 
-/** The sweep of every account: sessions deleted, and expired ones left for the next run. */
+/**
+ * The sweep of every account: sessions deleted, expired ones left for the next run, and the
+ * accounts it could not sweep (by why: a spoke role missing or not trusting the hub, throttled,
+ * refused) or did not reach in time. An account that fails run after run is an onboarding gone
+ * wrong, with expired sessions left running there: the alarm on SweepAccountsFailed says so.
+ */
 export function sweepMeasures(result: FleetSweep): Measure[] {
   let deleted = 0;
   let deferred = 0;
+  let skipped = 0;
+  const failed = new Map<AccountFailure, number>();
   for (const a of result.accounts) {
     if ('result' in a) {
       deleted += a.result.deleted.length;
       deferred += a.result.deferred;
-    }
+    } else if ('error' in a) {
+      const why = a.why ?? 'failed';
+      failed.set(why, (failed.get(why) ?? 0) + 1);
+    } else skipped++;
   }
-  return [...count('SweepDeleted', deleted), ...count('SweepDeferred', deferred)];
+  return [
+    ...count('SweepDeleted', deleted),
+    ...count('SweepDeferred', deferred),
+    ...[...failed].map(([reason, value]) => ({ name: 'SweepAccountsFailed' as const, value, reason })),
+    ...count('SweepAccountsSkipped', skipped),
+  ];
 }
 
 /** The function's Powertools metrics, made once at cold start. */
@@ -135,28 +158,30 @@ export function functionMetrics(name: string): Metrics {
 /**
  * Writes the invocation's measures as embedded metric format (one JSON line on stdout, which
  * CloudWatch Logs turns into metrics): counts summed per name, TimeToMirror's values each kept (its
- * percentiles). RequestsRejected twice: in all (by function, what the alarm adds up) and on a line
- * per reason (its extra dimension, for the dashboard); CloudWatch keeps each set of dimensions
- * apart, so neither counts the other.
+ * percentiles). A measure with a reason twice: in all (by function, what its alarm adds up) and on
+ * a line per reason (its extra dimension, for the dashboard); CloudWatch keeps each set of
+ * dimensions apart, so neither counts the other.
  */
 export function publish(metrics: Metrics, measures: readonly Measure[]): void {
   const sums = new Map<MetricName, number>();
-  const rejected = new Map<RejectReason, number>();
+  const byReason = new Map<string, { name: MetricName; reason: string; value: number }>();
   for (const m of measures) {
     if (m.name === 'TimeToMirror') metrics.addMetric(m.name, MetricUnit.Milliseconds, m.value);
     else {
       sums.set(m.name, (sums.get(m.name) ?? 0) + m.value);
-      if (m.name === 'RequestsRejected') {
-        const reason = m.reason ?? 'other';
-        rejected.set(reason, (rejected.get(reason) ?? 0) + m.value);
+      if ('reason' in m) {
+        const key = `${m.name}|${m.reason}`;
+        const line = byReason.get(key) ?? { name: m.name, reason: m.reason, value: 0 };
+        line.value += m.value;
+        byReason.set(key, line);
       }
     }
   }
   for (const [name, value] of sums) metrics.addMetric(name, MetricUnit.Count, value);
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  for (const [reason, value] of rejected) {
+  for (const { name, reason, value } of byReason.values()) {
     const single = metrics.singleMetric();
     single.addDimension('reason', reason);
-    single.addMetric('RequestsRejected', MetricUnit.Count, value);
+    single.addMetric(name, MetricUnit.Count, value);
   }
 }

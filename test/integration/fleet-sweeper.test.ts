@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { FleetSweep } from '../../shared/fleet.ts';
 import type { Logger } from '../../shared/runtime/log.ts';
+import { type Handler, invoke } from '../support/emf.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { buildFleet, type Fleet, memberState, sweeperContainer } from '../support/fleet.ts';
+import { buildFleet, enterSweeper, type Fleet, memberState, sweeperContainer } from '../support/fleet.ts';
 
 /**
  * The sweeper across an organisation, as the deployed SweeperRole, entering each member through
@@ -86,5 +87,22 @@ describe('the sweeper across accounts', () => {
         extra: { account: ROLELESS, why: 'no-access', error: expect.stringContaining('AccessDenied') },
       },
     ]);
+  });
+
+  test("the sweeper's metrics name why it could not sweep an account, for the dashboard and the alarm", async () => {
+    await enterSweeper(env.url, fleet);
+    const { handler } = (await import('../../functions/ttl-sweeper.ts')) as unknown as { handler: Handler };
+
+    const { metrics } = await invoke(handler, {});
+
+    const dimensions = { service: 'mirrorops', function: 'ttl-sweeper' };
+    const failed = { namespace: 'mirrorops', name: 'SweepAccountsFailed', unit: 'Count', value: 1 };
+    // In all (what the alarm watches), and by why (the dashboard's lines).
+    expect(metrics.filter((m) => m.name === 'SweepAccountsFailed')).toEqual([
+      { ...failed, dimensions },
+      { ...failed, dimensions: { ...dimensions, reason: 'no-access' } },
+    ]);
+    // Every account was reached within the run.
+    expect(metrics.filter((m) => m.name === 'SweepAccountsSkipped')).toEqual([]);
   });
 });

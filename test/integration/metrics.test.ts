@@ -1,25 +1,13 @@
 import { CreateTrafficMirrorFilterCommand, CreateTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { lambdaContext } from '../../cli/lambda.ts';
 import { TAG } from '../../shared/domain/tags.ts';
+import { type Handler, invoke } from '../support/emf.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { findingFor, incident } from '../support/incident.ts';
 import { intakeQueues } from '../support/intake.ts';
 
 const env = useEmulator();
-
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
-
-/** One metric value as CloudWatch reads it from an EMF line: its name, value and dimensions. */
-interface Emitted {
-  namespace: string;
-  name: string;
-  unit: string;
-  value: unknown;
-  dimensions: Record<string, unknown>;
-}
 
 const saved = { ...process.env };
 afterEach(() => {
@@ -32,49 +20,6 @@ async function container(name: 'guardduty-finding' | 'ttl-sweeper', environment:
   Object.assign(process.env, { AWS_REGION: 'us-east-1', ...environment });
   vi.resetModules();
   return ((await import(`../../functions/${name}.ts`)) as { handler: Handler }).handler;
-}
-
-/**
- * Invokes the handler with stdout captured, as Lambda's log stream would have it; returns its
- * result and the metrics of the embedded metric format lines among what it wrote.
- */
-async function invoke(handler: Handler, event: unknown): Promise<{ result: unknown; metrics: Emitted[] }> {
-  const written: string[] = [];
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    written.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  let result: unknown;
-  try {
-    result = await handler(event, lambdaContext('mirrorops-test', 60));
-  } finally {
-    process.stdout.write = write;
-  }
-  const lines = written
-    .join('')
-    .split('\n')
-    .filter((line) => line.includes('"_aws"'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-  const metrics = lines.flatMap((line) => {
-    const aws = line._aws as {
-      CloudWatchMetrics: {
-        Namespace: string;
-        Dimensions: string[][];
-        Metrics: { Name: string; Unit: string }[];
-      }[];
-    };
-    return aws.CloudWatchMetrics.flatMap((directive) =>
-      directive.Metrics.map((m) => ({
-        namespace: directive.Namespace,
-        name: m.Name,
-        unit: m.Unit,
-        value: line[m.Name],
-        dimensions: Object.fromEntries((directive.Dimensions[0] ?? []).map((d) => [d, line[d]])),
-      })),
-    );
-  });
-  return { result, metrics };
 }
 
 const dims = (fn: string, extra: Record<string, string> = {}) => ({

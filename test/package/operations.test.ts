@@ -205,7 +205,12 @@ describe('alarms reach someone', () => {
     // A queue that fills and drains, and a sweeper that fails every minute until it does not, are
     // states: their return to OK is news too.
     const ok = all.filter((a) => a.properties.OKActions !== undefined).map((a) => a.name);
-    expect(ok.sort()).toEqual(['DeadLettersAlarm', 'SweeperErrorsAlarm', 'TimeToMirrorAlarm']);
+    expect(ok.sort()).toEqual([
+      'DeadLettersAlarm',
+      'SweepAccountsFailedAlarm',
+      'SweeperErrorsAlarm',
+      'TimeToMirrorAlarm',
+    ]);
   });
 
   test('each function has an error alarm, and the dead-letter queue one', () => {
@@ -332,6 +337,25 @@ describe('metrics: a dashboard, alarms on rejections and on time to mirror, trac
       ExtendedStatistic: 'p95',
       Period: 300,
       Threshold: '60000',
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  test('an account the sweeper keeps failing in: SweepAccountsFailed in each of three 5-minute periods', () => {
+    const [alarm] = alarms(deployed()).filter((a) => a.name === 'SweepAccountsFailedAlarm');
+    expect(alarm?.properties).toMatchObject({
+      Namespace: 'mirrorops',
+      MetricName: 'SweepAccountsFailed',
+      Dimensions: [
+        { Name: 'service', Value: 'mirrorops' },
+        { Name: 'function', Value: 'ttl-sweeper' },
+      ],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
     });

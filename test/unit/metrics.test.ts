@@ -133,7 +133,7 @@ describe('metrics from the use cases results', () => {
     ]);
   });
 
-  test('the intake: its retried attempts as Throttled; the sweep: deleted and deferred over all accounts', () => {
+  test('the intake: its retried attempts as Throttled; the sweep: deleted and deferred over all accounts, the accounts failed (by why) and not reached', () => {
     const drain: DrainResult = {
       applied: 3,
       ignored: 0,
@@ -158,11 +158,20 @@ describe('metrics from the use cases results', () => {
         { account: '111111111111', result: result(['tms-1', 'tms-2'], 0) },
         { account: '222222222222', result: result(['tms-3'], 4) },
         { account: '333333333333', error: 'AccessDenied' },
+        { account: '444444444444', error: 'AccessDenied: not authorized', why: 'no-access' },
+        { account: '555555555555', error: 'AccessDenied: role gone', why: 'no-access' },
+        { account: '666666666666', error: 'RequestLimitExceeded', why: 'throttled' },
+        { account: '777777777777', skipped: "the run's time ran out before this account" },
       ],
     };
     expect(sweepMeasures(fleet)).toEqual([
       { name: 'SweepDeleted', value: 3 },
       { name: 'SweepDeferred', value: 4 },
+      // By why; an error without one (an older summary) counts as failed.
+      { name: 'SweepAccountsFailed', value: 1, reason: 'failed' },
+      { name: 'SweepAccountsFailed', value: 2, reason: 'no-access' },
+      { name: 'SweepAccountsFailed', value: 1, reason: 'throttled' },
+      { name: 'SweepAccountsSkipped', value: 1 },
     ]);
     expect(sweepMeasures({ accounts: [{ account: '1', result: result([], 0) }] })).toEqual([]);
   });
