@@ -259,6 +259,18 @@ describe('alarms reach someone', () => {
 });
 
 describe('metrics: a dashboard, alarms on rejections and on time to mirror, tracing', () => {
+  /** The properties of the stack's alarm of that logical name. */
+  const alarmNamed = (name: string) => alarms(deployed()).find((a) => a.name === name)?.properties;
+  /** A mirrorops metric of one function, as an alarm names it. */
+  const metricOf = (name: string, fn: string) => ({
+    Namespace: 'mirrorops',
+    MetricName: name,
+    Dimensions: [
+      { Name: 'service', Value: 'mirrorops' },
+      { Name: 'function', Value: fn },
+    ],
+  });
+
   /** Every metric name the dashboard's widgets show, as metric rows or in SEARCH expressions. */
   const dashboardMetrics = (stack: ReturnType<typeof deployed>) => {
     const [dashboard] = stack.ofType('AWS::CloudWatch::Dashboard');
@@ -326,14 +338,8 @@ describe('metrics: a dashboard, alarms on rejections and on time to mirror, trac
   });
 
   test("incidents' time to packets: guardduty-finding's TimeToMirror p95 over TimeToMirrorP95Ms (a minute)", () => {
-    const [alarm] = alarms(deployed()).filter((a) => a.name === 'TimeToMirrorAlarm');
-    expect(alarm?.properties).toMatchObject({
-      Namespace: 'mirrorops',
-      MetricName: 'TimeToMirror',
-      Dimensions: [
-        { Name: 'service', Value: 'mirrorops' },
-        { Name: 'function', Value: 'guardduty-finding' },
-      ],
+    expect(alarmNamed('TimeToMirrorAlarm')).toMatchObject({
+      ...metricOf('TimeToMirror', 'guardduty-finding'),
       ExtendedStatistic: 'p95',
       Period: 300,
       Threshold: '60000',
@@ -343,14 +349,8 @@ describe('metrics: a dashboard, alarms on rejections and on time to mirror, trac
   });
 
   test('an account the sweeper keeps failing in: SweepAccountsFailed in each of three 5-minute periods', () => {
-    const [alarm] = alarms(deployed()).filter((a) => a.name === 'SweepAccountsFailedAlarm');
-    expect(alarm?.properties).toMatchObject({
-      Namespace: 'mirrorops',
-      MetricName: 'SweepAccountsFailed',
-      Dimensions: [
-        { Name: 'service', Value: 'mirrorops' },
-        { Name: 'function', Value: 'ttl-sweeper' },
-      ],
+    expect(alarmNamed('SweepAccountsFailedAlarm')).toMatchObject({
+      ...metricOf('SweepAccountsFailed', 'ttl-sweeper'),
       Statistic: 'Sum',
       Period: 300,
       EvaluationPeriods: 3,
