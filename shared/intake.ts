@@ -354,16 +354,12 @@ export function findingPreparer(
     const outcome = toIntent(event);
     if (outcome.kind === 'ignore') return outcome;
     const { intent } = outcome;
-    // A DNS finding's filter depends on its VPC's CIDR, read while it is applied: no key.
-    const filterKey = intent.includeResolver
-      ? undefined
-      : `${intent.account}|${intent.region}|${filterHash(compileFilter(intent.scope))}`;
     return {
       kind: 'mirror',
       severity: intent.severity ?? 0,
       expiresAt: expiresAt(intent),
       run: () => mirror(intent),
-      ...(filterKey ? { filterKey } : {}),
+      filterKey: `${intent.account}|${intent.region}|${filterHash(compileFilter(intent.scope))}`,
     };
   };
 }

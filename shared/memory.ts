@@ -1,9 +1,8 @@
 import type { SessionView } from './aws/ec2.ts';
 
 /**
- * What this container last knew of the sessions it started or extended, of the filters it used
- * and of VPC CIDR blocks:
- * a warm Lambda container answering a repeat finding writes its claim on the session it remembers
+ * What this container last knew of the sessions it started or extended, and of the filters it
+ * used: a warm Lambda container answering a repeat finding writes its claim on the session it remembers
  * while it reads the session again, in one round trip instead of two (see `apply`).
  *
  * A hint, never the truth: every use is checked against a read made in the same round trip, and a
@@ -13,7 +12,6 @@ import type { SessionView } from './aws/ec2.ts';
  */
 export class Memory {
   private readonly sessions = new Map<string, SessionView>();
-  private readonly cidrs = new Map<string, string>();
   private readonly filters = new Map<string, string>();
 
   constructor(private readonly capacity = 5_000) {}
@@ -28,15 +26,6 @@ export class Memory {
 
   forgetSession(key: string): void {
     this.sessions.delete(key);
-  }
-
-  /** A VPC's primary CIDR block, which never changes once the VPC exists. */
-  cidr(key: string): string | undefined {
-    return this.cidrs.get(key);
-  }
-
-  rememberCidr(key: string, cidr: string): void {
-    remember(this.cidrs, key, cidr, this.capacity);
   }
 
   /** The id of a filter of a content hash this container used (the filter may be deleted since). */

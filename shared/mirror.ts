@@ -14,9 +14,7 @@ import {
   ownSessions,
   planEni,
   planExtension,
-  withResolver,
 } from './domain/plan.ts';
-import type { Scope } from './domain/scope.ts';
 import type { Reason } from './domain/slots.ts';
 import { TAG } from './domain/tags.ts';
 import { FilterCache } from './filters.ts';
@@ -186,26 +184,23 @@ export async function apply(intent: MirrorIntent, deps: MirrorDeps): Promise<App
       : (instance?.enis.map((e) => ({ id: e.id, vpcId: e.vpcId ?? instance.vpcId })) ?? []),
   );
   const sessionsP = enisP.then((enis) => ec2.sessionsOn(enis.map((e) => e.id)));
-  const scopeP = scopeOf(intent, deps, instanceP);
-  const desiredP = scopeP.then((scope) => desiredOf(intent, scope, expiresAt, intent.instanceType));
-  const foundP = desiredP.then(async ({ hash, spec }) => {
-    const lookup = ec2.filtersByHash(hash);
-    if (speculates(intent) && !rememberedFilter(deps, hash)) filters.speculate(hash, spec, lookup);
-    return lookup;
-  });
+  const planned = desiredOf(intent, intent.scope, expiresAt, intent.instanceType);
+  const foundP = ec2.filtersByHash(planned.hash);
+  if (speculates(intent) && !rememberedFilter(deps, planned.hash)) {
+    filters.speculate(planned.hash, planned.spec, foundP);
+  }
   let read: [
     InstanceView | undefined,
     { id: string; vpcId: string | undefined }[],
     SessionView[],
-    Desired,
     FilterView[],
   ];
   try {
-    read = await Promise.all([instanceP, enisP, sessionsP, desiredP, foundP]);
+    read = await Promise.all([instanceP, enisP, sessionsP, foundP]);
   } catch (error) {
     return noAccess(error);
   }
-  const [instance, enis, sessions, planned, found] = read;
+  const [instance, enis, sessions, found] = read;
   filters.found(planned.hash, found);
 
   if (needInstance && !instance) {
@@ -252,17 +247,6 @@ const speculates = (intent: MirrorIntent) =>
   !intent.onlyNew &&
   (!intent.instanceType || sourceSupport(intent.instanceType).ok);
 
-/** The request's scope: with the VPC's resolver for a DNS finding (its CIDR read, or remembered). */
-async function scopeOf(
-  intent: MirrorIntent,
-  deps: MirrorDeps,
-  instanceP: Promise<InstanceView | undefined>,
-): Promise<Scope> {
-  if (!intent.includeResolver) return intent.scope;
-  const vpcId = intent.vpcId ?? (await instanceP)?.vpcId;
-  return withResolver(intent.scope, vpcId ? await vpcCidr(deps, vpcId) : undefined);
-}
-
 /** The answer, with its audit events handed to `deps.defer`. */
 async function finish(
   deps: MirrorDeps,
@@ -280,10 +264,9 @@ async function finish(
   return { ...base, ...(filterId ? { filterId } : {}), outcomes };
 }
 
-/** The container's memory keys: a session by what it is for, a VPC's CIDR by where it is. */
+/** The container's memory keys: a session by what it is for, a filter by its content. */
 const memoryKey = (deps: MirrorDeps, reason: string, instanceId: string, eniId: string) =>
   `${deps.account}|${deps.region}|${reason}|${instanceId}|${eniId}`;
-const cidrKey = (deps: MirrorDeps, vpcId: string) => `${deps.account}|${deps.region}|${vpcId}`;
 const filterKey = (deps: MirrorDeps, hash: string) => `${deps.account}|${deps.region}|${hash}`;
 const rememberedFilter = (deps: MirrorDeps, hash: string) => deps.memory?.filter(filterKey(deps, hash));
 
@@ -292,15 +275,6 @@ export function forgetSession(deps: MirrorDeps, session: SessionView): void {
   const { [TAG.reason]: reason, [TAG.instance]: instanceId } = session.tags;
   if (deps.memory && reason && instanceId)
     deps.memory.forgetSession(memoryKey(deps, reason, instanceId, session.eniId));
-}
-
-async function vpcCidr(deps: MirrorDeps, vpcId: string): Promise<string | undefined> {
-  const key = cidrKey(deps, vpcId);
-  const known = deps.memory?.cidr(key);
-  if (known) return known;
-  const cidr = await deps.ec2.vpcCidr(vpcId);
-  if (cidr) deps.memory?.rememberCidr(key, cidr);
-  return cidr;
 }
 
 interface Remembered {
@@ -318,13 +292,7 @@ function recall(intent: MirrorIntent, deps: MirrorDeps, expiresAt: string): Reme
   const { memory } = deps;
   if (!memory || intent.onlyNew || intent.networkInterfaceIds.length === 0 || !intent.instanceType) return;
   if (!sourceSupport(intent.instanceType).ok || Date.parse(expiresAt) <= deps.now().getTime()) return;
-  let scope = intent.scope;
-  if (intent.includeResolver) {
-    const cidr = intent.vpcId && memory.cidr(cidrKey(deps, intent.vpcId));
-    if (!cidr) return;
-    scope = withResolver(scope, cidr);
-  }
-  const desired = desiredOf(intent, scope, expiresAt, intent.instanceType);
+  const desired = desiredOf(intent, intent.scope, expiresAt, intent.instanceType);
   const enis: Remembered['enis'] = [];
   for (const eniId of intent.networkInterfaceIds) {
     const session = memory.session(memoryKey(deps, intent.reason, intent.instanceId, eniId));

@@ -82,7 +82,6 @@ export async function onTagChange(trigger: TagTrigger, deps: MirrorDeps): Promis
           instanceType: instance.type,
           ...(instance.vpcId ? { vpcId: instance.vpcId } : {}),
           scope: FULL_SCOPE,
-          includeResolver: false,
           startAt: trigger.time,
           lifetimeMs: optIn.lifetimeMs,
           replaceClaim: true,
@@ -138,7 +137,6 @@ export async function onLaunch(trigger: LaunchTrigger, deps: MirrorDeps): Promis
         instanceType: instance.type,
         ...(instance.vpcId ? { vpcId: instance.vpcId } : {}),
         scope: FULL_SCOPE,
-        includeResolver: false,
         startAt: trigger.time,
         onlyNew: true,
       } satisfies Partial<MirrorIntent>;

@@ -1,3 +1,4 @@
+import { mirroringOf } from '../../shared/aws/mirroring-view.ts';
 import { parseAddress } from '../../shared/domain/cidr.ts';
 import {
   type Address,
@@ -221,7 +222,7 @@ export const explainCommand: Command = {
     });
 
     const aws = await connect(values, io);
-    const view = await aws.gateway.mirroringOf(eniId);
+    const view = await mirroringOf(aws.ec2, eniId);
     if (!view)
       throw new NotFoundError(`no network interface ${eniId} in account ${aws.account}, ${aws.region}`);
     const own = view.addresses.flatMap((a) => parseAddress(a) ?? []);

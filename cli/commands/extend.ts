@@ -113,7 +113,6 @@ export const extendCommand: Command = {
           instanceId: s.tags[TAG.instance] ?? '',
           networkInterfaceIds: [s.eniId],
           scope: merged?.scope ?? { remotes: [], dns: false },
-          includeResolver: false,
           startAt,
           lifetimeMs,
         },

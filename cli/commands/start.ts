@@ -129,7 +129,6 @@ export const startCommand: Command = {
       instanceType: instance.type,
       ...(eni?.vpcId || instance.vpcId ? { vpcId: eni?.vpcId ?? instance.vpcId } : {}),
       scope,
-      includeResolver: false,
       startAt,
       lifetimeMs,
     };

@@ -7,7 +7,6 @@ import {
   DeleteTrafficMirrorFilterCommand,
   DeleteTrafficMirrorSessionCommand,
   DescribeNetworkInterfacesCommand,
-  DescribeVpcsCommand,
   type EC2Client,
   type Instance,
   ModifyTrafficMirrorFilterNetworkServicesCommand,
@@ -21,12 +20,13 @@ import {
   type TrafficMirrorPortRange,
   type TrafficMirrorSession,
 } from '@aws-sdk/client-ec2';
-import type { MirrorFilter, MirrorRule, MirrorSession } from '../domain/explain.ts';
+import type { MirrorRule } from '../domain/explain.ts';
 import type { RuleSpec } from '../domain/scope.ts';
 import { isManaged, type Tags } from '../domain/tags.ts';
 
 /**
- * The only module that talks to EC2. It reads state into plain views and performs single,
+ * The functions' only module that talks to EC2 (the command line's explain reads through
+ * mirroring-view.ts). It reads state into plain views and performs single,
  * idempotent actions; it decides nothing. One gateway per EC2 client (account and Region).
  */
 export interface SessionView {
@@ -65,15 +65,6 @@ export interface EniView {
   tags: Tags;
 }
 
-/** What `mirrorops explain` reads of an ENI: its addresses, its VPC's primary block, its sessions and their filters in full. */
-export interface MirroringView {
-  eniId: string;
-  addresses: string[];
-  vpcCidr?: string;
-  sessions: MirrorSession[];
-  filters: MirrorFilter[];
-}
-
 export interface NewSession {
   eniId: string;
   targetId: string;
@@ -90,7 +81,6 @@ export interface Ec2Gateway {
   /** The instances of these ids that exist (terminated ones included, with their state). */
   instances(ids: readonly string[]): Promise<InstanceView[]>;
   networkInterface(id: string): Promise<EniView | undefined>;
-  vpcCidr(vpcId: string): Promise<string | undefined>;
   sessionsOn(eniIds: readonly string[]): Promise<SessionView[]>;
   sessionsById(ids: readonly string[]): Promise<SessionView[]>;
   filtersByHash(hash: string): Promise<FilterView[]>;
@@ -113,8 +103,6 @@ export interface Ec2Gateway {
   sessionPages(ownerId?: string): AsyncIterable<SessionView[]>;
   /** Every filter carrying mirrorops:managed=true, page by page. */
   managedFilterPages(): AsyncIterable<FilterView[]>;
-  /** The ENI's mirroring as explain needs it (every rule field, VNIs); undefined when no such ENI. */
-  mirroringOf(eniId: string): Promise<MirroringView | undefined>;
 }
 
 /**
@@ -206,7 +194,7 @@ const portRange = (r: TrafficMirrorPortRange | undefined) => {
   return from === undefined || to === undefined ? undefined : { from, to };
 };
 
-function mirrorRule(r: TrafficMirrorFilterRule): MirrorRule {
+export function mirrorRule(r: TrafficMirrorFilterRule): MirrorRule {
   const source = portRange(r.SourcePortRange);
   const destination = portRange(r.DestinationPortRange);
   return {
@@ -271,11 +259,6 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
         ...(n.Attachment?.InstanceId ? { instanceId: n.Attachment.InstanceId } : {}),
         tags: fromTags(n.TagSet),
       };
-    },
-
-    async vpcCidr(vpcId) {
-      const out = await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
-      return out.Vpcs?.[0]?.CidrBlock;
     },
 
     async sessionsOn(eniIds) {
@@ -400,55 +383,6 @@ export function ec2Gateway(ec2: EC2Client): Ec2Gateway {
       for await (const page of paginateDescribeTrafficMirrorFilters({ client: ec2, pageSize: 1000 }, {})) {
         yield (page.TrafficMirrorFilters ?? []).map(filterView).filter((f) => isManaged(f.tags));
       }
-    },
-
-    async mirroringOf(eniId) {
-      const byEni = { Filters: [{ Name: 'network-interface-id', Values: [eniId] }] };
-      const sessions: TrafficMirrorSession[] = [];
-      const [enis] = await Promise.all([
-        ec2.send(new DescribeNetworkInterfacesCommand(byEni)),
-        (async () => {
-          const pages = paginateDescribeTrafficMirrorSessions({ client: ec2, pageSize: 1000 }, byEni);
-          for await (const page of pages) sessions.push(...(page.TrafficMirrorSessions ?? []));
-        })(),
-      ]);
-      const eni = enis.NetworkInterfaces?.[0];
-      if (!eni?.NetworkInterfaceId) return undefined;
-      const filterIds = [...new Set(sessions.flatMap((s) => s.TrafficMirrorFilterId ?? []))];
-      const filters: TrafficMirrorFilter[] = [];
-      const [vpcs] = await Promise.all([
-        eni.VpcId ? ec2.send(new DescribeVpcsCommand({ VpcIds: [eni.VpcId] })) : undefined,
-        (async () => {
-          if (filterIds.length === 0) return;
-          const pages = paginateDescribeTrafficMirrorFilters(
-            { client: ec2, pageSize: 1000 },
-            { TrafficMirrorFilterIds: filterIds },
-          );
-          for await (const page of pages) filters.push(...(page.TrafficMirrorFilters ?? []));
-        })(),
-      ]);
-      const vpcCidr = vpcs?.Vpcs?.[0]?.CidrBlock;
-      return {
-        eniId: eni.NetworkInterfaceId,
-        addresses: [
-          ...(eni.PrivateIpAddresses ?? []).flatMap((a) => a.PrivateIpAddress ?? []),
-          ...(eni.Ipv6Addresses ?? []).flatMap((a) => a.Ipv6Address ?? []),
-        ],
-        ...(vpcCidr ? { vpcCidr } : {}),
-        sessions: sessions.map((s) => ({
-          id: s.TrafficMirrorSessionId ?? '',
-          number: s.SessionNumber ?? 0,
-          filterId: s.TrafficMirrorFilterId ?? '',
-          targetId: s.TrafficMirrorTargetId ?? '',
-          ...(s.VirtualNetworkId === undefined ? {} : { virtualNetworkId: s.VirtualNetworkId }),
-          ...(s.PacketLength === undefined ? {} : { packetLength: s.PacketLength }),
-        })),
-        filters: filters.map((f) => ({
-          id: f.TrafficMirrorFilterId ?? '',
-          rules: [...(f.IngressFilterRules ?? []), ...(f.EgressFilterRules ?? [])].map(mirrorRule),
-          networkServices: f.NetworkServices ?? [],
-        })),
-      };
     },
   };
 }

@@ -21,8 +21,6 @@ export interface MirrorIntent {
   availabilityZone?: string;
   severity?: number;
   scope: Scope;
-  /** Add the instance's VPC resolver (VPC base + 2) to the scope: DNS findings. */
-  includeResolver: boolean;
   /** The event's own time: expiry counts from it, so a redelivered event computes the same expiry. */
   startAt: Date;
   lifetimeMs: number;

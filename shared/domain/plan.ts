@@ -1,5 +1,4 @@
 import type { FilterView, SessionView } from '../aws/ec2.ts';
-import { formatAddress, parseCidr } from './cidr.ts';
 import {
   CLAIM_PREFIX,
   type Claim,
@@ -41,13 +40,6 @@ export function desiredOf(
 ): Desired {
   const spec = compileFilter(scope);
   return { intent, scope, spec, hash: filterHash(spec), expiresAt, instanceType };
-}
-
-/** The resolver of a VPC is its base address plus two (vpc-dns.html). */
-export function withResolver(scope: Scope, vpcCidr: string | undefined): Scope {
-  const cidr = vpcCidr ? parseCidr(vpcCidr) : undefined;
-  if (cidr?.family !== 4) return scope;
-  return { ...scope, remotes: [...scope.remotes, `${formatAddress(4, cidr.base + 2n)}/32`] };
 }
 
 /**

@@ -82,32 +82,35 @@ export type GuardDutyFinding = z.infer<typeof Finding>;
 
 export type FindingOutcome = { kind: 'mirror'; intent: MirrorIntent } | { kind: 'ignore'; reason: string };
 
-/** What the finding says to mirror: the remote address, the probers, DNS, or everything. */
-export function scopeOf(
-  finding: GuardDutyFinding,
-  policy: Config['scope'],
-): { scope: Scope; resolver: boolean } {
+/**
+ * What the finding says to mirror: the remote address, the probers, DNS, or everything.
+ *
+ * A DNS finding's filter is the `amazon-dns` network service alone. Traffic with the Amazon DNS
+ * server (the VPC's base + 2, 169.254.169.253, fd00:ec2::253) is mirrored only by that service,
+ * and by it whatever the filter's rules say ("When a network service is added to the Traffic
+ * Mirror filter, all traffic related to that network service will be mirrored":
+ * ModifyTrafficMirrorFilterNetworkServices); GuardDuty's DNS findings come from that server's
+ * logs. A rule for the resolver's address would add nothing but a read of the VPC for its CIDR,
+ * and a wave on the critical path.
+ */
+export function scopeOf(finding: GuardDutyFinding, policy: Config['scope']): Scope {
   const action = finding.service?.action;
-  if (policy === 'full' || !action) return { scope: FULL_SCOPE, resolver: false };
+  if (policy === 'full' || !action) return FULL_SCOPE;
   switch (action.actionType) {
     case 'NETWORK_CONNECTION': {
       const remote = action.networkConnectionAction?.remoteIpDetails?.ipAddressV4;
-      return remote
-        ? { scope: { remotes: [remote], dns: false }, resolver: false }
-        : { scope: FULL_SCOPE, resolver: false };
+      return remote ? { remotes: [remote], dns: false } : FULL_SCOPE;
     }
     case 'PORT_PROBE': {
       const remotes = (action.portProbeAction?.portProbeDetails ?? [])
         .map((d) => d.remoteIpDetails?.ipAddressV4)
         .filter((ip): ip is string => ip !== undefined);
-      return remotes.length > 0
-        ? { scope: { remotes, dns: false }, resolver: false }
-        : { scope: FULL_SCOPE, resolver: false };
+      return remotes.length > 0 ? { remotes, dns: false } : FULL_SCOPE;
     }
     case 'DNS_REQUEST':
-      return { scope: { remotes: [], dns: true }, resolver: true };
+      return { remotes: [], dns: true };
     default:
-      return { scope: FULL_SCOPE, resolver: false };
+      return FULL_SCOPE;
   }
 }
 
@@ -130,7 +133,7 @@ export function findingToIntent(event: unknown, config: Config): FindingOutcome 
   if (finding.severity < config.minSeverity) {
     return { kind: 'ignore', reason: `severity ${finding.severity} is below ${config.minSeverity}` };
   }
-  const { scope, resolver } = scopeOf(finding, config.scope);
+  const scope = scopeOf(finding, config.scope);
   const enis = instance.networkInterfaces ?? [];
   return {
     kind: 'mirror',
@@ -148,7 +151,6 @@ export function findingToIntent(event: unknown, config: Config): FindingOutcome 
       ...(instance.availabilityZone ? { availabilityZone: instance.availabilityZone } : {}),
       severity: finding.severity,
       scope,
-      includeResolver: resolver,
       startAt: new Date(finding.updatedAt),
       lifetimeMs: lifetimeForSeverity(config.expiry, finding.severity),
       findingId: finding.id,

@@ -14,41 +14,50 @@ const at = (iso: string) => () => new Date(iso);
 const named = (calls: readonly Call[], action: string) => calls.filter((c) => c.action === action);
 
 describe("a new finding's requests, in two waves", () => {
-  test("the filter's create goes out beside the reads; its rules and the sessions together after them", async () => {
-    const world = await incident(env.url);
-    const instance = await world.instance(3);
-    const calls = recordRequests(world.functionEc2);
-    // Each request waits, so requests sent together overlap and requests sent after one another do not.
-    env.emulator.faults.set({ latencyMs: 25 });
-    try {
-      const result = await apply(
-        intentOf(findingFor('network-connection', world, instance), world.config),
-        world.deps(),
-      );
-      expect(result.outcomes.map((o) => o.status)).toEqual(['started', 'started', 'started']);
-    } finally {
-      env.emulator.faults.set({});
-    }
-    const [create] = named(calls, 'CreateTrafficMirrorFilter');
-    const [lookup] = named(calls, 'DescribeTrafficMirrorFilters');
-    const [read] = named(calls, 'DescribeTrafficMirrorSessions');
-    const rules = named(calls, 'CreateTrafficMirrorFilterRule');
-    const sessions = named(calls, 'CreateTrafficMirrorSession');
-    if (!create || !lookup || !read)
-      throw new Error(`missing a first-wave request: ${calls.map((c) => c.action)}`);
-    expect(calls.length).toBe(3 + rules.length + sessions.length);
-    expect(sessions).toHaveLength(3);
-    // Wave 1: sent before any of them was answered.
-    expect(create.start).toBeLessThan(Math.min(lookup.end, read.end));
-    // Wave 2: every rule and session sent after wave 1, and before any of wave 2 was answered.
-    const second = [...rules, ...sessions];
-    const firstDone = Math.max(create.end, lookup.end, read.end);
-    const secondAnswered = Math.min(...second.map((c) => c.end));
-    for (const c of second) {
-      expect(c.start).toBeGreaterThanOrEqual(firstDone - 1);
-      expect(c.start).toBeLessThan(secondAnswered);
-    }
-  });
+  // A DNS finding's filter is the amazon-dns network service: enabled in the second wave, in place
+  // of rules, with nothing more read first (no VPC: the service needs no address).
+  test.each([
+    ['network-connection', 'CreateTrafficMirrorFilterRule'],
+    ['dns-request', 'ModifyTrafficMirrorFilterNetworkServices'],
+  ] as const)(
+    "a %s finding: the filter's create goes out beside the reads; its %s and the sessions together after them",
+    async (fixture, completes) => {
+      const world = await incident(env.url);
+      const instance = await world.instance(3);
+      const calls = recordRequests(world.functionEc2);
+      // Each request waits, so requests sent together overlap and requests sent after one another do not.
+      env.emulator.faults.set({ latencyMs: 25 });
+      try {
+        const result = await apply(
+          intentOf(findingFor(fixture, world, instance), world.config),
+          world.deps(),
+        );
+        expect(result.outcomes.map((o) => o.status)).toEqual(['started', 'started', 'started']);
+      } finally {
+        env.emulator.faults.set({});
+      }
+      const [create] = named(calls, 'CreateTrafficMirrorFilter');
+      const [lookup] = named(calls, 'DescribeTrafficMirrorFilters');
+      const [read] = named(calls, 'DescribeTrafficMirrorSessions');
+      const rules = named(calls, completes);
+      const sessions = named(calls, 'CreateTrafficMirrorSession');
+      if (!create || !lookup || !read)
+        throw new Error(`missing a first-wave request: ${calls.map((c) => c.action)}`);
+      expect(rules.length).toBeGreaterThan(0);
+      expect(calls.length).toBe(3 + rules.length + sessions.length);
+      expect(sessions).toHaveLength(3);
+      // Wave 1: sent before any of them was answered.
+      expect(create.start).toBeLessThan(Math.min(lookup.end, read.end));
+      // Wave 2: every rule and session sent after wave 1, and before any of wave 2 was answered.
+      const second = [...rules, ...sessions];
+      const firstDone = Math.max(create.end, lookup.end, read.end);
+      const secondAnswered = Math.min(...second.map((c) => c.end));
+      for (const c of second) {
+        expect(c.start).toBeGreaterThanOrEqual(firstDone - 1);
+        expect(c.start).toBeLessThan(secondAnswered);
+      }
+    },
+  );
 
   test('an existing filter of the same content, made an hour earlier, is the one the sessions use', async () => {
     const world = await incident(env.url);

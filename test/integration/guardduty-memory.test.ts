@@ -111,7 +111,7 @@ describe('a repeat in the container that mirrored the instance', () => {
       expect(Date.parse(tagsOf(s)[TAG.expiresAt] ?? '') - Date.parse(before ?? '')).toBe(HOUR);
   });
 
-  test("a DNS finding's repeat: the VPC's CIDR (for its resolver) is remembered too", async () => {
+  test("a DNS finding's repeat is one round trip too: its filter needs nothing read", async () => {
     const world = await incident(env.url);
     const instance = await world.instance(1);
     const deps = world.deps();
@@ -189,7 +189,6 @@ describe('a repeat in the container that mirrored the instance', () => {
       networkInterfaceIds: instance.eniIds,
       instanceType: 'm5.large',
       scope: FULL_SCOPE,
-      includeResolver: false,
       startAt: at,
       lifetimeMs: hours * HOUR,
       replaceClaim: true,

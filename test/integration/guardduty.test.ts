@@ -1,9 +1,12 @@
-import { CreateTrafficMirrorTargetCommand } from '@aws-sdk/client-ec2';
+import { CreateTrafficMirrorTargetCommand, DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, test } from 'vitest';
 import { TAG } from '../../shared/domain/tags.ts';
 import { apply } from '../../shared/mirror.ts';
+import { postTraffic } from '../support/dataplane.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { findingFor, incident, intentOf, tagsOf } from '../support/incident.ts';
+import { recordRequests } from '../support/requests.ts';
+import { must } from '../support/topology.ts';
 
 const env = useEmulator();
 
@@ -91,13 +94,45 @@ describe('a GuardDuty finding on an instance', () => {
     expect(ingress).not.toContain('0.0.0.0/0');
   });
 
-  test('a DNS finding mirrors amazon-dns and the traffic to the VPC resolver', async () => {
-    const world = await incident(env.url);
+  test('a DNS finding mirrors Amazon DNS: the amazon-dns network service alone, with no rule and no read of the VPC', async () => {
+    const world = await incident(env.url); // VPC 10.0.0.0/16: Amazon DNS at 10.0.0.2
     const instance = await world.instance(1);
+    const calls = recordRequests(world.functionEc2);
     await apply(intentOf(findingFor('dns-request', world, instance), world.config), world.deps());
     const [filter] = await world.filters();
     expect(filter?.NetworkServices).toEqual(['amazon-dns']);
-    expect(rulesOf(filter ?? {}).map((r) => r.SourceCidrBlock)).toContain('10.0.0.2/32');
+    expect(rulesOf(filter ?? {})).toEqual([]);
+    expect(calls.map((c) => c.action)).not.toContain('DescribeVpcs');
+
+    // What the session takes: the instance's queries to Amazon DNS and their answers, only those.
+    const eniId = must(instance.eniIds[0], 'ENI');
+    const eni = await world.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eniId] }));
+    const address = must(eni.NetworkInterfaces?.[0]?.PrivateIpAddress, 'address');
+    const udp = (direction: string, source: string, destination: string, ports: [number, number]) => ({
+      direction,
+      protocol: 17,
+      source,
+      destination,
+      sourcePort: ports[0],
+      destinationPort: ports[1],
+    });
+    const answer = await postTraffic(env.url, world.account, {
+      networkInterfaceId: eniId,
+      packets: [
+        udp('egress', address, '10.0.0.2', [40000, 53]),
+        udp('ingress', '10.0.0.2', address, [53, 40000]),
+        udp('egress', address, '169.254.169.253', [40001, 53]),
+        udp('egress', address, '198.51.100.53', [40002, 53]),
+        udp('egress', address, '198.51.100.7', [40003, 443]),
+      ],
+    });
+    expect(answer.json.packets.map((p: { mirrored: boolean }) => p.mirrored)).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 
   test('another action type, or policy scope=full, mirrors all traffic', async () => {

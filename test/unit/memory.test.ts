@@ -24,12 +24,12 @@ describe('Memory', () => {
     expect(memory.session('d')?.id).toBe('d');
   });
 
-  test('forgets a session on request; CIDR blocks are kept apart from sessions', () => {
+  test('forgets a session on request; filters are kept apart from sessions', () => {
     const memory = new Memory(2);
     memory.rememberSession('x', session('x'));
-    memory.rememberCidr('x', '10.0.0.0/16');
+    memory.rememberFilter('x', 'tmf-1');
     memory.forgetSession('x');
     expect(memory.session('x')).toBeUndefined();
-    expect(memory.cidr('x')).toBe('10.0.0.0/16');
+    expect(memory.filter('x')).toBe('tmf-1');
   });
 });

@@ -32,7 +32,6 @@ function intent(overrides: Overrides = {}): MirrorIntent {
     instanceType: 'm5.large',
     severity: 5,
     scope: { remotes: ['198.51.100.7/32'], dns: false },
-    includeResolver: false,
     startAt: NOW,
     lifetimeMs: 6 * 3_600_000,
     ...overrides,
