@@ -148,6 +148,7 @@ export async function benchCriticalPath(
     const coldRepeat: Sample[] = [];
     const firstInProcess: Sample[] = [];
     const floor: number[] = [];
+    const dnsFirst: Sample[] = [];
     // One warm-up run (JIT), then the measured ones.
     for (let run = 0; run <= options.runs; run++) {
       await emulator.setFaults({});
@@ -205,6 +206,7 @@ export async function benchCriticalPath(
       // own scope), as a warm Lambda container has: the first use of each command on a new client
       // is not what is measured.
       const other = await world.instance(1);
+      const dnsHost = await world.instance(4);
       const warmUp = new Memory();
       const scoped = { ...world.config, scope: 'finding' as const };
       for (const count of [1, 2]) {
@@ -220,6 +222,8 @@ export async function benchCriticalPath(
       const b = await measure(repeatOf(2));
       // Another container, which has not seen this instance: it reads before it writes.
       const c = await measure(repeatOf(3), new Memory());
+      // A DNS finding (scope from the finding): its filter is the amazon-dns network service.
+      const e = await measure(findingFor('dns-request', world, dnsHost), deps.memory, scoped);
       events.destroy();
       ec2.destroy();
       // A new Lambda container's first finding: another account, so its filter is new too.
@@ -235,6 +239,7 @@ export async function benchCriticalPath(
         coldRepeat.push(c);
         firstInProcess.push(d);
         floor.push(bare);
+        dnsFirst.push(e);
       }
     }
 
@@ -242,6 +247,7 @@ export async function benchCriticalPath(
       { name: 'new finding, 4 ENIs, new 4-rule filter', samples: first, target: 2.3 },
       { name: 'repeat, same container (sessions remembered)', samples: repeat, target: 1.2 },
       { name: 'repeat, new container (reads first)', samples: coldRepeat, target: 2.3 },
+      { name: 'new DNS finding, 4 ENIs, new amazon-dns filter', samples: dnsFirst, target: 2.3 },
       { name: 'new finding, first in a fresh process', samples: firstInProcess },
     ].map(({ name, samples, target }: { name: string; samples: Sample[]; target?: number }) => {
       const ms = median(samples.map((s) => s.ms));

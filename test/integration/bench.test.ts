@@ -9,6 +9,7 @@ test('the critical-path benchmark runs and reports every case', async () => {
     'new finding, 4 ENIs, new 4-rule filter',
     'repeat, same container (sessions remembered)',
     'repeat, new container (reads first)',
+    'new DNS finding, 4 ENIs, new amazon-dns filter',
     'new finding, first in a fresh process',
     'First finding in a fresh process / in a warm one',
     'sent again by a bare SDK client',
