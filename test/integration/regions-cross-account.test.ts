@@ -26,12 +26,14 @@ import { createNetwork, launch, must } from '../support/topology.ts';
  */
 const HUB = '100000000201';
 const MEMBER = '100000000202';
+/** A member whose spoke names the Regions it is served in: us-east-1 only. */
+const NARROW = '100000000203';
 const EAST = 'us-east-1';
 const WEST = 'eu-west-1';
 const EXTERNAL_ID = 'mirrorops-regions-7d1';
 const BUS = 'mirrorops-audit-regions';
 
-const env = useEmulator({ organization: { managementAccount: HUB, members: [HUB, MEMBER] } });
+const env = useEmulator({ organization: { managementAccount: HUB, members: [HUB, MEMBER, NARROW] } });
 
 test("one spoke role, made by RoleRegion's stack, serves every Region's hub: a eu-west-1 finding in a member account gets a session on the hub's eu-west-1 target", async () => {
   // The hub: a target and the stack in each Region.
@@ -135,4 +137,35 @@ test("one spoke role, made by RoleRegion's stack, serves every Region's hub: a e
   // Nothing in the member's other Region.
   const inEast = await ec2For(env.url, MEMBER, EAST).send(new DescribeTrafficMirrorSessionsCommand({}));
   expect(inEast.TrafficMirrorSessions ?? []).toEqual([]);
+});
+
+test('a spoke deployed with Regions lets the hub act in those Regions only: elsewhere every EC2 call is refused', async () => {
+  const ec2 = ec2For(env.url, HUB, EAST);
+  const targetId = await applianceTargetIn(ec2, (await createNetwork(ec2)).subnetId);
+  const hub = await deployHub(env.url, { account: HUB, region: EAST, targetId, auditBus: BUS });
+  const output = (name: string) => must(hub.outputs[name], name);
+  await deployRoles(env.url, spokeTemplate(), {
+    account: NARROW,
+    region: EAST,
+    parameters: {
+      HubAccountId: HUB,
+      ExternalId: EXTERNAL_ID,
+      HubFunctionRoleArns: output('HubFunctionRoleArns'),
+      HubShareTargetRoleArn: output('HubShareTargetRoleArn'),
+      Regions: EAST,
+    },
+  });
+  const assumed = await stsFor(env.url, await hub.credentials('guardduty-finding'), EAST).send(
+    new AssumeRoleCommand({
+      RoleArn: `arn:aws:iam::${NARROW}:role/mirrorops-spoke`,
+      RoleSessionName: 'mirrorops',
+      ExternalId: EXTERNAL_ID,
+    }),
+  );
+  const keys = keysFrom(assumed.Credentials);
+  const read = (region: string) =>
+    ec2With(env.url, keys, region).send(new DescribeTrafficMirrorSessionsCommand({}));
+
+  await expect(read(EAST)).resolves.toMatchObject({ TrafficMirrorSessions: [] });
+  await expect(read(WEST)).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
 });

@@ -74,7 +74,7 @@ const SESSION = arn(MEMBER, 'traffic-mirror-session', 'tms-0123456789abcdef0');
 const FILTER = arn(MEMBER, 'traffic-mirror-filter', 'tmf-0123456789abcdef0');
 
 describe('the spoke template', () => {
-  test('has its six parameters, a role named mirrorops-spoke, its forwarding role and three rules', () => {
+  test('has its seven parameters, a role named mirrorops-spoke, its forwarding role and three rules', () => {
     expect(template.AWSTemplateFormatVersion).toBe('2010-09-09');
     expect(Object.keys(template.Parameters ?? {}).sort()).toEqual([
       'ExternalId',
@@ -82,6 +82,7 @@ describe('the spoke template', () => {
       'HubEventBusArn',
       'HubFunctionRoleArns',
       'HubShareTargetRoleArn',
+      'Regions',
       'RoleRegion',
     ]);
     const roleArn = new RegExp(String(template.Parameters?.HubShareTargetRoleArn?.AllowedPattern));
@@ -114,6 +115,7 @@ describe('the spoke template', () => {
       'AWS::Partition',
       'AWS::AccountId',
       'AWS::Region',
+      'AWS::NoValue',
     ]);
     const used = references(template);
     expect(used.length).toBeGreaterThan(10);
@@ -376,6 +378,30 @@ describe('the spoke template in several Regions of one account (a StackSet over 
         });
       }
     }
+  });
+
+  test('with Regions, one statement denies EC2 and RAM in every other Region; without, there is none', () => {
+    const spokeIn = (parameters: Record<string, string>) => {
+      const t = deployedIn('us-east-1', parameters).resolve(template) as Template;
+      const role = t.Resources.SpokeRole?.Properties as {
+        Policies: { PolicyDocument: { Statement: Statement[] } }[];
+      };
+      return role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+    };
+    const regional = spokeIn({ Regions: 'us-east-1,eu-west-1' }).filter((s) => s.Sid === 'OnlyHubRegions');
+    expect(regional).toEqual([
+      {
+        Sid: 'OnlyHubRegions',
+        Effect: 'Deny',
+        Action: ['ec2:*', 'ram:*'],
+        Resource: '*',
+        Condition: { StringNotEquals: { 'aws:RequestedRegion': ['us-east-1', 'eu-west-1'] } },
+      },
+    ]);
+    expect(spokeIn({}).filter((s) => s.Sid === 'OnlyHubRegions')).toEqual([]);
+    const pattern = new RegExp(String(template.Parameters?.Regions?.AllowedPattern));
+    for (const ok of ['', 'us-east-1', 'ap-southeast-2']) expect(pattern.test(ok)).toBe(true);
+    for (const bad of ['*', 'us-east', 'US-EAST-1']) expect(pattern.test(bad)).toBe(false);
   });
 
   test("the output names the account's one role, whichever Region's stack is asked", () => {
