@@ -25,8 +25,10 @@ import { fixed, median, table, verdict } from './table.ts';
  * critical path, whatever the machine; issue 12 asks for two waves, at most 2.3 (the reads with
  * the filter's create -> its rules and the sessions together), and for a repeat 1 wave (<= 1.2) in
  * the container that handled the finding (it remembers the sessions) and 2 (<= 2.3) in another
- * one (read, then write). A new container's first finding is measured in a fresh process, as a
- * ratio to the warm one: what the first use of each client costs.
+ * one (read, then write). A DNS finding takes the same two waves (its filter is the amazon-dns
+ * network service: nothing to read first). A new container's first finding is measured in a fresh
+ * process, as a ratio to the warm one: what the first use of each client costs. Under them all, the
+ * floor: the new finding's own requests replayed by a bare SDK client (bench/replay.ts).
  */
 
 export interface CriticalPathOptions {
