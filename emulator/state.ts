@@ -112,6 +112,28 @@ export interface MirrorSession extends Resource {
   description?: string;
 }
 
+/** A VPC endpoint service of Gateway Load Balancers (CreateVpcEndpointServiceConfiguration). */
+export interface EndpointService extends Resource {
+  serviceName: string;
+  gatewayLoadBalancerArns: string[];
+  zones: string[];
+  acceptanceRequired: boolean;
+  /** Principals allowed to connect (ModifyVpcEndpointServicePermissions), besides the owner. */
+  allowedPrincipals: Set<string>;
+}
+
+/** A Gateway Load Balancer endpoint (CreateVpcEndpoint, VpcEndpointType=GatewayLoadBalancer). */
+export interface VpcEndpoint extends Resource {
+  vpcId: string;
+  subnetId: string;
+  serviceName: string;
+  serviceId: string;
+  serviceOwner: string;
+  state: 'pendingAcceptance' | 'available' | 'rejected';
+  networkInterfaceId: string;
+  created: Date;
+}
+
 /** What a ClientToken was first used for, so a repeat returns the same answer. */
 export interface TokenRecord {
   request: string;
@@ -136,6 +158,8 @@ export class RegionState {
   readonly sessions = new Map<string, MirrorSession>();
   readonly tokens = new Map<string, TokenRecord>();
   readonly usedVnis = new Set<number>();
+  readonly endpointServices = new Map<string, EndpointService>();
+  readonly vpcEndpoints = new Map<string, VpcEndpoint>();
 
   constructor(
     readonly account: string,

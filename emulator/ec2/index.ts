@@ -1,4 +1,5 @@
 import type { Handler } from './context.ts';
+import { endpointActions } from './endpoints.ts';
 import { mirroringActions } from './mirroring.ts';
 import { networkActions } from './network.ts';
 import { topologyActions } from './topology.ts';
@@ -8,4 +9,5 @@ export const ec2Actions: Record<string, Handler> = {
   ...topologyActions,
   ...networkActions,
   ...mirroringActions,
+  ...endpointActions,
 };

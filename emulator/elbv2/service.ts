@@ -92,6 +92,20 @@ function elbOf(world: World, account: string, region: string): ElbState {
   return state;
 }
 
+/**
+ * A load balancer of the account and Region as EC2 sees it (an endpoint service names Gateway
+ * Load Balancers, vpc/latest/privatelink/create-endpoint-service-gwlbe.html): its type and zones.
+ */
+export function loadBalancerOf(
+  world: World,
+  account: string,
+  region: string,
+  arn: string,
+): { type: string; zones: string[] } | undefined {
+  const lb = elbOf(world, account, region).loadBalancers.get(arn);
+  return lb && { type: lb.type, zones: lb.subnets.map((s) => s.zone) };
+}
+
 const hex = () => randomBytes(8).toString('hex');
 
 const error = (code: string, message: string) => new ApiError(code, message);
