@@ -17,7 +17,14 @@ import {
 import { SESSIONS_PER_ENI } from '../../shared/domain/slots.ts';
 import { isManaged, TAG } from '../../shared/domain/tags.ts';
 import { sourcesPerTarget } from '../../shared/domain/target-capacity.ts';
-import type { DoctorReader, EniView, InstanceView, LoadBalancerView, TargetView } from './reader.ts';
+import type {
+  DoctorReader,
+  EniView,
+  InstanceView,
+  LoadBalancerView,
+  TargetView,
+  VpcEndpointView,
+} from './reader.ts';
 
 export interface CheckResult {
   check: string;
@@ -57,7 +64,7 @@ interface Source {
   instance?: InstanceView;
 }
 
-/** Where the target's packets go: the ENI or the load balancer's subnets, when visible here. */
+/** Where the target's packets go: the ENI (an endpoint's for a GWLB endpoint) or the load balancer's subnets, when visible here. */
 interface TargetSide {
   target: TargetView;
   /** Owned by another account (shared through RAM): its ENI or load balancer is not visible here. */
@@ -65,6 +72,7 @@ interface TargetSide {
   eni?: EniView;
   instanceType?: string;
   loadBalancer?: LoadBalancerView;
+  endpoint?: VpcEndpointView;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -89,16 +97,8 @@ export async function runDoctor(reader: DoctorReader, input: DoctorInput): Promi
     await checkCapacity(reader, input, side, sources, out);
     if (side.target.kind === 'network-interface') await checkEniTarget(reader, side, sources, out);
     if (side.target.kind === 'network-load-balancer') await checkNlbTarget(reader, side, out);
-    if (side.target.kind === 'gateway-load-balancer-endpoint') {
-      out.push({
-        check: 'gwlb-endpoint',
-        status: 'warn',
-        resource: side.target.destination,
-        detail:
-          'doctor does not read VPC endpoints: the endpoint, its route and its Gateway Load Balancer are not checked',
-        fix: `aws ec2 describe-vpc-endpoints --vpc-endpoint-ids ${side.target.destination}`,
-      });
-    }
+    if (side.target.kind === 'gateway-load-balancer-endpoint')
+      await checkGwlbTarget(reader, side, sources, out);
   }
   if (input.instanceId === undefined && input.eniId === undefined) {
     out.push({
@@ -208,6 +208,13 @@ async function checkTarget(reader: DoctorReader, input: DoctorInput, id: string,
     const lb = await reader.loadBalancer(target.destination);
     if (lb) side.loadBalancer = lb;
   }
+  // A GWLB endpoint's packets go to its network interface: the path and ACL checks take it as an ENI target's.
+  if (target.kind === 'gateway-load-balancer-endpoint' && !shared) {
+    const endpoint = await reader.vpcEndpoint(target.destination);
+    const eni = endpoint?.eniId === undefined ? undefined : await reader.eni(endpoint.eniId);
+    if (endpoint) side.endpoint = endpoint;
+    if (eni) side.eni = eni;
+  }
   out.push(
     problem
       ? {
@@ -312,6 +319,17 @@ async function checkEniTarget(
       detail: `UDP ${VXLAN_PORT} allowed from every source (${[...new Set(how.map((h) => `${h?.groupId}: ${h?.rule}`))].join('; ')})`,
     });
   }
+  await checkAcls(reader, eni, sources, out);
+}
+
+/** The network ACLs between the sources and the ENI that receives their packets, both ways. */
+async function checkAcls(
+  reader: DoctorReader,
+  eni: EniView,
+  sources: readonly Source[],
+  out: CheckResult[],
+): Promise<void> {
+  if (sources.length === 0) return;
   // Network ACLs are evaluated where traffic crosses a subnet's edge: not within one subnet.
   const crossing = sources.filter((s) => s.eni.subnetId !== eni.subnetId);
   const targetAcl = await reader.acl(eni.subnetId);
@@ -362,38 +380,56 @@ async function checkEniTarget(
   }
 }
 
+/** A load balancer that is gone or not active: the line that says so; none when it is active. */
+function loadBalancerProblem(
+  check: string,
+  arn: string,
+  lb: LoadBalancerView | undefined,
+  fixMissing: string,
+): CheckResult | undefined {
+  if (!lb) {
+    return {
+      check,
+      status: 'fail',
+      resource: arn,
+      detail: 'the load balancer does not exist (deleted?): mirrored packets go nowhere',
+      fix: fixMissing,
+    };
+  }
+  if (lb.state === 'active') return undefined;
+  return {
+    check,
+    status: 'fail',
+    resource: arn,
+    detail: `the load balancer is ${lb.state}`,
+    fix: 'wait until it is active',
+  };
+}
+
+/** What another account owns is not visible here: the line that says what was not checked. */
+const notVisible = (check: string, resource: string, side: TargetSide, what: string, hidden: string) => ({
+  check,
+  status: 'warn' as const,
+  resource,
+  detail: `the ${what} belongs to ${side.target.ownerId}: ${hidden} not visible here`,
+  fix: `run mirrorops doctor --target ${side.target.id} in account ${side.target.ownerId} too`,
+});
+
 async function checkNlbTarget(reader: DoctorReader, side: TargetSide, out: CheckResult[]): Promise<void> {
   const arn = side.target.destination;
   const lb = side.loadBalancer;
-  if (!lb) {
-    out.push(
-      side.shared
-        ? {
-            check: 'nlb',
-            status: 'warn',
-            resource: arn,
-            detail: `the load balancer belongs to ${side.target.ownerId}: its listeners and targets are not visible here`,
-            fix: `run mirrorops doctor --target ${side.target.id} in account ${side.target.ownerId} too`,
-          }
-        : {
-            check: 'nlb',
-            status: 'fail',
-            resource: arn,
-            detail: 'the load balancer does not exist (deleted?): mirrored packets go nowhere',
-            fix: 'create a target for a load balancer that exists, and move the sessions to it',
-          },
-    );
+  if (!lb && side.shared) {
+    out.push(notVisible('nlb', arn, side, 'load balancer', 'its listeners and targets are'));
     return;
   }
-  if (lb.state !== 'active') {
-    out.push({
-      check: 'nlb',
-      status: 'fail',
-      resource: arn,
-      detail: `the load balancer is ${lb.state}`,
-      fix: 'wait until it is active',
-    });
-  }
+  const problem = loadBalancerProblem(
+    'nlb',
+    arn,
+    lb,
+    'create a target for a load balancer that exists, and move the sessions to it',
+  );
+  if (problem) out.push(problem);
+  if (!lb) return;
   const listeners = await reader.listeners(arn);
   const vxlan = listeners.filter(
     (l) => l.port === VXLAN_PORT && (l.protocol === 'UDP' || l.protocol === 'TCP_UDP'),
@@ -415,7 +451,16 @@ async function checkNlbTarget(reader: DoctorReader, side: TargetSide, out: Check
     resource: arn,
     detail: `${vxlan.map((l) => `${l.protocol} ${l.port}`).join(', ')} listener forwards to ${plural(new Set(vxlan.flatMap((l) => l.targetGroupArns)).size, 'target group')}`,
   });
-  const groups = [...new Set(vxlan.flatMap((l) => l.targetGroupArns))];
+  await checkTargetGroups(reader, 'nlb-targets', [...new Set(vxlan.flatMap((l) => l.targetGroupArns))], out);
+}
+
+/** One line a target group: fail with no healthy target, warn with some not healthy. */
+async function checkTargetGroups(
+  reader: DoctorReader,
+  check: 'nlb-targets' | 'gwlb-targets',
+  groups: readonly string[],
+  out: CheckResult[],
+): Promise<void> {
   const names = await reader.targetGroupNames(groups);
   for (const group of groups) {
     const health = await reader.targetHealth(group);
@@ -425,7 +470,7 @@ async function checkNlbTarget(reader: DoctorReader, side: TargetSide, out: Check
     const rest = others.map((h) => `${h.id} ${h.state}${h.reason ? ` (${h.reason})` : ''}`).join(', ');
     if (healthy.length === 0) {
       out.push({
-        check: 'nlb-targets',
+        check,
         status: 'fail',
         resource: name,
         detail: health.length === 0 ? 'no targets registered' : `no healthy target: ${rest}`,
@@ -433,13 +478,150 @@ async function checkNlbTarget(reader: DoctorReader, side: TargetSide, out: Check
       });
     } else {
       out.push({
-        check: 'nlb-targets',
+        check,
         status: others.length > 0 ? 'warn' : 'ok',
         resource: name,
         detail: `${healthy.length} of ${health.length} targets healthy${rest ? `; ${rest}` : ''}`,
         ...(others.length > 0 ? { fix: 'see aws elbv2 describe-target-health for the failing ones' } : {}),
       });
     }
+  }
+}
+
+/**
+ * A Gateway Load Balancer endpoint target: the endpoint (exists, available), its zone against the
+ * sources', the service's Gateway Load Balancers and their appliances, and the network ACLs on the
+ * way to the endpoint's interface (an endpoint has no security groups).
+ */
+async function checkGwlbTarget(
+  reader: DoctorReader,
+  side: TargetSide,
+  sources: readonly Source[],
+  out: CheckResult[],
+): Promise<void> {
+  const id = side.target.destination;
+  const { endpoint, eni } = side;
+  if (!endpoint) {
+    out.push(
+      side.shared
+        ? notVisible(
+            'gwlb-endpoint',
+            id,
+            side,
+            'endpoint',
+            'its state, zone, service and Gateway Load Balancer are',
+          )
+        : {
+            check: 'gwlb-endpoint',
+            status: 'fail',
+            resource: id,
+            detail: 'the endpoint does not exist (deleted?): mirrored packets go nowhere',
+            fix: 'create a Gateway Load Balancer endpoint (aws ec2 create-vpc-endpoint --vpc-endpoint-type GatewayLoadBalancer ...), a target for it, and move the sessions to it',
+          },
+    );
+    return;
+  }
+  const where = `subnet ${endpoint.subnetId}${eni ? ` (${eni.availabilityZone})` : ''}, service ${endpoint.serviceName}`;
+  if (endpoint.state === 'available') {
+    out.push({ check: 'gwlb-endpoint', status: 'ok', resource: id, detail: `available in ${where}` });
+  } else {
+    const pending = endpoint.state === 'pendingAcceptance';
+    out.push({
+      check: 'gwlb-endpoint',
+      status: 'fail',
+      resource: id,
+      detail: `the endpoint is ${endpoint.state} (${where}): ${pending ? 'the service owner has not accepted its connection, so ' : ''}nothing reaches the appliances`,
+      fix: pending
+        ? `the owner of ${endpoint.serviceName} accepts it: aws ec2 accept-vpc-endpoint-connections --service-id vpce-svc-... --vpc-endpoint-ids ${id}`
+        : 'create a new Gateway Load Balancer endpoint and a target for it, and move the sessions to it',
+    });
+  }
+  if (eni && sources.length > 0) {
+    const away = sources.filter((s) => s.eni.availabilityZone !== eni.availabilityZone);
+    out.push(
+      away.length > 0
+        ? {
+            check: 'gwlb-endpoint-zone',
+            status: 'warn',
+            resource: id,
+            detail: `${away.map((s) => `${s.eni.id} (${s.eni.availabilityZone})`).join(', ')} not in the endpoint’s zone ${eni.availabilityZone}: cross-zone traffic is billed, and an outage of either zone cuts the mirror`,
+            fix: `mirror to an endpoint in the source’s zone: aws ec2 create-vpc-endpoint --vpc-endpoint-type GatewayLoadBalancer --service-name ${endpoint.serviceName} --vpc-id ${endpoint.vpcId} --subnet-ids SUBNET_IN_${[...new Set(away.map((s) => s.eni.availabilityZone))].join('_OR_')}, then a target for it`,
+          }
+        : {
+            check: 'gwlb-endpoint-zone',
+            status: 'ok',
+            resource: id,
+            detail: `every source in the endpoint’s zone ${eni.availabilityZone}`,
+          },
+    );
+  }
+  await checkEndpointService(reader, endpoint, out);
+  if (eni) await checkAcls(reader, eni, sources, out);
+}
+
+/** The Gateway Load Balancers behind an endpoint's service, their listeners and their appliances' health. */
+async function checkEndpointService(
+  reader: DoctorReader,
+  endpoint: VpcEndpointView,
+  out: CheckResult[],
+): Promise<void> {
+  const service = await reader.endpointService(endpoint.serviceName);
+  if (!service) {
+    out.push({
+      check: 'gwlb',
+      status: 'warn',
+      resource: endpoint.serviceName,
+      detail:
+        'the endpoint service belongs to another account: its Gateway Load Balancer and appliances are not visible here',
+      fix: `its owner checks them: aws ec2 describe-vpc-endpoint-service-configurations --filters Name=service-name,Values=${endpoint.serviceName}, then aws elbv2 describe-target-health`,
+    });
+    return;
+  }
+  if (service.gatewayLoadBalancerArns.length === 0) {
+    out.push({
+      check: 'gwlb',
+      status: 'fail',
+      resource: service.id,
+      detail: 'the endpoint service has no Gateway Load Balancer: nothing receives the packets',
+      fix: `aws ec2 modify-vpc-endpoint-service-configuration --service-id ${service.id} --add-gateway-load-balancer-arns ARN`,
+    });
+    return;
+  }
+  for (const arn of service.gatewayLoadBalancerArns) {
+    const lb = await reader.loadBalancer(arn);
+    const problem = loadBalancerProblem(
+      'gwlb',
+      arn,
+      lb,
+      `give the service a Gateway Load Balancer that exists (aws ec2 modify-vpc-endpoint-service-configuration --service-id ${service.id} --add-gateway-load-balancer-arns ARN)`,
+    );
+    out.push(
+      problem ?? {
+        check: 'gwlb',
+        status: 'ok',
+        resource: arn,
+        detail: `active, behind service ${service.id}`,
+      },
+    );
+    if (!lb) continue;
+    const groups = [...new Set((await reader.listeners(arn)).flatMap((l) => l.targetGroupArns))];
+    if (groups.length === 0) {
+      out.push({
+        check: 'gwlb-listener',
+        status: 'fail',
+        resource: arn,
+        detail: 'no listener forwards to a target group: packets reach the load balancer and stop there',
+        fix: `aws elbv2 create-listener --load-balancer-arn ${arn} --default-actions Type=forward,TargetGroupArn=TG (a GENEVE group on port 6081)`,
+      });
+      continue;
+    }
+    out.push({
+      check: 'gwlb-listener',
+      status: 'ok',
+      resource: arn,
+      detail: `the listener forwards to ${plural(groups.length, 'target group')}`,
+    });
+    await checkTargetGroups(reader, 'gwlb-targets', groups, out);
   }
 }
 

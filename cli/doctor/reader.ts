@@ -14,6 +14,8 @@ import {
   DescribeTrafficMirrorSessionsCommand,
   DescribeTrafficMirrorTargetsCommand,
   DescribeTransitGatewayVpcAttachmentsCommand,
+  DescribeVpcEndpointServiceConfigurationsCommand,
+  DescribeVpcEndpointsCommand,
   DescribeVpcPeeringConnectionsCommand,
   type EC2Client,
   type Filter,
@@ -77,6 +79,24 @@ export interface LoadBalancerView {
   state: string;
   vpcId: string;
   subnetIds: string[];
+}
+
+/** A Gateway Load Balancer endpoint: its state, the service it connects to, and its network interface. */
+export interface VpcEndpointView {
+  id: string;
+  ownerId: string;
+  state: string;
+  serviceName: string;
+  vpcId: string;
+  subnetId: string;
+  eniId: string | undefined;
+}
+
+/** An endpoint service of this account: its id and the Gateway Load Balancers behind it. */
+export interface EndpointServiceView {
+  id: string;
+  name: string;
+  gatewayLoadBalancerArns: string[];
 }
 
 export interface ListenerView {
@@ -302,6 +322,33 @@ export class DoctorReader {
       NextToken = page.NextToken;
     } while (NextToken);
     return count;
+  }
+
+  async vpcEndpoint(id: string): Promise<VpcEndpointView | undefined> {
+    const out = await orMissing(this.ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [id] })));
+    const e = out?.VpcEndpoints?.[0];
+    if (!e) return undefined;
+    return {
+      id,
+      ownerId: e.OwnerId ?? '',
+      state: e.State ?? '',
+      serviceName: e.ServiceName ?? '',
+      vpcId: e.VpcId ?? '',
+      subnetId: e.SubnetIds?.[0] ?? '',
+      eniId: e.NetworkInterfaceIds?.[0],
+    };
+  }
+
+  /** The endpoint service of this name when this account owns it; undefined when another account does. */
+  async endpointService(name: string): Promise<EndpointServiceView | undefined> {
+    const out = await this.ec2.send(
+      new DescribeVpcEndpointServiceConfigurationsCommand({
+        Filters: [{ Name: 'service-name', Values: [name] }],
+      }),
+    );
+    const s = out.ServiceConfigurations?.[0];
+    if (!s) return undefined;
+    return { id: s.ServiceId ?? '', name, gatewayLoadBalancerArns: s.GatewayLoadBalancerArns ?? [] };
   }
 
   async loadBalancer(arn: string): Promise<LoadBalancerView | undefined> {
