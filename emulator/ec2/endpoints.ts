@@ -21,9 +21,6 @@ import { getSubnet, getVpc, topologyActions } from './topology.ts';
 const GWLB_ARN =
   /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):(\d{12}):loadbalancer\/gwy\/[^/]+\/[0-9a-f]+$/;
 
-const endpointNotFound = (ids: string[]) =>
-  new ApiError('InvalidVpcEndpointId.NotFound', `The Vpc Endpoint Id '${ids.join("', '")}' does not exist`);
-
 const serviceNotFound = (name: string) =>
   new ApiError('InvalidServiceName', `The Vpc Endpoint Service '${name}' does not exist`);
 
@@ -312,10 +309,3 @@ export const endpointActions: Record<string, Handler> = {
     return { unsuccessful };
   },
 };
-
-/** The caller's Gateway Load Balancer endpoint of this id, or InvalidVpcEndpointId.NotFound. */
-export function gatewayLoadBalancerEndpoint(state: RegionState, id: string): VpcEndpoint {
-  const endpoint = state.vpcEndpoints.get(id);
-  if (!endpoint) throw endpointNotFound([id]);
-  return endpoint;
-}
