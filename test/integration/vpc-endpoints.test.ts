@@ -118,6 +118,28 @@ describe('Gateway Load Balancer endpoints', () => {
     expect(enis.NetworkInterfaces).toEqual([]);
   });
 
+  test('a repeated ClientToken returns the same endpoint; each endpoint has an address of its own', async () => {
+    const p = await provider();
+    const input = {
+      VpcEndpointType: 'GatewayLoadBalancer' as const,
+      ServiceName: p.serviceName,
+      VpcId: p.net.vpcId,
+      SubnetIds: [p.net.subnetIds[0] as string],
+      ClientToken: 'once',
+    };
+    const first = await p.ec2.send(new CreateVpcEndpointCommand(input));
+    const again = await p.ec2.send(new CreateVpcEndpointCommand(input));
+    expect(again.VpcEndpoint?.VpcEndpointId).toBe(first.VpcEndpoint?.VpcEndpointId);
+    const second = await gwlbEndpoint(p.ec2, p.serviceName, p.net.vpcId, p.net.subnetIds[0] as string);
+    const enis = await p.ec2.send(new DescribeNetworkInterfacesCommand({}));
+    const addresses = enis.NetworkInterfaces?.map((e) => e.PrivateIpAddress) ?? [];
+    expect(addresses).toHaveLength(2);
+    expect(new Set(addresses).size).toBe(2);
+    expect(enis.NetworkInterfaces?.map((e) => e.NetworkInterfaceId).sort()).toEqual(
+      [first.VpcEndpoint?.NetworkInterfaceIds?.[0], second.NetworkInterfaceIds?.[0]].sort(),
+    );
+  });
+
   test('bad requests change nothing: unknown service, two subnets, a subnet of another VPC or zone', async () => {
     const p = await provider();
     const other = await network(p.ec2, '10.1.0.0/16', [['10.1.0.0/24']]);
@@ -198,7 +220,7 @@ describe('Gateway Load Balancer endpoints', () => {
     expect(own.State).toBe('available');
   });
 
-  test('IAM: a role allowed only DescribeVpcEndpoints cannot create one', async () => {
+  test('IAM: a role allowed only DescribeVpcEndpoints cannot create one; one allowed CreateVpcEndpoint can', async () => {
     const p = await provider();
     const keys = await sessionAllowed(env.url, p.account, ['ec2:DescribeVpcEndpoints']);
     const role = ec2With(env.url, keys);
@@ -214,5 +236,13 @@ describe('Gateway Load Balancer endpoints', () => {
       'UnauthorizedOperation',
     );
     expect((await role.send(new DescribeVpcEndpointsCommand({}))).VpcEndpoints).toEqual([]);
+    const allowed = ec2With(
+      env.url,
+      await sessionAllowed(env.url, p.account, ['ec2:CreateVpcEndpoint', 'ec2:DescribeVpcEndpoints']),
+    );
+    const made = await gwlbEndpoint(allowed, p.serviceName, p.net.vpcId, p.net.subnetIds[0] as string);
+    expect(
+      (await allowed.send(new DescribeVpcEndpointsCommand({}))).VpcEndpoints?.map((e) => e.VpcEndpointId),
+    ).toEqual([made.VpcEndpointId]);
   });
 });
