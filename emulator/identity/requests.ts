@@ -266,7 +266,8 @@ const EC2_PRECISE: Record<string, (p: Params, get: Resolve) => (Involved | undef
   ],
   CreateTrafficMirrorTarget: (p, get) => [
     p.has('NetworkInterfaceId') ? (get(p.str('NetworkInterfaceId')) ?? 'missing') : undefined,
-    // Endpoints are not modelled: the one named is authorized by its id, without tags.
+    // The target does not require the endpoint to exist (emulator README, VPC endpoints): it is
+    // authorized by its id, without tags.
     p.has('GatewayLoadBalancerEndpointId')
       ? { type: 'vpc-endpoint', id: p.str('GatewayLoadBalancerEndpointId') }
       : undefined,

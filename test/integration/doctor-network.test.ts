@@ -29,6 +29,7 @@ import { DoctorReader } from '../../cli/doctor/reader.ts';
 import { shareTarget } from '../support/accounts.ts';
 import { doctor, instanceIn, lines, sessionAllowed } from '../support/doctor.ts';
 import { useEmulator } from '../support/emulator.ts';
+import { elbFor, gwlbEndpoint, gwlbService } from '../support/gwlb.ts';
 import { freshClient, launchMany, nlbTarget } from '../support/mirroring.ts';
 import { createNetwork, must } from '../support/topology.ts';
 
@@ -76,14 +77,6 @@ async function applianceTarget(ec2: EC2Client, net: { vpcId: string; subnetId: s
   );
   return { appliance, targetId };
 }
-
-const elbFor = (account: string) =>
-  new ElasticLoadBalancingV2Client({
-    endpoint: env.url,
-    region: 'us-east-1',
-    maxAttempts: 1,
-    credentials: { accessKeyId: account, secretAccessKey: 'test' },
-  });
 
 describe('mirrorops doctor: the path between VPCs', () => {
   test('peering: not joined, pending, no routes, a route one way, then both ways', async () => {
@@ -205,7 +198,7 @@ describe('mirrorops doctor: the path between VPCs', () => {
 describe('mirrorops doctor: a Network Load Balancer target', () => {
   test('no UDP 4789 listener fails; then no healthy target fails; registered and healthy passes; unhealthy fails again', async () => {
     const { ec2, account } = freshClient(env.url);
-    const elb = elbFor(account);
+    const elb = elbFor(env.url, account);
     const net = await vpc(ec2, '10.0.0.0/16');
     const source = await instanceIn(ec2, net.subnetId, 'm5.large');
     const appliance = await instanceIn(ec2, net.subnetId, 'c5.large');
@@ -318,28 +311,24 @@ describe('mirrorops doctor: a Network Load Balancer target', () => {
 });
 
 describe('mirrorops doctor: a Gateway Load Balancer endpoint target', () => {
-  test('no source limit; the endpoint itself is named as not inspected (a warning, not a failure)', async () => {
+  test('no source limit; the endpoint is read and checked (each check of it: doctor-gwlb.test.ts)', async () => {
     const { ec2, account } = freshClient(env.url);
     const net = await vpc(ec2, '10.0.0.0/16');
     const source = await instanceIn(ec2, net.subnetId, 'm5.large');
+    const { serviceName } = await gwlbService(ec2, elbFor(env.url, account), net.vpcId, net.subnetId);
+    const endpoint = await gwlbEndpoint(ec2, serviceName, net.vpcId, net.subnetId);
+    const endpointId = must(endpoint.VpcEndpointId, 'endpoint');
     const targetId = must(
-      (
-        await ec2.send(
-          new CreateTrafficMirrorTargetCommand({ GatewayLoadBalancerEndpointId: 'vpce-0123456789abcdef0' }),
-        )
-      ).TrafficMirrorTarget?.TrafficMirrorTargetId,
+      (await ec2.send(new CreateTrafficMirrorTargetCommand({ GatewayLoadBalancerEndpointId: endpointId })))
+        .TrafficMirrorTarget?.TrafficMirrorTargetId,
       'target',
     );
     const d = await doctor(env.url, account, ['--target', targetId, '--instance', source.instanceId]);
-    expect(d.code).toBe(0);
     expect(lines(d, 'target')[0]?.detail).toBe(
-      'Gateway Load Balancer endpoint target vpce-0123456789abcdef0, owned by this account',
+      `Gateway Load Balancer endpoint target ${endpointId}, owned by this account`,
     );
     expect(lines(d, 'target-capacity')[0]?.detail).toBe('0 sources in use, no limit for this kind of target');
-    expect(lines(d, 'gwlb-endpoint')[0]).toMatchObject({
-      status: 'warn',
-      resource: 'vpce-0123456789abcdef0',
-    });
+    expect(lines(d, 'gwlb-endpoint')[0]).toMatchObject({ status: 'ok', resource: endpointId });
   });
 });
 
@@ -430,7 +419,7 @@ describe('mirrorops doctor: account quotas', () => {
         }),
       ),
     );
-    const reader = new DoctorReader(ec2, elbFor(account));
+    const reader = new DoctorReader(ec2, elbFor(env.url, account));
     const input = { account, region: 'us-east-1', accountQuota: QUOTA };
     const full = await runDoctor(reader, input);
     const line = (checks: CheckResult[], check: string) => checks.find((c) => c.check === check);
