@@ -260,8 +260,13 @@ describe('filters across instances', () => {
         networkConnectionAction: { remoteIpDetails: { ipAddressV4: ip } },
       };
     };
-    const later = { now: () => new Date(Date.now() + 5 * 60_000) };
-    for (const [i, overrides] of [{}, later].entries()) {
+    // Both rounds in one clock hour: the filter's create beside the reads is made once per content
+    // and hour (its ClientToken); one in the next hour makes a duplicate that the sweeper removes
+    // (critical-path.test.ts). Without this, a run at a quarter to the hour failed.
+    const wall = Date.now();
+    const first = wall % HOUR >= 50 * 60_000 ? wall - 15 * 60_000 : wall;
+    const at = (ms: number) => ({ now: () => new Date(ms) });
+    for (const [i, overrides] of [at(first), at(first + 5 * 60_000)].entries()) {
       const instance = await world.instance(1);
       const deps = world.deps({ memory: new Memory(), ...overrides });
       for (const [id, ip] of [
