@@ -1,4 +1,4 @@
-import type { AuditEvent } from './aws/audit.ts';
+import { type AuditEvent, sessionStopped } from './aws/audit.ts';
 import type { SessionView } from './aws/ec2.ts';
 import { errorName } from './aws/errors.ts';
 import { sessionExpiry } from './domain/claims.ts';
@@ -107,21 +107,8 @@ export async function sweep(deps: MirrorDeps, options: SweepOptions): Promise<Sw
         result.deleted.push(s.id);
         forgetSession(deps, s);
         filterUse.set(s.filterId, (filterUse.get(s.filterId) ?? 1) - 1);
-        stopped.push({
-          type: 'Mirror Session Stopped',
-          detail: {
-            account: deps.account,
-            region: deps.region,
-            ...(s.tags[TAG.instance] ? { instanceId: s.tags[TAG.instance] } : {}),
-            networkInterfaceId: s.eniId,
-            sessionId: s.id,
-            sessionNumber: s.number,
-            ...(s.tags[TAG.reason] ? { reason: s.tags[TAG.reason] } : {}),
-            ...(s.tags[TAG.intent] ? { intent: s.tags[TAG.intent] } : {}),
-            ...(s.tags[TAG.expiresAt] ? { expiresAt: s.tags[TAG.expiresAt] } : {}),
-            message: 'expired',
-          },
-        });
+        const expiresAt = s.tags[TAG.expiresAt];
+        stopped.push(sessionStopped(deps, s, 'expired', expiresAt ? { expiresAt } : {}));
       }
     };
     await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));

@@ -1,5 +1,5 @@
 import { DeleteTrafficMirrorFilterCommand, DeleteTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
-import type { AuditEvent } from '../../shared/aws/audit.ts';
+import { sessionStopped } from '../../shared/aws/audit.ts';
 import type { SessionView } from '../../shared/aws/ec2.ts';
 import { errorName } from '../../shared/aws/errors.ts';
 import { TAG } from '../../shared/domain/tags.ts';
@@ -189,7 +189,9 @@ async function stopIn(
     }),
   );
   if (!dry && chosen.length > 0) {
-    const failed = await aws.audit.publish(chosen.map((s) => stoppedEvent(aws, s)));
+    const failed = await aws.audit.publish(
+      chosen.map((s) => sessionStopped(aws, s, `stopped by ${aws.callerArn} (mirrorops stop)`)),
+    );
     if (failed > 0) io.err(`warning: ${failed} audit event(s) not delivered to ${aws.auditBus}`);
   }
   const filtersRemoved: StopResult['filtersRemoved'] = [];
@@ -220,21 +222,4 @@ async function stopIn(
     }
   }
   return { account: aws.account, region: aws.region, stopped, filtersRemoved };
-}
-
-function stoppedEvent(aws: AwsAccount, s: SessionView): AuditEvent {
-  return {
-    type: 'Mirror Session Stopped',
-    detail: {
-      account: aws.account,
-      region: aws.region,
-      ...(s.tags[TAG.instance] ? { instanceId: s.tags[TAG.instance] } : {}),
-      networkInterfaceId: s.eniId,
-      sessionId: s.id,
-      sessionNumber: s.number,
-      ...(s.tags[TAG.reason] ? { reason: s.tags[TAG.reason] } : {}),
-      ...(s.tags[TAG.intent] ? { intent: s.tags[TAG.intent] } : {}),
-      message: `stopped by ${aws.callerArn} (mirrorops stop)`,
-    },
-  };
 }

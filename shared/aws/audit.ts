@@ -1,4 +1,6 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { TAG } from '../domain/tags.ts';
+import type { SessionView } from './ec2.ts';
 
 /** What mirrorops tells the audit bus. `source` is always `mirrorops`. */
 export type AuditType =
@@ -27,6 +29,33 @@ export interface AuditDetail {
 export interface AuditEvent {
   type: AuditType;
   detail: AuditDetail;
+}
+
+/**
+ * A managed session deleted, told from what its tags say (its instance, reason and request), with
+ * why in `message`; `extra` adds what the teller knows besides (the sweeper: its expiry).
+ */
+export function sessionStopped(
+  where: { account: string; region: string },
+  s: SessionView,
+  message: string,
+  extra: Partial<AuditDetail> = {},
+): AuditEvent {
+  return {
+    type: 'Mirror Session Stopped',
+    detail: {
+      account: where.account,
+      region: where.region,
+      ...(s.tags[TAG.instance] ? { instanceId: s.tags[TAG.instance] } : {}),
+      networkInterfaceId: s.eniId,
+      sessionId: s.id,
+      sessionNumber: s.number,
+      ...(s.tags[TAG.reason] ? { reason: s.tags[TAG.reason] } : {}),
+      ...(s.tags[TAG.intent] ? { intent: s.tags[TAG.intent] } : {}),
+      ...extra,
+      message,
+    },
+  };
 }
 
 export interface AuditSink {
