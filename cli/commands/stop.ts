@@ -1,6 +1,5 @@
 import { DeleteTrafficMirrorFilterCommand, DeleteTrafficMirrorSessionCommand } from '@aws-sdk/client-ec2';
 import { sessionStopped } from '../../shared/aws/audit.ts';
-import type { SessionView } from '../../shared/aws/ec2.ts';
 import { errorName } from '../../shared/aws/errors.ts';
 import { TAG } from '../../shared/domain/tags.ts';
 import { ALL_ACCOUNTS_HELP, allAccountsFlags, checkAllAccounts, inAccounts } from '../accounts.ts';
